@@ -5,3 +5,8 @@
 pub mod error;
 
 pub use error::{Error, Result};
+pub mod fsutil;
+pub mod kek;
+pub mod keyid;
+pub mod package;
+pub mod words;
