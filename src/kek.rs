@@ -101,6 +101,16 @@ impl Kek {
         self.public.n().bit_width() as usize
     }
 
+    /// Big-endian modulus without leading zeros.
+    pub fn public_modulus(&self) -> Vec<u8> {
+        self.public.n().to_be_bytes_trimmed_vartime().to_vec()
+    }
+
+    /// Big-endian public exponent without leading zeros.
+    pub fn public_exponent(&self) -> Vec<u8> {
+        self.public.e().to_be_bytes_trimmed_vartime().to_vec()
+    }
+
     pub fn modulus_bytes(&self) -> usize {
         self.bits().div_ceil(8)
     }

@@ -6,7 +6,14 @@ pub mod error;
 
 pub use error::{Error, Result};
 pub mod fsutil;
+pub mod hsm;
 pub mod kek;
+pub mod keygen;
 pub mod keyid;
+pub mod p11uri;
 pub mod package;
+pub mod pin;
+pub mod softhsm;
+pub mod testkek;
 pub mod words;
+pub mod wrap;

@@ -1,1 +1,402 @@
-fn main() {}
+//! `byok`: the command-line layer. Parses arguments, calls the library, prints reports.
+//! Every failure is one line `error: …` and exit status 1.
+
+use byok::hsm::Target;
+use byok::kek::Kek;
+use byok::{bail, words, Result};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "byok",
+    version,
+    about = "Hardware-backed key ceremonies for Azure Key Vault BYOK (Office 365 Customer Key)",
+    long_about = "Generate RSA keys in a PKCS#11 HSM, wrap them under a Key Vault Key Exchange Key (KEK) \
+                  into Azure BYOK packages, and check every step.\n\n\
+                  PINs are never taken from the command line: byok asks without echo, or reads \
+                  --pin-file (a file only you can read) or BYOK_PIN."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Look at the HSM: its token, mechanisms and BYOK ability.
+    #[command(subcommand)]
+    Hsm(HsmCmd),
+    /// Read, check and trust Key Exchange Keys.
+    #[command(subcommand)]
+    Kek(KekCmd),
+    /// Generate an RSA key pair on the token for BYOK.
+    Keygen(KeygenArgs),
+    /// Wrap a key on the token under a KEK into an Azure BYOK package.
+    Wrap(WrapArgs),
+    /// Check BYOK packages.
+    #[command(subcommand)]
+    Package(PackageCmd),
+}
+
+#[derive(Args, Clone)]
+struct HsmArgs {
+    /// PKCS#11 library of the HSM.
+    #[arg(long, env = "BYOK_PKCS11_MODULE", value_name = "PATH")]
+    module: Option<PathBuf>,
+    /// Token label, or a PKCS#11 URI (pkcs11:token=…).
+    #[arg(long, env = "BYOK_TOKEN", value_name = "LABEL|URI")]
+    token: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct LoginArgs {
+    /// File holding the user PIN; refused when group- or world-readable. Default: prompt,
+    /// or BYOK_PIN.
+    #[arg(long, value_name = "PATH")]
+    pin_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum HsmCmd {
+    /// Library, token, firmware, the mechanisms BYOK needs, and a verdict.
+    Info {
+        #[command(flatten)]
+        hsm: HsmArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wrap a throwaway key under a throwaway KEK in the HSM and check it in software.
+    Selftest {
+        #[command(flatten)]
+        hsm: HsmArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KekCmd {
+    /// Read a KEK file, check it as Azure would, print its fingerprint.
+    Inspect {
+        /// PEM or DER public key, or the KeyBundle JSON of `az keyvault key show`.
+        file: PathBuf,
+        /// The KEK's versioned key URL, when the file does not carry it.
+        #[arg(long, value_name = "URL")]
+        kid: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Security Officer step: store a checked KEK on the token as a trusted wrapping key.
+    Trust {
+        #[command(flatten)]
+        hsm: HsmArgs,
+        /// The KEK file.
+        #[arg(long, value_name = "FILE")]
+        kek: PathBuf,
+        #[arg(long, value_name = "URL")]
+        kid: Option<String>,
+        /// The KEK fingerprint (hex SHA-256 of its SPKI) the officers confirmed.
+        #[arg(long, value_name = "HEX")]
+        sha256: String,
+        /// File holding the Security Officer PIN. Default: prompt, or BYOK_SO_PIN.
+        #[arg(long, value_name = "PATH")]
+        so_pin_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    #[command(flatten)]
+    hsm: HsmArgs,
+    #[command(flatten)]
+    login: LoginArgs,
+    /// Label of the new key (use the Key Vault key name).
+    #[arg(long)]
+    label: String,
+    /// RSA key size: 2048, 3072 or 4096.
+    #[arg(long, default_value_t = 4096)]
+    size: usize,
+    /// Where to write LABEL.pub.pem.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out_dir: PathBuf,
+    /// Allow wrapping only under a KEK the Security Officer stored (`byok kek trust`).
+    #[arg(long)]
+    wrap_with_trusted: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct WrapArgs {
+    #[command(flatten)]
+    hsm: HsmArgs,
+    #[command(flatten)]
+    login: LoginArgs,
+    /// Label of the key to wrap, or a PKCS#11 URI (pkcs11:token=…;object=…).
+    #[arg(long, value_name = "LABEL|URI")]
+    key: String,
+    /// The vault's KEK (PEM, DER or KeyBundle JSON).
+    #[arg(long, value_name = "FILE")]
+    kek: PathBuf,
+    /// The KEK's versioned key URL, when the file does not carry it.
+    #[arg(long, value_name = "URL")]
+    kid: Option<String>,
+    /// The package to write (must not exist).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum PackageCmd {
+    /// Validate a .byok package: fields, kid, ciphertext length against the KEK size.
+    Inspect {
+        file: PathBuf,
+        /// Also check the package against this KEK.
+        #[arg(long, value_name = "FILE")]
+        kek: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn emit<T: Serialize>(json: bool, report: &T, text: impl FnOnce(&T)) -> Result<()> {
+    if json {
+        let s = serde_json::to_string_pretty(report)
+            .map_err(|e| byok::err!("cannot print JSON: {e}"))?;
+        println!("{s}");
+    } else {
+        text(report);
+    }
+    Ok(())
+}
+
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn target(hsm: &HsmArgs, key: Option<&str>, pin_file: Option<&Path>) -> Result<Target> {
+    Target::resolve(
+        hsm.module.clone(),
+        hsm.token.as_deref(),
+        key,
+        pin_file.map(Path::to_path_buf),
+    )
+}
+
+fn fingerprint_lines(hex_fp: &str) -> String {
+    let bytes = hex::decode(hex_fp).unwrap_or_default();
+    words::to_word_lines(&bytes)
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Hsm(HsmCmd::Info { hsm, json }) => {
+            let t = target(&hsm, None, None)?;
+            let h = t.open()?;
+            let r = byok::wrap::info(&h)?;
+            emit(json, &r, |r| {
+                println!("module:    {}", r.module.display());
+                println!(
+                    "library:   {} {} {}",
+                    r.library_manufacturer, r.library_description, r.library_version
+                );
+                println!(
+                    "token:     \"{}\" {} {} serial {} firmware {} hardware {}",
+                    r.token.label,
+                    r.token.manufacturer,
+                    r.token.model,
+                    r.token.serial,
+                    r.token.firmware,
+                    r.token.hardware
+                );
+                println!("mechanisms:");
+                for m in &r.mechanisms {
+                    let sizes = match (m.min_key_size, m.max_key_size) {
+                        (Some(a), Some(b)) => format!(" (key sizes {a}-{b})"),
+                        _ => String::new(),
+                    };
+                    println!(
+                        "  {:<26} {}{sizes}",
+                        m.name,
+                        if m.present { "yes" } else { "no" }
+                    );
+                }
+                println!(
+                    "verdict:   {} ({})",
+                    serde_json::to_value(r.verdict)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or(""),
+                    r.verdict_mechanism
+                );
+            })
+        }
+        Cmd::Hsm(HsmCmd::Selftest { hsm, login, json }) => {
+            let t = target(&hsm, None, login.pin_file.as_deref())?;
+            let h = t.open()?;
+            let s = h.login(t.pin_file.as_deref())?;
+            let r = byok::wrap::selftest(&h, &s)?;
+            drop(s);
+            warn_all(&r.warnings);
+            emit(json, &r, |r| {
+                println!(
+                    "self-test passed: a throwaway RSA-2048 key wrapped in the HSM with {} unwraps in software to the HSM's key",
+                    r.mechanism
+                );
+                println!(
+                    "token objects before and after: {} and {}",
+                    r.token_objects_before, r.token_objects_after
+                );
+            })
+        }
+        Cmd::Kek(KekCmd::Inspect { file, kid, json }) => {
+            let kek = Kek::load(&file, kid.as_deref())?;
+            let r = kek.report();
+            emit(json, &r, |r| {
+                println!("KEK:       {} ({})", file.display(), r.format);
+                println!("key:       RSA-{} e={}", r.bits, r.exponent);
+                match &r.kid {
+                    Some(k) => println!("kid:       {k}"),
+                    None => println!("kid:       (none in the file; `byok wrap` will need --kid)"),
+                }
+                if let Some(kty) = &r.kty {
+                    println!("kty:       {kty}");
+                }
+                if let Some(ops) = &r.key_ops {
+                    println!("key_ops:   {}", ops.join(", "));
+                }
+                println!("SHA-256:   {}", r.sha256);
+                println!("words:\n{}", fingerprint_lines(&r.sha256));
+            })
+        }
+        Cmd::Kek(KekCmd::Trust {
+            hsm,
+            kek,
+            kid,
+            sha256,
+            so_pin_file,
+            json,
+        }) => {
+            let k = Kek::load(&kek, kid.as_deref())?;
+            let t = target(&hsm, None, None)?;
+            let h = t.open()?;
+            let r = byok::keygen::trust_kek(&h, &k, &sha256, so_pin_file.as_deref())?;
+            emit(json, &r, |r| {
+                println!(
+                    "stored the KEK as trusted wrapping key \"{}\" on token \"{}\"",
+                    r.label,
+                    h.identity().label
+                );
+                println!(
+                    "SHA-256:   {}\nwords:\n{}",
+                    r.sha256,
+                    fingerprint_lines(&r.sha256)
+                );
+            })
+        }
+        Cmd::Keygen(a) => {
+            let t = target(&a.hsm, None, a.login.pin_file.as_deref())?;
+            byok::keygen::check_label(&a.label)?;
+            byok::keygen::check_bits(a.size)?;
+            byok::fsutil::refuse_existing(&byok::keygen::pub_pem_path(&a.out_dir, &a.label))?;
+            let h = t.open()?;
+            let s = h.login(t.pin_file.as_deref())?;
+            let req = byok::keygen::KeygenRequest {
+                label: &a.label,
+                bits: a.size,
+                out_dir: &a.out_dir,
+                wrap_with_trusted: a.wrap_with_trusted,
+            };
+            let r = byok::keygen::keygen(&h, &s, &req)?;
+            drop(s);
+            if h.is_softhsm() {
+                eprintln!("warning: SOFTHSM_TEST_ONLY: SoftHSM is a software token; use it only for tests and rehearsals");
+            }
+            emit(a.json, &r, |r| {
+                println!(
+                    "generated RSA-{} key \"{}\" (id {}) on token \"{}\"",
+                    r.bits, r.label, r.id, r.token.label
+                );
+                println!("public key: {}", r.public_key_file.display());
+                println!(
+                    "SHA-256:    {}\nwords:\n{}",
+                    r.spki_sha256,
+                    fingerprint_lines(&r.spki_sha256)
+                );
+            })
+        }
+        Cmd::Wrap(a) => {
+            let t = target(&a.hsm, Some(&a.key), a.login.pin_file.as_deref())?;
+            let kek = Kek::load(&a.kek, a.kid.as_deref())?;
+            if kek.kid.is_none() {
+                bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show`");
+            }
+            byok::fsutil::refuse_existing(&a.out)?;
+            let h = t.open()?;
+            let s = h.login(t.pin_file.as_deref())?;
+            let sel = byok::wrap::KeySelector {
+                label: t.key_label.as_deref(),
+                id: t.key_id.as_deref(),
+            };
+            let r = byok::wrap::wrap(&h, &s, &sel, &kek, &a.out)?;
+            drop(s);
+            warn_all(&r.warnings);
+            emit(a.json, &r, |r| {
+                println!(
+                    "wrapped key \"{}\" (RSA-{}) under KEK {}",
+                    r.key_label, r.key_bits, r.kek_kid
+                );
+                println!("mechanism: {}", r.mechanism);
+                println!("package:   {}", r.package.display());
+                println!("SHA-256:   {}", r.sha256);
+            })
+        }
+        Cmd::Package(PackageCmd::Inspect { file, kek, json }) => {
+            let bytes = byok::fsutil::read_limited(&file, 1 << 20, "package")?;
+            let kek = kek.map(|k| Kek::load(&k, None)).transpose()?;
+            let (_, r) = byok::package::inspect(&bytes, kek.as_ref())
+                .map_err(|e| e.context(file.display()))?;
+            emit(json, &r, |r| {
+                println!("package:   {} ({} bytes)", file.display(), r.size);
+                println!("SHA-256:   {}", r.sha256);
+                println!("KEK kid:   {}", r.kid);
+                println!("generator: {}", r.generator);
+                match (r.rsa_part_bytes, r.kwp_part_bytes) {
+                    (Some(a), Some(b)) => println!("ciphertext: {} bytes = RSA-OAEP {a} + AES-KWP {b} (checked against the KEK)", r.ciphertext_bytes),
+                    _ => println!(
+                        "ciphertext: {} bytes, fits a KEK of {} bits (give --kek to check it against the KEK)",
+                        r.ciphertext_bytes,
+                        r.fits_kek_bits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(" or ")
+                    ),
+                }
+            })
+        }
+    }
+}
