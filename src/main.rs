@@ -388,8 +388,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!("SHA-256:   {}", r.sha256);
                 println!("KEK kid:   {}", r.kid);
                 println!("generator: {}", r.generator);
+                let target = r
+                    .target_key_bits
+                    .map(|b| format!(", an RSA-{b} key"))
+                    .unwrap_or_default();
                 match (r.rsa_part_bytes, r.kwp_part_bytes) {
-                    (Some(a), Some(b)) => println!("ciphertext: {} bytes = RSA-OAEP {a} + AES-KWP {b} (checked against the KEK)", r.ciphertext_bytes),
+                    (Some(a), Some(b)) if r.kek_checked => println!("ciphertext: {} bytes = RSA-OAEP {a} + AES-KWP {b}{target} (checked against the KEK)", r.ciphertext_bytes),
+                    (Some(a), Some(b)) => println!(
+                        "ciphertext: {} bytes = RSA-OAEP {a} (a {}-bit KEK) + AES-KWP {b}{target}; give --kek to check it against the KEK",
+                        r.ciphertext_bytes,
+                        a * 8
+                    ),
                     _ => println!(
                         "ciphertext: {} bytes, fits a KEK of {} bits (give --kek to check it against the KEK)",
                         r.ciphertext_bytes,

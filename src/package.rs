@@ -80,8 +80,10 @@ pub struct PackageReport {
     /// Length of the RSA-OAEP part (the KEK's modulus size), when known.
     pub rsa_part_bytes: Option<usize>,
     pub kwp_part_bytes: Option<usize>,
-    /// KEK sizes the ciphertext length fits, when no KEK was given.
+    /// KEK sizes the ciphertext length fits (one, when the KEK was given).
     pub fits_kek_bits: Vec<usize>,
+    /// The RSA size of the wrapped key, as its KWP block's length tells.
+    pub target_key_bits: Option<usize>,
     pub kek_checked: bool,
 }
 
@@ -131,6 +133,7 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>) -> Result<(Package, PackageRepor
         rsa_part_bytes: None,
         kwp_part_bytes: None,
         fits_kek_bits: Vec::new(),
+        target_key_bits: None,
         kek_checked: false,
     };
     match kek {
@@ -155,14 +158,29 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>) -> Result<(Package, PackageRepor
             report.rsa_part_bytes = Some(m);
             report.kwp_part_bytes = Some(ct.len() - m);
             report.fits_kek_bits = vec![kek.bits()];
+            report.target_key_bits = rsa_target_bits(ct.len() - m);
             report.kek_checked = true;
         }
         None => {
-            report.fits_kek_bits = crate::kek::KEK_BITS
+            let fits: Vec<usize> = crate::kek::KEK_BITS
                 .iter()
                 .copied()
                 .filter(|b| kwp_len_ok(ct.len(), b / 8))
                 .collect();
+            // Where the rest is as long as a wrapped RSA key, that KEK size is the one.
+            let plausible: Vec<(usize, usize)> = fits
+                .iter()
+                .filter_map(|b| rsa_target_bits(ct.len() - b / 8).map(|t| (*b, t)))
+                .collect();
+            report.fits_kek_bits = match plausible.as_slice() {
+                [(kek_bits, target)] => {
+                    report.rsa_part_bytes = Some(kek_bits / 8);
+                    report.kwp_part_bytes = Some(ct.len() - kek_bits / 8);
+                    report.target_key_bits = Some(*target);
+                    vec![*kek_bits]
+                }
+                _ => fits,
+            };
             if report.fits_kek_bits.is_empty() {
                 bail!(
                     "ciphertext is {} bytes, which fits no KEK size (RSA-OAEP part of 256, 384 or 512 bytes, then an AES-KWP block): the package is truncated or damaged",
@@ -178,6 +196,21 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>) -> Result<(Package, PackageRepor
 fn kwp_len_ok(total: usize, m: usize) -> bool {
     // The smallest PKCS#8 RSA key we accept is far over 16 bytes; KWP output is 8 + 8k.
     total > m + 16 && (total - m) % 8 == 0
+}
+
+/// The RSA size whose PKCS#8 private key wraps (AES-KWP) to `kwp_len` bytes.
+///
+/// PKCS#8 RSA keys are about 1217, 1793 and 2374 bytes for 2048, 3072 and 4096 bits
+/// (a few bytes either way with the size of the integers); KWP adds 8 bytes and pads to
+/// 8. The windows are far narrower than the 128-byte steps between KEK sizes, so at
+/// most one reading of a ciphertext length fits.
+fn rsa_target_bits(kwp_len: usize) -> Option<usize> {
+    match kwp_len {
+        1200..=1250 => Some(2048),
+        1770..=1830 => Some(3072),
+        2350..=2410 => Some(4096),
+        _ => None,
+    }
 }
 
 /// The result of unwrapping a package in software (tests and self-tests only).
