@@ -691,3 +691,119 @@ fn package_inspect_refuses_damaged_packages() {
         "{text}"
     );
 }
+
+#[test]
+fn security_officer_stores_a_trusted_kek_under_dual_control() {
+    let tok = Token::new("trust");
+    let kek_file = write_kek(&tok.dir(), 2048);
+    let kek_arg = kek_file.to_str().unwrap();
+    let so_pin = tok.t.so_pin_file.to_str().unwrap().to_string();
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&tok.byok(&["kek", "inspect", kek_arg, "--json"]))).unwrap();
+    let fp = v["sha256"].as_str().unwrap().to_string();
+    // A fingerprint the officers did not confirm is refused before login.
+    let wrong = format!("{}00", &fp[..62]);
+    fails(
+        &tok.byok(&[
+            "kek",
+            "trust",
+            "--kek",
+            kek_arg,
+            "--sha256",
+            &wrong,
+            "--so-pin-file",
+            &so_pin,
+        ]),
+        &["not the KEK the officers confirmed"],
+    );
+    // The user PIN is not the SO PIN.
+    let user_pin = tok.t.user_pin_file.to_str().unwrap().to_string();
+    fails(
+        &tok.byok(&[
+            "kek",
+            "trust",
+            "--kek",
+            kek_arg,
+            "--sha256",
+            &fp,
+            "--so-pin-file",
+            &user_pin,
+        ]),
+        &["Security Officer PIN", "incorrect"],
+    );
+    let out = ok(&tok.byok(&[
+        "kek",
+        "trust",
+        "--kek",
+        kek_arg,
+        "--sha256",
+        &fp,
+        "--so-pin-file",
+        &so_pin,
+        "--json",
+    ]));
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let label = r["label"].as_str().unwrap().to_string();
+    fails(
+        &tok.byok(&[
+            "kek",
+            "trust",
+            "--kek",
+            kek_arg,
+            "--sha256",
+            &fp,
+            "--so-pin-file",
+            &so_pin,
+        ]),
+        &["already holds"],
+    );
+    tok.with_session(|s| {
+        let found = s
+            .find_objects(&[
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Trusted(true),
+                Attribute::Wrap(true),
+            ])
+            .unwrap();
+        assert_eq!(found.len(), 1, "trusted KEK object stored");
+    });
+    // SoftHSM 2.6 has no CKM_RSA_AES_KEY_WRAP, so a wrap-with-trusted key could never be
+    // exported there: keygen refuses to make one.
+    fails(
+        &tok.byok(&[
+            "keygen",
+            "--label",
+            "Trusted-Key",
+            "--size",
+            "2048",
+            "--wrap-with-trusted",
+        ]),
+        &["CKM_RSA_AES_KEY_WRAP"],
+    );
+    // A key that demands a trusted wrapping key is refused with the reason, not half-wrapped.
+    tok.with_session(|s| {
+        s.generate_key_pair(
+            &cryptoki::mechanism::Mechanism::RsaPkcsKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::ModulusBits(2048u64.into()),
+                Attribute::Label(b"WWT".to_vec()),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(true),
+                Attribute::WrapWithTrusted(true),
+                Attribute::Label(b"WWT".to_vec()),
+            ],
+        )
+        .unwrap();
+    });
+    fails(
+        &tok.byok(&[
+            "wrap", "--key", "WWT", "--kek", kek_arg, "--out", "wwt.byok",
+        ]),
+        &["trusted", "CKM_RSA_AES_KEY_WRAP"],
+    );
+    assert!(!tok.dir().join("wwt.byok").exists());
+}
