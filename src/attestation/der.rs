@@ -99,7 +99,7 @@ impl Cert {
         if !r.is_empty() {
             bail!("malformed certificate: unexpected fields after the signature");
         }
-        let (oid, _) = expect(alg.content, 0x06, "signature algorithm OID")?;
+        let (oid, oid_rest) = expect(alg.content, 0x06, "signature algorithm OID")?;
         let signature = match sig.content.split_first() {
             Some((0, s)) => s.to_vec(),
             _ => bail!("malformed certificate: signature bit string has unused bits"),
@@ -121,7 +121,17 @@ impl Cert {
             }
         }
         let (_serial, r) = expect(t, 0x02, "serial number")?;
-        let (_alg, r) = expect(r, 0x30, "inner signature algorithm")?;
+        let (inner_alg, r) = expect(r, 0x30, "inner signature algorithm")?;
+        // The outer algorithm is not signed: it must repeat the signed inner
+        // one byte for byte (RFC 5280 4.1.1.2), and carry NULL or no
+        // parameters, so that no byte of the certificate is unauthenticated.
+        if inner_alg.full != alg.full {
+            bail!("malformed certificate: its outer and signed signature algorithms differ");
+        }
+        match oid_rest {
+            [] | [0x05, 0x00] => {}
+            _ => bail!("malformed certificate: unexpected signature algorithm parameters"),
+        }
         let (issuer, r) = expect(r, 0x30, "issuer")?;
         let (_validity, r) = expect(r, 0x30, "validity")?;
         let (subject, r) = expect(r, 0x30, "subject")?;

@@ -395,7 +395,7 @@ pub fn mrvl1_body(handle: u32, attrs: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let mut body = vec![0u8; 16];
     body.extend_from_slice(&(object.len() as u32).to_be_bytes());
     body.extend_from_slice(&object);
-    while body.len() % 16 != 0 {
+    while !body.len().is_multiple_of(16) {
         body.push(0);
     }
     body
