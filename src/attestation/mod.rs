@@ -916,7 +916,6 @@ fn check_expected(
     objects: &[AttestedObject],
     expected: &[&ExpectedKey],
 ) -> Result<(Option<String>, Option<String>, Option<String>)> {
-    let mut kid = None;
     for exp in expected {
         let with_modulus: Vec<&AttestedObject> =
             objects.iter().filter(|o| o.modulus.is_some()).collect();
@@ -936,9 +935,6 @@ fn check_expected(
                 bail!("attestation: the attested {} public exponent differs from the expected key's: this attestation is for another key; do not use this KEK", o.class_name);
             }
         }
-        if exp.kid.is_some() {
-            kid = exp.kid.clone();
-        }
     }
     let (mut name, mut version) = (None, None);
     for o in objects {
@@ -948,7 +944,8 @@ fn check_expected(
             break;
         }
     }
-    if let Some(kid) = &kid {
+    let kids: Vec<&String> = expected.iter().filter_map(|e| e.kid.as_ref()).collect();
+    for kid in &kids {
         let Some((want_name, want_version)) = key_name_version(kid) else {
             bail!("attestation: the key id {kid} does not name a Key Vault key (/keys/NAME/VERSION); pass the key's full id");
         };
@@ -972,7 +969,7 @@ fn check_expected(
             }
         }
     }
-    Ok((kid, name, version))
+    Ok((kids.first().map(|k| k.to_string()), name, version))
 }
 
 fn make_report(
