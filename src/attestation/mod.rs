@@ -1193,6 +1193,45 @@ mod tests {
         assert_eq!(key_name_version("d06cc801f7dffdbdd7a9240"), None);
     }
 
+    /// The generator makes a v1 card certificate and a serial-0 root, like
+    /// Marvell's, and a non-FIPS chain is reported as such.
+    #[test]
+    fn generated_chain_shapes_and_non_fips_mode() {
+        let c = testchain::TestChain::generate("T-1", false).expect("chain");
+        let card = Cert::parse(&c.card_cert).expect("card");
+        assert_eq!(card.version, 1);
+        assert!(
+            card.tbs.get(4..6) == Some(&[0x02, 0x01][..]),
+            "no version field"
+        );
+        let root = Cert::parse(&c.root_cert).expect("root");
+        assert_eq!(root.version, 3);
+        assert!(
+            root.tbs
+                .windows(8)
+                .any(|w| w == [0xa0, 3, 2, 1, 2, 2, 1, 0]),
+            "serial 0"
+        );
+        let key = c.owner_root_key.to_public_key();
+        let att = c
+            .mrvl1_attestation(&key, testchain::KeyFlags::default(), "/keys/k/v")
+            .expect("att");
+        let mut roots = TrustRoots::empty();
+        roots.add_extra_pem(&c.root_pem()).expect("root");
+        let r = verify_azure(
+            &att.az_file_json(),
+            Some(&ExpectedKey::from_rsa(&key, None)),
+            &roots,
+        )
+        .expect("verifies");
+        assert_eq!(r.mode, "non-FIPS");
+        assert_eq!(r.hsm_serial.as_deref(), Some("T-1"));
+        assert_eq!(
+            (r.key_name.as_deref(), r.key_version.as_deref()),
+            (Some("k"), Some("v"))
+        );
+    }
+
     #[test]
     fn base64_both_alphabets() {
         assert_eq!(b64_any("-_8=").unwrap(), b64_any("+/8").unwrap());
