@@ -2,6 +2,7 @@
 //!
 //! One module per concern; `main.rs` is a thin command-line layer over these.
 
+pub mod attestation;
 pub mod error;
 
 pub use error::{Error, Result};
