@@ -245,11 +245,11 @@ impl Hsm {
                 .any(|x| **x == m as cryptoki_sys::CK_MECHANISM_TYPE)
         };
         Ok(
-            if has(cryptoki_sys::CKM_RSA_AES_KEY_WRAP as u64) && self.native_wrap_allowed() {
+            if has(cryptoki_sys::CKM_RSA_AES_KEY_WRAP) && self.native_wrap_allowed() {
                 Verdict::Native
-            } else if has(cryptoki_sys::CKM_AES_KEY_WRAP_PAD as u64)
-                && has(cryptoki_sys::CKM_RSA_PKCS_OAEP as u64)
-                && has(cryptoki_sys::CKM_AES_KEY_GEN as u64)
+            } else if has(cryptoki_sys::CKM_AES_KEY_WRAP_PAD)
+                && has(cryptoki_sys::CKM_RSA_PKCS_OAEP)
+                && has(cryptoki_sys::CKM_AES_KEY_GEN)
             {
                 Verdict::Composite
             } else {

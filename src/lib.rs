@@ -1,11 +1,17 @@
 //! byok: hardware-backed key ceremonies for Azure Key Vault BYOK.
 //!
 //! One module per concern; `main.rs` is a thin command-line layer over these.
+//!
+//! - [`hsm`]: PKCS#11 access (module, token, login, wrapping mechanisms)
+//! - [`keygen`], [`wrap`]: the offline operations on the HSM
+//! - [`kek`], [`keyid`]: the Key Exchange Key and Key Vault key ids
+//! - [`package`]: the Azure BYOK transfer package
+//! - [`attestation`]: Marvell HSM key attestations
+//! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
+//! - [`softhsm`], [`testkek`]: throwaway tokens and software KEKs for tests and rehearsals
 
 pub mod attestation;
 pub mod error;
-
-pub use error::{Error, Result};
 pub mod fsutil;
 pub mod hsm;
 pub mod kek;
@@ -18,3 +24,5 @@ pub mod softhsm;
 pub mod testkek;
 pub mod words;
 pub mod wrap;
+
+pub use error::{Error, Result};

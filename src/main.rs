@@ -337,7 +337,7 @@ fn run(cli: Cli) -> Result<()> {
             let r = byok::keygen::keygen(&h, &s, &req)?;
             drop(s);
             if h.is_softhsm() {
-                eprintln!("warning: SOFTHSM_TEST_ONLY: SoftHSM is a software token; use it only for tests and rehearsals");
+                eprintln!("warning: {}", byok::wrap::softhsm_warning());
             }
             emit(a.json, &r, |r| {
                 println!(

@@ -195,7 +195,7 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>) -> Result<(Package, PackageRepor
 /// Can `total` bytes be an RSA part of `m` bytes and a KWP block of a private key?
 fn kwp_len_ok(total: usize, m: usize) -> bool {
     // The smallest PKCS#8 RSA key we accept is far over 16 bytes; KWP output is 8 + 8k.
-    total > m + 16 && (total - m) % 8 == 0
+    total > m + 16 && (total - m).is_multiple_of(8)
 }
 
 /// The RSA size whose PKCS#8 private key wraps (AES-KWP) to `kwp_len` bytes.

@@ -159,7 +159,7 @@ pub fn wrap(
     })
 }
 
-fn softhsm_warning() -> String {
+pub fn softhsm_warning() -> String {
     "SOFTHSM_TEST_ONLY: SoftHSM is a software token for tests and rehearsals; keys made on it were never in an HSM".into()
 }
 

