@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Run byok's tests: installs SoftHSM2, OpenSC and the checkers when missing, then runs
-# every test on throwaway tokens in temp dirs (never your own tokens).
+# every test on throwaway tokens in temp dirs (never your own tokens). Ends with one
+# line "N passed, N failed" over all test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 softhsm/setup.sh --tests
 export BYOK_BAO="$PWD/.venv-test/bin/bao"
-cargo test --all-targets "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --lib --tests "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
