@@ -11,6 +11,7 @@
 //! - [`softhsm`], [`testkek`]: throwaway tokens and software KEKs for tests and rehearsals
 
 pub mod attestation;
+pub mod backup;
 pub mod error;
 pub mod fsutil;
 pub mod hsm;
