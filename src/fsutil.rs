@@ -128,3 +128,26 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<zeroize::Zeroizing<Ve
     }
     Ok(zeroize::Zeroizing::new(read_limited(path, 4096, what)?))
 }
+
+/// Replace `path` with `bytes` atomically: readers see the old file or the new one, never a mix.
+///
+/// The bytes go to a temporary file in the same directory (created with `mode`), are flushed
+/// to disk, and the file is renamed over `path`; the directory is flushed so the rename
+/// survives a crash. Unlike [`write_new`] this overwrites on purpose: it is for state files.
+pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = parent_dir(path);
+    let (tmp, mut file) = create_temp(&dir, path, mode)?;
+    let result = (|| {
+        file.write_all(bytes)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| err!("cannot write {}: {e}", tmp.display()))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(|e| err!("cannot replace {}: {e}", path.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(&dir);
+    Ok(())
+}

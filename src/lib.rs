@@ -9,6 +9,7 @@
 //! - [`attestation`]: Marvell HSM key attestations
 //! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
 //! - [`softhsm`], [`testkek`]: throwaway tokens and software KEKs for tests and rehearsals
+//! - `sim` (feature `network`): byok-vault-sim, a local Key Vault for rehearsals and tests
 
 pub mod attestation;
 pub mod backup;
@@ -21,6 +22,8 @@ pub mod keyid;
 pub mod p11uri;
 pub mod package;
 pub mod pin;
+#[cfg(feature = "network")]
+pub mod sim;
 pub mod softhsm;
 pub mod testkek;
 pub mod words;
