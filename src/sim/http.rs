@@ -154,7 +154,7 @@ async fn handle(
         (f.every_429, 429, "Throttled"),
         (f.every_503, 503, "ServiceUnavailable"),
     ] {
-        if every > 0 && n % every == 0 {
+        if every > 0 && n.is_multiple_of(every) {
             log(&method, &path, status, " (fault injection)");
             let reply = routes::error(
                 status,
@@ -269,7 +269,7 @@ async fn handle(
 
     if mutating && f.every_drop > 0 {
         let m = app.mutations.fetch_add(1, Ordering::SeqCst) + 1;
-        if m % f.every_drop == 0 {
+        if m.is_multiple_of(f.every_drop) {
             log(
                 &method,
                 &path,
