@@ -38,7 +38,9 @@ struct Resp {
 
 impl Sim {
     fn start(dir: &Path, extra: &[&str]) -> Sim {
-        let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
+        std::fs::create_dir_all(dir).expect("state dir");
+        // The simulator ignores files it does not know in its state directory.
+        let log = std::fs::File::create(dir.join("sim.log")).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_byok-vault-sim"))
             .args(["--listen", "127.0.0.1:0", "--state-dir"])
             .arg(dir)
@@ -351,7 +353,7 @@ fn pinned_token() {
         )
         .unwrap();
     assert_eq!(r.status, 200);
-    let log = std::fs::read_to_string(state.with_extension("log")).unwrap();
+    let log = std::fs::read_to_string(state.join("sim.log")).unwrap();
     assert!(
         !log.contains("s3cret") && !log.contains("test-token"),
         "{log}"
@@ -1288,4 +1290,183 @@ fn fault_drop_applies_then_drops() {
         .is_err());
     expect_err(sim.call("GET", "/keys/two", None), 404, "KeyNotFound");
     assert!(sim.ok("GET", "/deletedkeys/two", None)["recoveryId"].is_string());
+}
+
+/// Hostile RSA components (plain JWK and, through a real KEK, PKCS#8 in a BYOK package)
+/// are refused with 400; the server never fails or dies.
+#[test]
+fn hostile_key_material_is_refused() {
+    let dir = tmp();
+    let sim = Sim::start(dir.path(), &[]);
+    let real = software_rsa(2048);
+    let be = |x: &rsa::BoxedUint| x.to_be_bytes_trimmed_vartime().to_vec();
+    let n = be(real.n());
+    let e = be(real.e());
+    let d = be(real.d());
+    let p = be(&real.primes()[0]);
+    let q = be(&real.primes()[1]);
+    let big = vec![0xffu8; 256];
+    let even = {
+        let mut x = n.clone();
+        *x.last_mut().unwrap() &= 0xfe;
+        x
+    };
+    let cases: Vec<[Vec<u8>; 5]> = vec![
+        [vec![0], e.clone(), d.clone(), p.clone(), q.clone()],
+        [vec![1], e.clone(), d.clone(), p.clone(), q.clone()],
+        [n.clone(), vec![0], d.clone(), p.clone(), q.clone()],
+        [n.clone(), vec![1], d.clone(), p.clone(), q.clone()],
+        [n.clone(), vec![2], d.clone(), p.clone(), q.clone()],
+        [n.clone(), e.clone(), vec![0], p.clone(), q.clone()],
+        [n.clone(), e.clone(), vec![1], p.clone(), q.clone()],
+        [n.clone(), e.clone(), d.clone(), vec![0], q.clone()],
+        [n.clone(), e.clone(), d.clone(), vec![1], vec![1]],
+        [n.clone(), e.clone(), d.clone(), vec![2], q.clone()],
+        [n.clone(), e.clone(), d.clone(), p.clone(), p.clone()],
+        [n.clone(), e.clone(), d.clone(), n.clone(), vec![1]],
+        [
+            big.clone(),
+            e.clone(),
+            big.clone(),
+            big[..128].to_vec(),
+            big[..128].to_vec(),
+        ],
+        [even, e.clone(), d.clone(), p.clone(), q.clone()],
+        [n.clone(), vec![0xff; 9], d.clone(), p.clone(), q.clone()],
+        [
+            n[..128].to_vec(),
+            e.clone(),
+            d[..100].to_vec(),
+            p[..64].to_vec(),
+            q[..64].to_vec(),
+        ],
+        [vec![0xff; 1025], e.clone(), d.clone(), p.clone(), q.clone()],
+    ];
+    for (i, [n, e, d, p, q]) in cases.iter().enumerate() {
+        let jwk = json!({"kty": "RSA", "n": encode_b64url(n), "e": encode_b64url(e),
+                         "d": encode_b64url(d), "p": encode_b64url(p), "q": encode_b64url(q)});
+        let r = sim.call("PUT", "/keys/hostile", Some(json!({"key": jwk})));
+        assert_eq!(r.status, 400, "case {i}: {}", r.body);
+    }
+    // The real components (with p and q swapped too) are fine.
+    for (a, b) in [(&p, &q), (&q, &p)] {
+        let jwk = json!({"kty": "RSA", "n": encode_b64url(&n), "e": encode_b64url(&e),
+                         "d": encode_b64url(&d), "p": encode_b64url(a), "q": encode_b64url(b)});
+        sim.ok("PUT", "/keys/fine", Some(json!({"key": jwk})));
+    }
+
+    // Through BYOK: well wrapped, but the plaintext is not an acceptable key.
+    let (kek_kid, kn, ke) = make_kek(&sim, "kek");
+    let small = software_rsa(1024).to_pkcs8_der().unwrap();
+    let junk_pkcs8: Vec<Vec<u8>> = vec![
+        small.as_bytes().to_vec(),
+        vec![0x30, 0x03, 0x02, 0x01, 0x00],
+        vec![0x30, 0x82, 0xff, 0xff, 0x00],
+        vec![0u8; 64],
+        b"not DER at all, just text".to_vec(),
+        {
+            let mut x = real.to_pkcs8_der().unwrap().as_bytes().to_vec();
+            x.extend_from_slice(&[1, 2, 3]);
+            x
+        },
+    ];
+    for (i, pt) in junk_pkcs8.iter().enumerate() {
+        let pkg = byok_package(&kek_kid, &kn, &ke, pt);
+        let r = sim.call(
+            "PUT",
+            "/keys/hostile",
+            Some(import_body(&pkg, json!(["wrapKey"]))),
+        );
+        assert_eq!(r.status, 400, "byok case {i}: {}", r.body);
+    }
+    // Zero padding after the DER (SoftHSM 2.6): refused unless --accept-padded-pkcs8.
+    let mut padded = real.to_pkcs8_der().unwrap().as_bytes().to_vec();
+    padded.extend_from_slice(&[0, 0, 0, 0, 0]);
+    let pkg = byok_package(&kek_kid, &kn, &ke, &padded);
+    let r = expect_err(
+        sim.call(
+            "PUT",
+            "/keys/padded",
+            Some(import_body(&pkg, json!(["wrapKey"]))),
+        ),
+        400,
+        "BadParameter",
+    );
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--accept-padded-pkcs8"));
+    expect_err(sim.call("GET", "/keys/hostile", None), 404, "KeyNotFound");
+    drop(sim);
+    let sim = Sim::start(dir.path(), &["--accept-padded-pkcs8"]);
+    let kek = sim.ok("GET", "/keys/kek", None);
+    let pkg = byok_package(kek["key"]["kid"].as_str().unwrap(), &kn, &ke, &padded);
+    let ok = sim.ok(
+        "PUT",
+        "/keys/padded",
+        Some(import_body(&pkg, json!(["wrapKey"]))),
+    );
+    assert_eq!(decode_b64url(ok["key"]["n"].as_str().unwrap()).unwrap(), n);
+}
+
+#[test]
+fn lists_are_paged_with_next_links() {
+    let dir = tmp();
+    let sim = Sim::start(dir.path(), &[]);
+    for i in 0..5 {
+        sim.create("paged", json!({"kty": "RSA", "tags": {"i": i.to_string()}}));
+    }
+    let mut path = "/keys/paged/versions?maxresults=2".to_string();
+    let mut sizes = Vec::new();
+    let mut kids = Vec::new();
+    loop {
+        let r = sim
+            .raw(
+                "GET",
+                &format!("{path}&api-version=7.6"),
+                &[("authorization", AUTH)],
+                None,
+            )
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        let value = r.body["value"].as_array().unwrap();
+        sizes.push(value.len());
+        kids.extend(value.iter().map(|i| i["kid"].as_str().unwrap().to_string()));
+        match r.body["nextLink"].as_str() {
+            Some(next) => {
+                assert!(
+                    next.starts_with(&format!("{}/keys/paged/versions?api-version=7.6&", sim.url))
+                );
+                // As the SDKs do: follow the link, with our own api-version.
+                path = next
+                    .strip_prefix(&sim.url)
+                    .unwrap()
+                    .replace("api-version=7.6&", "");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    kids.sort();
+    kids.dedup();
+    assert_eq!(kids.len(), 5);
+    expect_err(
+        sim.call("GET", "/keys?maxresults=26", None),
+        400,
+        "BadParameter",
+    );
+    expect_err(
+        sim.call("GET", "/keys?maxresults=0", None),
+        400,
+        "BadParameter",
+    );
+    expect_err(
+        sim.call("GET", "/keys?$skiptoken=abc", None),
+        400,
+        "BadParameter",
+    );
+    assert_eq!(
+        sim.ok("GET", "/keys?$skiptoken=99", None)["value"],
+        json!([])
+    );
 }

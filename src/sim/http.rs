@@ -123,7 +123,8 @@ pub fn api_version_ok(v: &str) -> bool {
     base_ok && suffix_ok
 }
 
-fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+/// The value of query parameter `name` (not percent-decoded).
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -252,6 +253,7 @@ async fn handle(
     };
     let app2 = app.clone();
     let method2 = method.clone();
+    let path2 = path.clone();
     // Operations may generate RSA keys (seconds): run them off the async workers.
     let reply = tokio::task::spawn_blocking(move || {
         let segments: Vec<&str> = segments_owned.iter().map(String::as_str).collect();
@@ -259,6 +261,8 @@ async fn handle(
             method: &method2,
             segments,
             vault,
+            path: &path2,
+            query: &query,
             body: &body,
             now: now(),
         };

@@ -108,6 +108,9 @@ pub struct Request<'a> {
     pub segments: Vec<&'a str>,
     /// `https://host:port` as the client addressed the vault, for `kid`s.
     pub vault: String,
+    /// The request path and query, for `nextLink`s.
+    pub path: &'a str,
+    pub query: &'a str,
     pub body: &'a [u8],
     pub now: i64,
 }
@@ -370,8 +373,43 @@ fn add_deleted(req: &Request, rec: &KeyRecord, d: &Deleted, mut b: Value) -> Val
     b
 }
 
-fn page(items: Vec<Value>) -> Reply {
-    Reply::ok(json!({"value": items, "nextLink": null}))
+/// Largest (and default) page of a list, as the service does (`maxresults` 1–25).
+const MAX_PAGE: usize = 25;
+
+/// One page of `items` in the paged shape `{value, nextLink}`; `$skiptoken` is our offset.
+fn page(req: &Request, items: Vec<Value>) -> R {
+    use super::http::query_param;
+    let size = match query_param(req.query, "maxresults") {
+        None => MAX_PAGE,
+        Some(m) => match m.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(bad(format!(
+                    "Invalid maxresults {m:?}: it must be 1 to {MAX_PAGE}."
+                )))
+            }
+        },
+    };
+    let skip = match query_param(req.query, "$skiptoken")
+        .or_else(|| query_param(req.query, "%24skiptoken"))
+    {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| bad(format!("Invalid $skiptoken {t:?}.")))?,
+    };
+    let next = skip.saturating_add(size);
+    let next_link = if next < items.len() {
+        let api = query_param(req.query, "api-version").unwrap_or("7.6");
+        Value::String(format!(
+            "{}{}?api-version={api}&$skiptoken={next}&maxresults={size}",
+            req.vault, req.path
+        ))
+    } else {
+        Value::Null
+    };
+    let value: Vec<Value> = items.into_iter().skip(skip).take(size).collect();
+    Ok(Reply::ok(json!({"value": value, "nextLink": next_link})))
 }
 
 // ---- lookups ---------------------------------------------------------------------
@@ -425,19 +463,20 @@ fn list_keys(app: &App, req: &Request) -> R {
         .filter(|r| r.deleted.is_none())
         .filter_map(|r| r.latest().map(|v| key_item(app, req, r, v)))
         .collect();
-    Ok(page(items))
+    page(req, items)
 }
 
 fn list_versions(app: &App, req: &Request, name: &str) -> R {
     check_name(name)?;
     let store = app.lock();
     let rec = live(&store.state, name)?;
-    Ok(page(
+    page(
+        req,
         rec.versions
             .iter()
             .map(|v| key_item(app, req, rec, v))
             .collect(),
-    ))
+    )
 }
 
 fn get_key(app: &App, req: &Request, name: &str, version: &str) -> R {
@@ -847,7 +886,7 @@ fn list_deleted(app: &App, req: &Request) -> R {
             Some(add_deleted(req, r, &d, key_item(app, req, r, v)))
         })
         .collect();
-    Ok(page(items))
+    page(req, items)
 }
 
 fn get_deleted(app: &App, req: &Request, name: &str) -> R {

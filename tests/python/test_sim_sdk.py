@@ -197,6 +197,9 @@ def test_keys_list_versions_update(sim):
     versions = sorted(p.version for p in client.list_properties_of_key_versions("sdk-roll"))
     assert versions == sorted([first.properties.version, second.properties.version])
     assert "sdk-roll" in [p.name for p in client.list_properties_of_keys()]
+    # Paging: the SDK follows nextLink.
+    paged = list(client.list_properties_of_key_versions("sdk-roll", max_page_size=1))
+    assert len(paged) == 2
     updated = client.update_key_properties("sdk-roll", enabled=False, tags={"state": "retired"})
     assert updated.properties.enabled is False
     assert updated.properties.tags == {"state": "retired"}
