@@ -1,4 +1,4 @@
-//! The simulator's TLS: a private CA and a server certificate for 127.0.0.1 and
+//! The simulator's TLS: a private CA and a server certificate for 127.0.0.1, ::1 and
 //! localhost, made with rcgen on first start and kept in the state directory
 //! (`ca.pem`, `server.pem`, `server-key.pem`), so clients keep trusting `ca.pem`
 //! across restarts. The CA's private key is not kept: nothing else can be issued under it.
@@ -41,8 +41,12 @@ pub fn ensure_certificates(dir: &Path) -> Result<()> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let server_key = KeyPair::generate().map_err(rc)?;
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .map_err(rc)?;
+    let mut params = CertificateParams::new(vec![
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "localhost".to_string(),
+    ])
+    .map_err(rc)?;
     params
         .distinguished_name
         .push(DnType::CommonName, "byok-vault-sim");
