@@ -60,7 +60,9 @@ pub async fn serve(
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             if let Err(e) = conn.await {
-                if !e.to_string().contains("fault injection") {
+                let injected =
+                    std::error::Error::source(&e).is_some_and(|s| s.is::<DropConnection>());
+                if !injected {
                     eprintln!("byok-vault-sim: connection ended: {e}");
                 }
             }

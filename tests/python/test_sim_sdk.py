@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceResponseError,
+)
 from azure.keyvault.keys import JsonWebKey, KeyClient, KeyType
 from azure.keyvault.keys.crypto import CryptographyClient, KeyWrapAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -254,3 +259,33 @@ def test_kek_of_another_vault_is_refused(sim, protected_sim):
         import_byok(sim.client, "sdk-foreign", byok_package(kek, target))
     assert e.value.status_code == 400
     assert "not in this vault" in e.value.message
+
+
+def test_sdk_against_faults(tmp_path):
+    """What the SDK's retry policy makes of the simulator's faults (deterministic counters)."""
+    # 503 + Retry-After: 1 on every 2nd request: request 1 is the challenge, 2 fails, the SDK
+    # waits and retries (3), so the create succeeds; the next request (4) fails and is retried too.
+    s = Sim(tmp_path / "a", "--fault-503", "2")
+    try:
+        start = time.monotonic()
+        key = s.client.create_rsa_key("retried", size=2048)
+        assert s.client.get_key("retried").id == key.id
+        assert time.monotonic() - start >= 1.0
+    finally:
+        s.stop()
+
+    # Every 2nd mutating request is applied and its connection dropped.
+    s = Sim(tmp_path / "b", "--fault-drop", "2")
+    try:
+        client = s.client
+        kek = client.create_rsa_key("kek", size=2048, hardware_protected=True, key_operations=["import"])
+        target = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # PUT is retried by the SDK after a lost answer: the import "succeeds" but was applied twice.
+        import_byok(client, "twice", byok_package(kek, target))
+        assert len(list(client.list_properties_of_key_versions("twice"))) == 2
+        # POST is not retried: the caller sees an error although the key was created.
+        with pytest.raises(ServiceResponseError):
+            client.create_rsa_key("lost-answer", size=2048)
+        assert len(list(client.list_properties_of_key_versions("lost-answer"))) == 1
+    finally:
+        s.stop()
