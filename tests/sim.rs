@@ -18,6 +18,7 @@ const AUTH: &str = "Bearer test-token";
 
 struct Sim {
     child: Child,
+    log: PathBuf,
     url: String,
     ca: PathBuf,
     agent: ureq::Agent,
@@ -27,6 +28,16 @@ impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Whatever a test sent, the simulator must never have failed internally.
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        if !std::thread::panicking() {
+            assert!(
+                !log.contains("panicked")
+                    && !log.contains(" -> 500")
+                    && !log.contains("internal error"),
+                "the simulator failed internally:\n{log}"
+            );
+        }
     }
 }
 
@@ -40,7 +51,8 @@ impl Sim {
     fn start(dir: &Path, extra: &[&str]) -> Sim {
         std::fs::create_dir_all(dir).expect("state dir");
         // The simulator ignores files it does not know in its state directory.
-        let log = std::fs::File::create(dir.join("sim.log")).expect("log file");
+        let log_path = dir.join("sim.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_byok-vault-sim"))
             .args(["--listen", "127.0.0.1:0", "--state-dir"])
             .arg(dir)
@@ -73,6 +85,7 @@ impl Sim {
             .into();
         Sim {
             child,
+            log: log_path,
             url,
             ca,
             agent,
@@ -1379,6 +1392,39 @@ fn hostile_key_material_is_refused() {
         );
         assert_eq!(r.status, 400, "byok case {i}: {}", r.body);
     }
+    // Ciphertexts at or above the modulus, and too-long plaintexts.
+    let mut ct = vec![0xffu8; 256];
+    let mut kwp = [0x5au8; 1224].to_vec();
+    ct.append(&mut kwp);
+    let pkg = Package::new(&KeyId::parse(&kek_kid).unwrap(), &ct, "junk".into()).to_bytes();
+    expect_err(
+        sim.call(
+            "PUT",
+            "/keys/hostile",
+            Some(import_body(&pkg, json!(["wrapKey"]))),
+        ),
+        400,
+        "BadParameter",
+    );
+    sim.create("wk", json!({"kty": "RSA"}));
+    for alg in ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"] {
+        for len in [0usize, 255, 256, 257, 4096] {
+            let v = encode_b64url(&vec![0xff; len]);
+            let r = sim.call(
+                "POST",
+                "/keys/wk//unwrapkey",
+                Some(json!({"alg": alg, "value": v})),
+            );
+            assert_eq!(r.status, 400, "unwrap {alg} {len}: {}", r.body);
+        }
+        let r = sim.call(
+            "POST",
+            "/keys/wk//wrapkey",
+            Some(json!({"alg": alg, "value": encode_b64url(&[1u8; 250])})),
+        );
+        assert_eq!(r.status, 400, "wrap {alg}: {}", r.body);
+    }
+
     // Zero padding after the DER (SoftHSM 2.6): refused unless --accept-padded-pkcs8.
     let mut padded = real.to_pkcs8_der().unwrap().as_bytes().to_vec();
     padded.extend_from_slice(&[0, 0, 0, 0, 0]);
