@@ -109,7 +109,12 @@ pub fn run(config: Config) -> Result<()> {
     }
     let dir = &config.state_dir;
     if !dir.is_dir() {
-        std::fs::create_dir_all(dir)
+        // Private: the state holds the simulated HSM's private keys.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| err!("cannot create state directory {}: {e}", dir.display()))?;
     }
     let dir = dir
