@@ -998,6 +998,8 @@ fn backup_restore_and_conflicts() {
     );
     let backup = sim.ok("POST", "/keys/bk/backup", None);
     let blob = decode_b64url(backup["value"].as_str().unwrap()).unwrap();
+    // The same shape as a real Key Vault key backup: marker, then a compact JWE.
+    byok::backup::check_backup_form(&blob).unwrap();
     // Opaque: no key material or name in the clear.
     let text = String::from_utf8_lossy(&blob);
     assert!(

@@ -158,8 +158,16 @@ pub struct Sealer {
     cipher: Aes256Gcm,
 }
 
-const BLOB_MAGIC: &[u8] = b"byok-vault-sim backup v1\0";
+/// Real Key Vault backups are this marker followed by a JWE in compact form; the
+/// simulator makes blobs of the same shape (`alg` "dir", `enc` "A256GCM"), so the form
+/// checks of `byok backup verify` apply to both.
+const BLOB_MAGIC: &[u8] = crate::backup::BACKUP_MAGIC;
 const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+fn jwe_header() -> String {
+    crate::kek::encode_b64url(br#"{"alg":"dir","enc":"A256GCM","kid":"byok-vault-sim-backup"}"#)
+}
 
 impl Sealer {
     /// Load the backup secret from `DIR/backup.key`, making it on first start.
@@ -179,45 +187,62 @@ impl Sealer {
         Ok(Sealer { cipher })
     }
 
-    /// Encrypt and authenticate `plain`; the result is what `backup` returns (before base64url).
+    /// Encrypt and authenticate `plain`; the result is what `backup` returns (before
+    /// base64url): the backup marker, then `header..iv.ciphertext.tag` (JWE compact, `dir`).
     pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>> {
+        use crate::kek::encode_b64url as b64;
+        let header = jwe_header();
         let nonce_bytes = rand::random::<[u8; NONCE_LEN]>();
         let nonce = aes_gcm::Nonce::from(nonce_bytes);
-        let ct = self
+        let mut ct = self
             .cipher
             .encrypt(
                 &nonce,
                 Payload {
                     msg: plain,
-                    aad: BLOB_MAGIC,
+                    aad: header.as_bytes(),
                 },
             )
             .map_err(|_| err!("backup encryption failed"))?;
-        let mut out = Vec::with_capacity(BLOB_MAGIC.len() + NONCE_LEN + ct.len());
+        let tag = ct.split_off(ct.len().saturating_sub(TAG_LEN));
+        let jwe = format!("{header}..{}.{}.{}", b64(&nonce_bytes), b64(&ct), b64(&tag));
+        let mut out = Vec::with_capacity(BLOB_MAGIC.len() + jwe.len());
         out.extend_from_slice(BLOB_MAGIC);
-        out.extend_from_slice(&nonce_bytes);
-        out.extend_from_slice(&ct);
+        out.extend_from_slice(jwe.as_bytes());
         Ok(out)
     }
 
     /// Check and decrypt a blob made by [`Sealer::seal`] with the same secret.
     pub fn open_blob(&self, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        use crate::kek::decode_b64url as unb64;
         let Some(rest) = blob.strip_prefix(BLOB_MAGIC) else {
-            bail!("the backup blob is not a backup of this vault");
+            bail!("the backup blob is not a Key Vault key backup");
         };
-        if rest.len() < NONCE_LEN + 16 {
-            bail!("the backup blob is truncated");
+        let text = std::str::from_utf8(rest).map_err(|_| err!("the backup blob is damaged"))?;
+        let parts: Vec<&str> = text.split('.').collect();
+        let [header, "", iv, ct, tag] = parts.as_slice() else {
+            bail!("the backup blob is truncated or damaged");
+        };
+        if *header != jwe_header() {
+            bail!("the backup blob was not made by this vault");
         }
-        let (nonce_bytes, ct) = rest.split_at(NONCE_LEN);
+        let bad = || err!("the backup blob is damaged (not base64url)");
+        let iv = unb64(iv).map_err(|_| bad())?;
+        let mut ct = unb64(ct).map_err(|_| bad())?;
+        let tag = unb64(tag).map_err(|_| bad())?;
+        if iv.len() != NONCE_LEN || tag.len() != TAG_LEN {
+            bail!("the backup blob is truncated or damaged");
+        }
         let mut n = [0u8; NONCE_LEN];
-        n.copy_from_slice(nonce_bytes);
+        n.copy_from_slice(&iv);
         let nonce = aes_gcm::Nonce::from(n);
+        ct.extend_from_slice(&tag);
         self.cipher
             .decrypt(
                 &nonce,
                 Payload {
-                    msg: ct,
-                    aad: BLOB_MAGIC,
+                    msg: &ct,
+                    aad: header.as_bytes(),
                 },
             )
             .map(Zeroizing::new)
