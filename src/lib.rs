@@ -26,6 +26,8 @@ pub mod pin;
 pub mod sim;
 pub mod softhsm;
 pub mod testkek;
+#[cfg(feature = "network")]
+pub mod vault;
 pub mod words;
 pub mod wrap;
 
