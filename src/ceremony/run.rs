@@ -642,6 +642,10 @@ fn confirm_kek(k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
         .lock()
         .read_line(&mut line)
         .map_err(|e| err!("cannot read the officers' answer: {e}"))?;
+    if !std::io::stdin().is_terminal() {
+        // The answer was not echoed: end the prompt's line.
+        eprintln!();
+    }
     let answer = line.trim();
     if answer.is_empty() {
         bail!("no answer for KEK {}: the officers must confirm every KEK (or run with --non-interactive to rely on the plan's pins)", k.key.kek);
