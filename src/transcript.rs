@@ -481,6 +481,8 @@ fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
             closed_at = Some(rec.seq);
             if let Some(sig) = &rec.signature {
                 check_signature(line, sig, signer_fp.as_deref()).map_err(|e| e.context(&at))?;
+            } else if signer_fp.is_some() {
+                bail!("{at}: the close record is unsigned, but the ceremony recorded a transcript signer: the signature was removed");
             } else if rec.detail_str("unsigned").is_none() {
                 bail!(
                     "{at}: the close record has neither a signature nor the reason it is unsigned"

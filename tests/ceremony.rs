@@ -873,6 +873,15 @@ fn transcript_tampering_is_caught() {
         &verify("close.jsonl", &join(&ls)),
         &["record", "signature", "does not verify"],
     );
+    // The signature stripped, with an "unsigned" excuse.
+    let mut ls = lines.clone();
+    let i = ls[n - 1].rfind(",\"signature\":").unwrap();
+    let stripped = format!("{},\"unsigned\":\"no\"}}}}", &ls[n - 1][..i - 1]);
+    ls[n - 1] = &stripped;
+    fails(
+        &verify("strip.jsonl", &join(&ls)),
+        &["signature was removed"],
+    );
     // The open record's plan hash changed.
     let mut ls = lines.clone();
     let open = ls[0].replacen("\"prev\":\"", "\"prev\":\"00", 1);
@@ -916,7 +925,8 @@ fn signature_checks_out_with_openssl() {
     // The auditor's commands from docs/transcript.md.
     let script = r#"set -e
 tail -n 1 out/transcript.jsonl > close.json
-python3 -c 'import json,sys,base64; s=json.load(open("close.json"))["signature"]; open("signer.der","wb").write(base64.b64decode(s["spki"])); open("close.sig","wb").write(base64.b64decode(s["value"]))'
+sed 's/.*,"signature":{.*"spki":"\([^"]*\)".*/\1/' close.json | base64 -d > signer.der
+sed 's/.*,"signature":{.*"value":"\([^"]*\)".*/\1/' close.json | base64 -d > close.sig
 sed 's/,"signature":{.*}$/}/' close.json | tr -d '\n' > close.body
 openssl pkey -pubin -inform DER -in signer.der -out signer.pem
 openssl dgst -sha256 -verify signer.pem -signature close.sig close.body
