@@ -814,6 +814,26 @@ fn every_plan_rule_is_checked() {
 }
 
 #[test]
+fn example_plans_lack_only_their_kek_files_and_pins() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremony");
+    for plan in ["exchange-dep.plan.json", "sharepoint-geo.plan.json"] {
+        let o = byok_in(&dir, &["ceremony", "check", plan, "--json"]);
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rules: Vec<&str> = r["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            rules,
+            ["kek-pin", "kek-pin", "kek-file", "kek-file"],
+            "{plan}: {r}"
+        );
+    }
+}
+
+#[test]
 fn transcript_tampering_is_caught() {
     let tok = Token::new(TOKEN);
     write_plan(&tok.dir(), &plan_value());

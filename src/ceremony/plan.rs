@@ -245,7 +245,7 @@ pub fn normalize_vault(url: &str) -> std::result::Result<String, String> {
     match KeyId::parse(&probe) {
         Ok(k) => Ok(k.vault),
         Err(_) => Err(format!(
-            "vault {url:?} is not a Key Vault or Managed HSM address (https://VAULT.vault.azure.net)"
+            "vault {url:?} is not a Key Vault or Managed HSM address: https://VAULT.vault.azure.net, where VAULT is 3-24 letters, digits and dashes starting with a letter"
         )),
     }
 }
