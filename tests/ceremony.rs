@@ -420,6 +420,17 @@ fn crash_mid_wrap_and_a_torn_transcript_line() {
 }
 
 #[test]
+fn killed_before_the_first_record_resume_starts_afresh() {
+    let tok = Token::new(TOKEN);
+    write_plan(&tok.dir(), &plan_value());
+    fs::create_dir(tok.dir().join("out")).unwrap();
+    // The transcript was created, and its first line torn.
+    fs::write(tok.dir().join("out/transcript.jsonl"), b"{\"seq\":0,").unwrap();
+    ok(&run(&tok, &["--resume"]));
+    check_ceremony(&tok);
+}
+
+#[test]
 fn crash_mid_write_of_a_package() {
     crash_then_resume(&["write-temp:6"]);
 }

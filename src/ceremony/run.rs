@@ -260,7 +260,22 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
         }
         let (records, _) = transcript::read_unfinished(&transcript_path)?;
         let Some(open) = records.first() else {
-            bail!("{}: the transcript is empty; the ceremony never started: remove the directory and run again without --resume", transcript_path.display());
+            // Killed before the open record was on disk: nothing was done on the token
+            // yet (every token change follows the open record), so start afresh, as
+            // long as the directory holds nothing else.
+            let others = std::fs::read_dir(&dir)
+                .map_err(|e| err!("cannot read {}: {e}", dir.display()))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name() != TRANSCRIPT)
+                .count();
+            if others > 0 {
+                bail!(
+                    "{}: the transcript is empty but {} holds other files: move them out and run again",
+                    transcript_path.display(),
+                    dir.display()
+                );
+            }
+            return run_fresh_after_empty_transcript(plan, opts);
         };
         if open.prev != plan.sha256_hex() {
             bail!(
@@ -610,6 +625,24 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
         resumed: opts.resume,
         warnings,
     })
+}
+
+/// `--resume` found a transcript with no complete record: remove it and run afresh.
+fn run_fresh_after_empty_transcript(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
+    let path = opts.out.join(TRANSCRIPT);
+    std::fs::remove_file(&path)
+        .map_err(|e| err!("cannot remove the empty transcript {}: {e}", path.display()))?;
+    fsutil::sync_dir(&opts.out);
+    let fresh = RunOptions {
+        plan: opts.plan.clone(),
+        out: opts.out.clone(),
+        resume: false,
+        non_interactive: opts.non_interactive,
+        module: opts.module.clone(),
+        token: opts.token.clone(),
+        pin_file: opts.pin_file.clone(),
+    };
+    run(plan, &fresh)
 }
 
 /// Every file output recorded so far.
