@@ -545,6 +545,16 @@ fn check_signature(line: &[u8], sig: &Signature, recorded_fp: Option<&str>) -> R
         .decode(&sig.value)
         .map_err(|_| err!("the signature is not base64"))?;
     let body = signed_body(line).ok_or_else(|| err!("the close line has no signature field"))?;
+    // The line must be exactly the signed body with the signature as its last field.
+    let sig_json =
+        serde_json::to_vec(sig).map_err(|e| err!("internal: cannot encode the signature: {e}"))?;
+    let mut expected = body[..body.len() - 1].to_vec();
+    expected.extend_from_slice(b",\"signature\":");
+    expected.extend_from_slice(&sig_json);
+    expected.push(b'}');
+    if expected != line {
+        bail!("the close record's signature is not its last field as byok writes it: the line was rearranged");
+    }
     key.pkcs1v15_verify::<Sha256>(&body, &value).map_err(|_| {
         err!("the HSM signature on the close record does not verify: the close record was edited")
     })?;

@@ -422,6 +422,12 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
         Record::new("preflight", "byok")
             .hsm(&id)
             .detail("module", hsm.module.display().to_string())
+            .detail(
+                "library",
+                hsm.library()
+                    .map(|(m, d, v)| format!("{m} {d} {v}"))
+                    .unwrap_or_default(),
+            )
             .detail("verdict", verdict)
             .detail("mechanism", verdict.mechanism_text())
             .detail("softhsm", hsm.is_softhsm()),
