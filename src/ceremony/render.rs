@@ -53,7 +53,7 @@ fn officers(open: &Record) -> Vec<(String, String)> {
 
 fn fingerprints(v: &Verified) -> Vec<Fp> {
     let r = &v.report;
-    let mut out = vec![fp("plan".into(), &r.plan_sha256, String::new())];
+    let mut out = vec![fp("plan".into(), &r.plan_sha256, "file SHA-256".into())];
     for rec in &v.records {
         let d = |k: &str| rec.detail_str(k).unwrap_or("").to_string();
         match rec.step.as_str() {
