@@ -22,6 +22,7 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .and_then(|_| file.sync_all())
             .map_err(|e| err!("cannot write {}: {e}", tmp.display()))?;
         drop(file);
+        crate::crashpoint::hit("write-temp");
         fs::hard_link(&tmp, path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 err!(
@@ -55,6 +56,14 @@ fn parent_dir(path: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// Is `name` a temp file name that [`write_new`] makes (`.NAME.tmp-` and 16 hex digits)?
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name
+            .rsplit_once(".tmp-")
+            .is_some_and(|(_, h)| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn create_temp(dir: &Path, target: &Path, mode: u32) -> Result<(PathBuf, File)> {

@@ -129,6 +129,7 @@ pub fn keygen(
         .s
         .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
         .map_err(ck("generating the RSA key pair"))?;
+    crate::crashpoint::hit("keygen-generated");
     let finish = || -> Result<KeygenReport> {
         let facts = session.key_facts(priv_h)?;
         let spki = spki_der(&facts)?;

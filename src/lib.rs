@@ -7,12 +7,16 @@
 //! - [`kek`], [`keyid`]: the Key Exchange Key and Key Vault key ids
 //! - [`package`]: the Azure BYOK transfer package
 //! - [`attestation`]: Marvell HSM key attestations
+//! - [`ceremony`], [`transcript`]: ceremony plans, the resumable offline run, its hash-chained transcript
+//! - [`crashpoint`]: the kill-at-a-step test hook behind `BYOK_TEST_CRASH_AFTER`
 //! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
 //! - [`softhsm`], [`testkek`]: throwaway tokens and software KEKs for tests and rehearsals
 //! - `sim` (feature `network`): byok-vault-sim, a local Key Vault for rehearsals and tests
 
 pub mod attestation;
 pub mod backup;
+pub mod ceremony;
+pub mod crashpoint;
 pub mod error;
 pub mod fsutil;
 pub mod hsm;
@@ -26,6 +30,7 @@ pub mod pin;
 pub mod sim;
 pub mod softhsm;
 pub mod testkek;
+pub mod transcript;
 #[cfg(feature = "network")]
 pub mod vault;
 pub mod words;

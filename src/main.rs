@@ -39,6 +39,74 @@ enum Cmd {
     /// Check BYOK packages.
     #[command(subcommand)]
     Package(PackageCmd),
+    /// Plan, check and run a key ceremony.
+    #[command(subcommand)]
+    Ceremony(CeremonyCmd),
+    /// Verify and print a ceremony transcript.
+    #[command(subcommand)]
+    Transcript(TranscriptCmd),
+}
+
+#[derive(Subcommand)]
+enum CeremonyCmd {
+    /// Check a ceremony plan against every rule before anything runs.
+    Check {
+        /// The plan (JSON).
+        plan: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the offline ceremony: preflight, KEK checks, keygen, wrap, manifest, transcript.
+    Run(CeremonyRunArgs),
+}
+
+#[derive(Args)]
+struct CeremonyRunArgs {
+    /// The plan (JSON).
+    plan: PathBuf,
+    /// The ceremony directory: new or empty, or the interrupted ceremony's with --resume.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Finish an interrupted ceremony in DIR.
+    #[arg(long)]
+    resume: bool,
+    /// Print every step (the officers' script) and touch nothing: no HSM, no files.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask the officers to confirm KEK fingerprints; rely on the plan's pins
+    /// (recorded as such in the transcript).
+    #[arg(long)]
+    non_interactive: bool,
+    /// PKCS#11 library of the HSM.
+    #[arg(long, env = "BYOK_PKCS11_MODULE", value_name = "PATH")]
+    module: Option<PathBuf>,
+    /// Narrow the plan's token, e.g. pkcs11:token=LABEL;serial=SERIAL (the label must be
+    /// the plan's). BYOK_TOKEN is ignored: the plan names the token.
+    #[arg(long, value_name = "LABEL|URI")]
+    token: Option<String>,
+    #[command(flatten)]
+    login: LoginArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum TranscriptCmd {
+    /// Verify a transcript: hash chain, order, close record and HSM signature.
+    Verify {
+        file: PathBuf,
+        /// Also check that the transcript starts from this plan.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a printable record (transcript.html and transcript.md) of a verified transcript.
+    Render {
+        file: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -378,6 +446,63 @@ fn run(cli: Cli) -> Result<()> {
                 println!("SHA-256:   {}", r.sha256);
             })
         }
+        Cmd::Ceremony(CeremonyCmd::Check { plan, json }) => {
+            let (r, _) = byok::ceremony::plan::check(&plan)?;
+            warn_all(&r.warnings);
+            emit(json, &r, |r| {
+                if r.ok {
+                    println!(
+                        "plan {} is sound: {} policies, {} keys (SHA-256 {})",
+                        r.plan, r.policies, r.keys, r.plan_sha256
+                    );
+                }
+            })?;
+            if !r.ok {
+                return Err(byok::ceremony::plan::violations_error(&r.violations));
+            }
+            Ok(())
+        }
+        Cmd::Ceremony(CeremonyCmd::Run(a)) => ceremony_run(a),
+        Cmd::Transcript(TranscriptCmd::Verify { file, plan, json }) => {
+            let v = byok::transcript::verify(&file)?;
+            if let Some(p) = plan {
+                let bytes = byok::fsutil::read_limited(&p, 1 << 20, "plan")?;
+                let sha = byok::transcript::sha256_hex(&bytes);
+                if sha != v.report.plan_sha256 {
+                    bail!(
+                        "{} does not start from plan {} (its SHA-256 is {sha}, the transcript's {})",
+                        file.display(),
+                        p.display(),
+                        v.report.plan_sha256
+                    );
+                }
+            }
+            emit(json, &v.report, |r| {
+                println!(
+                    "transcript {} verifies: {} records, closed {}",
+                    r.file, r.records, r.last_time
+                );
+                match &r.signer_spki_sha256 {
+                    Some(k) => println!("signature: verified (HSM key SPKI SHA-256 {k})"),
+                    None => println!(
+                        "signature: none ({})",
+                        r.unsigned_reason.as_deref().unwrap_or("")
+                    ),
+                }
+                println!(
+                    "digest:    {}\nwords:\n{}",
+                    r.digest,
+                    fingerprint_lines(&r.digest)
+                );
+            })
+        }
+        Cmd::Transcript(TranscriptCmd::Render { file, out_dir }) => {
+            let v = byok::transcript::verify(&file)?;
+            for p in byok::ceremony::render::render(&v, &out_dir)? {
+                println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
         Cmd::Package(PackageCmd::Inspect { file, kek, json }) => {
             let bytes = byok::fsutil::read_limited(&file, 1 << 20, "package")?;
             let kek = kek.map(|k| Kek::load(&k, None)).transpose()?;
@@ -408,4 +533,51 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
     }
+}
+
+fn ceremony_run(a: CeremonyRunArgs) -> Result<()> {
+    use byok::ceremony::{plan, run, script};
+    let p = plan::load(&a.plan)?;
+    warn_all(&p.warnings);
+    if a.dry_run {
+        print!("{}", script::script(&p, &a.plan, &a.out, a.non_interactive));
+        return Ok(());
+    }
+    let opts = run::RunOptions {
+        plan: a.plan.clone(),
+        out: a.out.clone(),
+        resume: a.resume,
+        non_interactive: a.non_interactive,
+        module: a.module,
+        token: a.token,
+        pin_file: a.login.pin_file,
+    };
+    let r = run::run(&p, &opts)?;
+    warn_all(&r.warnings);
+    emit(a.json, &r, |r| {
+        println!(
+            "ceremony {} closed: {} keys generated and wrapped into {}",
+            r.ceremony,
+            r.keys.len(),
+            r.out.display()
+        );
+        for k in &r.keys {
+            println!("  {}  {} ({})", k.package, k.vault, k.policy);
+        }
+        println!("manifest:   {} ({})", run::MANIFEST, r.manifest_sha256);
+        println!(
+            "transcript: {} ({})",
+            r.transcript.display(),
+            if r.signed {
+                "signed by the HSM"
+            } else {
+                "unsigned"
+            }
+        );
+        println!(
+            "digest:     {}\nwords:\n{}",
+            r.transcript_digest,
+            fingerprint_lines(&r.transcript_digest)
+        );
+    })
 }
