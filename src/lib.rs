@@ -27,6 +27,8 @@ pub mod p11uri;
 pub mod package;
 pub mod pin;
 #[cfg(feature = "network")]
+pub mod pipeline;
+#[cfg(feature = "network")]
 pub mod sim;
 pub mod softhsm;
 pub mod testkek;

@@ -9,6 +9,9 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[cfg(feature = "network")]
+mod main_net;
+
 #[derive(Parser)]
 #[command(
     name = "byok",
@@ -45,6 +48,15 @@ enum Cmd {
     /// Verify and print a ceremony transcript.
     #[command(subcommand)]
     Transcript(TranscriptCmd),
+    /// Upload a BYOK package to Key Vault as a key (connected side).
+    #[cfg(feature = "network")]
+    Upload(main_net::UploadArgs),
+    /// Check that the vault holds exactly the HSM's key, as Customer Key requires.
+    #[cfg(feature = "network")]
+    Verify(main_net::VerifyArgs),
+    /// Back up a key from the vault (or check backups: `byok backup verify DIR`).
+    #[cfg(feature = "network")]
+    Backup(main_net::BackupCmd),
 }
 
 #[derive(Subcommand)]
@@ -150,6 +162,12 @@ enum HsmCmd {
 
 #[derive(Subcommand)]
 enum KekCmd {
+    /// Create a KEK in the vault: RSA-HSM, key_ops import only (connected side).
+    #[cfg(feature = "network")]
+    Create(main_net::KekCreateArgs),
+    /// Fetch a KEK's KeyBundle JSON for the offline side; prints its fingerprint.
+    #[cfg(feature = "network")]
+    Fetch(main_net::KekFetchArgs),
     /// Read a KEK file, check it as Azure would, print its fingerprint.
     Inspect {
         /// PEM or DER public key, or the KeyBundle JSON of `az keyvault key show`.
@@ -463,6 +481,16 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Ceremony(CeremonyCmd::Run(a)) => ceremony_run(a),
+        #[cfg(feature = "network")]
+        Cmd::Kek(KekCmd::Create(a)) => main_net::kek_create(a),
+        #[cfg(feature = "network")]
+        Cmd::Kek(KekCmd::Fetch(a)) => main_net::kek_fetch(a),
+        #[cfg(feature = "network")]
+        Cmd::Upload(a) => main_net::upload(a),
+        #[cfg(feature = "network")]
+        Cmd::Verify(a) => main_net::verify(a),
+        #[cfg(feature = "network")]
+        Cmd::Backup(a) => main_net::backup(a),
         Cmd::Transcript(TranscriptCmd::Verify { file, plan, json }) => {
             let v = byok::transcript::verify(&file)?;
             if let Some(p) = plan {

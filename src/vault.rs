@@ -418,11 +418,15 @@ impl Vault {
         })
     }
 
-    fn bundle<T: serde::Serialize>(model: &T) -> Result<KeyBundle> {
-        Ok(KeyBundle {
-            json: serde_json::to_value(model)
-                .map_err(|e| err!("cannot read the vault's answer ({e})"))?,
-        })
+    /// The vault's answer as it came: the SDK's models leave read-only attributes
+    /// (`recoveryLevel`, `created`) out when serialized, and byok checks them.
+    fn bundle<T, F>(r: azure_core::http::Response<T, F>) -> Result<KeyBundle> {
+        let json: Value = serde_json::from_slice(r.body().as_ref())
+            .map_err(|e| err!("the vault's answer is not JSON ({e})"))?;
+        if !json["key"].is_object() {
+            bail!("the vault's answer holds no key");
+        }
+        Ok(KeyBundle { json })
     }
 
     /// The key `name` (latest, or `version`); `None` when the vault has no such key.
@@ -432,12 +436,7 @@ impl Vault {
             ..Default::default()
         });
         match self.rt.block_on(self.client.get_key(name, opts)) {
-            Ok(r) => {
-                let model = r
-                    .into_model()
-                    .map_err(|e| sdk_error("reading the key", e))?;
-                Ok(Some(Self::bundle(&model)?))
-            }
+            Ok(r) => Ok(Some(Self::bundle(r)?)),
             Err(e) if e.http_status().map(u16::from) == Some(404) => Ok(None),
             Err(e) => Err(sdk_error(
                 &format!("getting key {name} from {}", self.url),
@@ -462,12 +461,11 @@ impl Vault {
         let body = params
             .try_into()
             .map_err(|e| sdk_error("encoding the request", e))?;
-        let model = self
+        let r = self
             .rt
             .block_on(self.client.create_key(name, body, None))
-            .and_then(|r| r.into_model())
             .map_err(|e| sdk_error(&format!("creating key {name} in {}", self.url), e))?;
-        Self::bundle(&model)
+        Self::bundle(r)
     }
 
     /// Import a BYOK package: its raw bytes go as `key_hsm`, with `Hsm: true`, as `az` does.
@@ -496,12 +494,11 @@ impl Vault {
         let body = params
             .try_into()
             .map_err(|e| sdk_error("encoding the request", e))?;
-        let model = self
+        let r = self
             .rt
             .block_on(self.client.import_key(name, body, None))
-            .and_then(|r| r.into_model())
             .map_err(|e| sdk_error(&format!("importing {name} into {}", self.url), e))?;
-        Self::bundle(&model)
+        Self::bundle(r)
     }
 
     /// Unwrap `value` with the key's private half in the vault.
@@ -555,12 +552,11 @@ impl Vault {
         }
         .try_into()
         .map_err(|e| sdk_error("encoding the request", e))?;
-        let model = self
+        let r = self
             .rt
             .block_on(self.client.restore_key(body, None))
-            .and_then(|r| r.into_model())
             .map_err(|e| sdk_error(&format!("restoring a backup into {}", self.url), e))?;
-        Self::bundle(&model)
+        Self::bundle(r)
     }
 
     /// Soft-delete key `name`, then purge it when the vault allows (scratch vaults only).

@@ -38,6 +38,10 @@ struct Args {
     /// Accept BYOK keys whose PKCS#8 DER is followed by zero padding (SoftHSM 2.6 does this).
     #[arg(long)]
     accept_padded_pkcs8: bool,
+    /// Backup secret shared by simulated vaults of one subscription (created if missing):
+    /// vaults started with the same file restore each other's backups.
+    #[arg(long, value_name = "FILE")]
+    subscription_key: Option<PathBuf>,
 }
 
 fn main() {
@@ -71,6 +75,7 @@ fn main() {
             every_drop: args.fault_drop,
         },
         accept_padded_pkcs8: args.accept_padded_pkcs8,
+        subscription_key: args.subscription_key,
     };
     if let Err(e) = byok::sim::run(config) {
         eprintln!("error: {e}");

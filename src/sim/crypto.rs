@@ -170,12 +170,24 @@ fn jwe_header() -> String {
 }
 
 impl Sealer {
-    /// Load the backup secret from `DIR/backup.key`, making it on first start.
-    pub fn open(dir: &Path) -> Result<Sealer> {
-        let path = dir.join("backup.key");
+    /// Load the backup secret from `DIR/backup.key` (or `shared`, the secret of a
+    /// "subscription" several simulated vaults share), making it on first start.
+    /// Vaults with the same secret restore each other's backups, as vaults of one
+    /// subscription and geography do; others refuse them.
+    pub fn open(dir: &Path, shared: Option<&Path>) -> Result<Sealer> {
+        let path = match shared {
+            Some(p) => p.to_path_buf(),
+            None => dir.join("backup.key"),
+        };
         if std::fs::symlink_metadata(&path).is_err() {
             let secret = Zeroizing::new(rand::random::<[u8; 32]>());
-            fsutil::write_new(&path, secret.as_slice(), 0o600)?;
+            // Another vault of the same subscription may create it at the same moment:
+            // then its secret is the one to use.
+            if let Err(e) = fsutil::write_new(&path, secret.as_slice(), 0o600) {
+                if std::fs::symlink_metadata(&path).is_err() {
+                    return Err(e);
+                }
+            }
         }
         let secret = Zeroizing::new(fsutil::read_limited(&path, 64, "backup secret")?);
         let cipher = Aes256Gcm::new_from_slice(&secret).map_err(|_| {

@@ -60,6 +60,8 @@ pub struct Config {
     pub faults: Faults,
     /// Accept a BYOK key whose PKCS#8 is followed by zero padding (SoftHSM 2.6).
     pub accept_padded_pkcs8: bool,
+    /// A backup secret shared with other simulated vaults of the same "subscription".
+    pub subscription_key: Option<PathBuf>,
 }
 
 /// The running vault, shared by all connections.
@@ -123,7 +125,7 @@ pub fn run(config: Config) -> Result<()> {
     tls::ensure_certificates(&dir)?;
     let tls_config = tls::server_config(&dir)?;
     let store = state::Store::open(&dir)?;
-    let sealer = crypto::Sealer::open(&dir)?;
+    let sealer = crypto::Sealer::open(&dir, config.subscription_key.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,0 +1,304 @@
+//! The connected commands (feature `network`): KEKs in the vault, upload, verify,
+//! backup. Thin: parse, call `byok::pipeline`, print.
+
+use crate::{emit, fingerprint_lines};
+use byok::pipeline;
+use byok::vault::{Connection, Vault};
+use byok::{bail, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// How to reach the vault.
+#[derive(Args, Clone)]
+pub struct VaultArgs {
+    /// The vault, e.g. https://contoso-vault1.vault.azure.net
+    #[arg(long, value_name = "URL")]
+    pub vault: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Args, Clone)]
+pub struct ConnArgs {
+    /// PEM bundle of extra trusted CAs (the simulator's ca.pem, a proxy's CA).
+    #[arg(long, env = "BYOK_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// File holding a bearer token (mode 600). Default: BYOK_ACCESS_TOKEN, else a service
+    /// principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, a managed
+    /// identity, or the Azure CLI's login.
+    #[arg(long, value_name = "PATH")]
+    pub access_token_file: Option<PathBuf>,
+}
+
+impl ConnArgs {
+    fn connection(&self) -> Connection {
+        Connection {
+            ca_file: self.ca_file.clone(),
+            access_token_file: self.access_token_file.clone(),
+        }
+    }
+}
+
+impl VaultArgs {
+    fn connect(&self) -> Result<Vault> {
+        Vault::connect(&self.vault, &self.conn.connection())
+    }
+}
+
+#[derive(Args)]
+pub struct KekCreateArgs {
+    #[command(flatten)]
+    pub v: VaultArgs,
+    /// Name of the new KEK.
+    #[arg(long)]
+    pub name: String,
+    /// RSA size: 2048, 3072 or 4096.
+    #[arg(long, default_value_t = 4096)]
+    pub size: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct KekFetchArgs {
+    #[command(flatten)]
+    pub v: VaultArgs,
+    #[arg(long)]
+    pub name: String,
+    /// A version; default the latest.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Where to write the KeyBundle JSON (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// The package.
+    pub package: PathBuf,
+    #[command(flatten)]
+    pub v: VaultArgs,
+    /// The key's name in the vault.
+    #[arg(long)]
+    pub name: String,
+    /// Add a version to an existing key (a key roll).
+    #[arg(long)]
+    pub new_version: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub v: VaultArgs,
+    #[arg(long)]
+    pub name: String,
+    /// The HSM's public key (`byok keygen` wrote it).
+    #[arg(long = "pub", value_name = "PEM")]
+    pub public: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `byok backup --vault … --name … --out-dir …`, or `byok backup verify DIR`.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BackupCmd {
+    #[command(subcommand)]
+    pub sub: Option<BackupSub>,
+    #[command(flatten)]
+    pub args: BackupArgs,
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// The vault.
+    #[arg(long, value_name = "URL", required = true)]
+    pub vault: Option<String>,
+    #[arg(long, required = true)]
+    pub name: Option<String>,
+    /// Directory for the backup files and their manifest.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out_dir: Option<PathBuf>,
+    /// Also store the backup in this Blob Storage container (the online copy).
+    #[arg(long, value_name = "CONTAINER-URL")]
+    pub copy_to: Option<String>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum BackupSub {
+    /// Check a backup directory; with --restore-to, restore every backup into a scratch vault.
+    Verify {
+        dir: PathBuf,
+        /// A scratch vault for a restore drill (never a production vault).
+        #[arg(long, value_name = "URL")]
+        restore_to: Option<String>,
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn kek_create(a: KekCreateArgs) -> Result<()> {
+    let v = a.v.connect()?;
+    let r = pipeline::kek_create(&v, &a.name, a.size)?;
+    emit(a.json, &r, |r| {
+        println!(
+            "created KEK {} (RSA-{}, RSA-HSM, key_ops import)",
+            r.kid, r.bits
+        );
+        println!(
+            "SHA-256:   {}\nwords:\n{}",
+            r.sha256,
+            fingerprint_lines(&r.sha256)
+        );
+    })
+}
+
+pub fn kek_fetch(a: KekFetchArgs) -> Result<()> {
+    let v = a.v.connect()?;
+    let r = pipeline::kek_fetch(&v, &a.name, a.version.as_deref(), &a.out)?;
+    emit(a.json, &r, |r| {
+        println!("wrote {} (KEK {}, RSA-{})", a.out.display(), r.kid, r.bits);
+        println!("SHA-256:   {}", r.sha256);
+        println!(
+            "words (read them aloud at the ceremony):\n{}",
+            fingerprint_lines(&r.sha256)
+        );
+    })
+}
+
+pub fn upload(a: UploadArgs) -> Result<()> {
+    let v = a.v.connect()?;
+    let r = pipeline::upload(&v, &a.package, &a.name, a.new_version)?;
+    emit(a.json, &r, |r| {
+        if r.already_done {
+            println!("already uploaded: {} holds this package's key", r.kid);
+        } else {
+            println!("uploaded {} as {}", a.package.display(), r.kid);
+        }
+        println!("key SHA-256: {}", r.key_spki_sha256);
+    })
+}
+
+pub fn verify(a: VerifyArgs) -> Result<()> {
+    let v = a.v.connect()?;
+    let r = pipeline::verify(&v, &a.name, &a.public)?;
+    emit(a.json, &r, |r| {
+        for rule in &r.rules {
+            let mark = if rule.ok { "ok  " } else { "FAIL" };
+            println!("{mark} {} ({})", rule.rule, rule.found);
+            if !rule.ok {
+                println!("     fix: {}", rule.fix);
+            }
+        }
+        println!("key URI: {}", r.kid);
+    })?;
+    if !r.ok {
+        let failed: Vec<&str> = r.rules.iter().filter(|x| !x.ok).map(|x| x.rule).collect();
+        bail!(
+            "key {} in {} fails {} rule(s): {}; see the fixes above",
+            r.name,
+            r.vault,
+            failed.len(),
+            failed.join("; ")
+        );
+    }
+    Ok(())
+}
+
+pub fn backup(cmd: BackupCmd) -> Result<()> {
+    match cmd.sub {
+        Some(BackupSub::Verify {
+            dir,
+            restore_to,
+            conn,
+            json,
+        }) => backup_verify(&dir, restore_to.as_deref(), &conn, json),
+        None => {
+            let a = cmd.args;
+            let (Some(vault), Some(name), Some(out_dir)) = (a.vault, a.name, a.out_dir) else {
+                bail!("byok backup needs --vault, --name and --out-dir");
+            };
+            let v = Vault::connect(&vault, &a.conn.connection())?;
+            let r = pipeline::backup(&v, &name, &out_dir)?;
+            if let Some(_container) = &a.copy_to {
+                bail!("--copy-to: TODO");
+            }
+            emit(a.json, &r, |r| {
+                println!(
+                    "backed up {} (version {}) to {}",
+                    r.entry.key,
+                    r.entry.version,
+                    r.path.display()
+                );
+                println!(
+                    "SHA-256:   {} ({} bytes); manifest: {}",
+                    r.entry.sha256,
+                    r.entry.size,
+                    out_dir.join(byok::backup::MANIFEST).display()
+                );
+                if let Some(url) = &r.copied_to {
+                    println!("online copy: {url}");
+                }
+            })
+        }
+    }
+}
+
+fn backup_verify(
+    dir: &std::path::Path,
+    restore_to: Option<&str>,
+    conn: &ConnArgs,
+    json: bool,
+) -> Result<()> {
+    let (entries, report) = byok::backup::verify_dir(dir)?;
+    if !report.problems.is_empty() {
+        for p in &report.problems {
+            eprintln!("  - {p}");
+        }
+        bail!(
+            "backup directory {} fails {} check(s): {}",
+            dir.display(),
+            report.problems.len(),
+            report.problems.join("; ")
+        );
+    }
+    let drill = match restore_to {
+        Some(url) => {
+            let scratch = Vault::connect(url, &conn.connection())?;
+            Some(pipeline::restore_drill(&scratch, dir, &entries)?)
+        }
+        None => None,
+    };
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        report: &'a byok::backup::VerifyReport,
+        restore_drill: Option<Vec<pipeline::DrillResult>>,
+    }
+    let out = Out {
+        report: &report,
+        restore_drill: drill,
+    };
+    emit(json, &out, |o| {
+        println!("{}: {} backups, every one present, intact and of the Key Vault backup form; nothing unlisted", dir.display(), o.report.entries);
+        if let Some(d) = &o.restore_drill {
+            for r in d {
+                println!(
+                    "restore drill: {} restored as {} — the same key; removed again",
+                    r.file, r.restored_kid
+                );
+            }
+        }
+    })
+}
