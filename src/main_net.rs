@@ -263,9 +263,6 @@ fn backup_verify(
 ) -> Result<()> {
     let (entries, report) = byok::backup::verify_dir(dir)?;
     if !report.problems.is_empty() {
-        for p in &report.problems {
-            eprintln!("  - {p}");
-        }
         bail!(
             "backup directory {} fails {} check(s): {}",
             dir.display(),

@@ -2,6 +2,8 @@
 //! in-process PKCS#11 access to read what is on a token.
 #![allow(dead_code)]
 
+pub mod sim;
+
 use byok::softhsm::TestToken;
 use byok::testkek::TestKek;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
