@@ -32,7 +32,7 @@ use sha2::Digest as _;
 use std::net::IpAddr;
 
 /// The Blob Storage REST version sent as `x-ms-version`: generally available on Azure and
-/// accepted by Azurite 3.37.
+/// accepted by Azurite 3.35 (tests/azurite).
 pub const API_VERSION: &str = "2024-11-04";
 
 /// Most pages List Blobs is asked for before giving up (5000 names a page).
@@ -234,6 +234,8 @@ pub async fn put_new_blob(
         HeaderValue::from_static("application/octet-stream"),
     );
     h.insert("content-md5", header_value(&md5)?);
+    // hyper sends no Content-Length for an empty body, and the service requires one.
+    h.insert("content-length", HeaderValue::from(bytes.len()));
     h.insert("x-ms-meta-sha256", header_value(&sha256)?);
     let resp = http
         .put(url.clone())
@@ -516,6 +518,8 @@ fn transport_error(e: &reqwest::Error, container: &ContainerUrl) -> Error {
 struct ServiceError {
     code: String,
     message: String,
+    /// `<AuthenticationErrorDetail>`: why a token was refused (e.g. expired).
+    detail: String,
 }
 
 impl ServiceError {
@@ -529,9 +533,15 @@ impl ServiceError {
             .next()
             .map(|m| xml_unescape(m.lines().next().unwrap_or("")))
             .unwrap_or_default();
+        let detail = elements(&body, "AuthenticationErrorDetail")
+            .into_iter()
+            .next()
+            .map(|m| xml_unescape(m.lines().next().unwrap_or("")))
+            .unwrap_or_default();
         ServiceError {
             code: one_line(&header_code.or(body_code).unwrap_or_default(), 80),
             message: one_line(&message, 240),
+            detail: one_line(&detail, 240),
         }
     }
 
@@ -544,10 +554,10 @@ impl ServiceError {
             } else {
                 format!(" {}", self.code)
             },
-            if self.message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", self.message)
+            match (self.message.is_empty(), self.detail.is_empty()) {
+                (_, false) => format!(": {}", self.detail),
+                (false, true) => format!(": {}", self.message),
+                (true, true) => String::new(),
             },
         );
         let container = c.as_str();
@@ -603,7 +613,7 @@ mod tests {
             "must use https",
         );
         refused(
-            "http://10.0.0.1:10000/devstoreaccount1/backups",
+            "http://203.0.113.7:10000/devstoreaccount1/backups",
             "must use https",
         );
         refused(

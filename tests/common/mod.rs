@@ -2,6 +2,9 @@
 //! in-process PKCS#11 access to read what is on a token.
 #![allow(dead_code)]
 
+#[cfg(feature = "network")]
+pub mod azurite;
+
 use byok::softhsm::TestToken;
 use byok::testkek::TestKek;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
