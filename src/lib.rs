@@ -12,9 +12,12 @@
 //! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
 //! - [`softhsm`], [`testkek`]: throwaway tokens and software KEKs for tests and rehearsals
 //! - `sim` (feature `network`): byok-vault-sim, a local Key Vault for rehearsals and tests
+//! - `blob` (feature `network`): the online backup copy to Azure Blob Storage
 
 pub mod attestation;
 pub mod backup;
+#[cfg(feature = "network")]
+pub mod blob;
 pub mod ceremony;
 pub mod crashpoint;
 pub mod error;

@@ -2,6 +2,8 @@
 //! in-process PKCS#11 access to read what is on a token.
 #![allow(dead_code)]
 
+#[cfg(feature = "network")]
+pub mod azurite;
 pub mod sim;
 
 use byok::softhsm::TestToken;
