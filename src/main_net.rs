@@ -230,9 +230,13 @@ pub fn backup(cmd: BackupCmd) -> Result<()> {
                 bail!("byok backup needs --vault, --name and --out-dir");
             };
             let v = Vault::connect(&vault, &a.conn.connection())?;
-            let r = pipeline::backup(&v, &name, &out_dir)?;
-            if let Some(_container) = &a.copy_to {
-                bail!("--copy-to: TODO");
+            if let Some(container) = &a.copy_to {
+                // A bad container URL is refused before anything is backed up.
+                byok::blob::ContainerUrl::parse(container)?;
+            }
+            let mut r = pipeline::backup(&v, &name, &out_dir)?;
+            if let Some(container) = &a.copy_to {
+                r.copied_to = Some(pipeline::copy_to_blob(&v, container, &r.path)?);
             }
             emit(a.json, &r, |r| {
                 println!(

@@ -336,6 +336,45 @@ pub fn backup(v: &Vault, name: &str, out_dir: &Path) -> Result<BackupReport> {
     })
 }
 
+/// Store a backup file also as a blob in `container_url` (the online copy), under the
+/// same name, never over an existing blob, and read it back to check it.
+pub fn copy_to_blob(v: &Vault, container_url: &str, file: &Path) -> Result<String> {
+    crate::blob::ContainerUrl::parse(container_url)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| err!("{} has no file name", file.display()))?;
+    let bytes = std::fs::read(file).map_err(|e| err!("cannot read {}: {e}", file.display()))?;
+    let token = v.token_for("https://storage.azure.com/.default")?;
+    let (http, rt) = v.http();
+    let put = rt.block_on(crate::blob::put_new_blob(
+        http,
+        &token,
+        container_url,
+        &name,
+        &bytes,
+    ));
+    let receipt = match put {
+        Ok(r) => r,
+        Err(e) => {
+            // A retry after a lost answer finds its own blob: the same bytes count as done.
+            let same = rt
+                .block_on(crate::blob::get_blob(http, &token, container_url, &name))
+                .map(|b| b == bytes)
+                .unwrap_or(false);
+            if !same {
+                return Err(e.context("the online copy was not stored (the local backup was)"));
+            }
+            return Ok(format!("{}/{name}", container_url.trim_end_matches('/')));
+        }
+    };
+    let back = rt.block_on(crate::blob::get_blob(http, &token, container_url, &name))?;
+    if back != bytes {
+        bail!("the online copy of {name} reads back different bytes: check the storage account");
+    }
+    Ok(receipt.url)
+}
+
 /// One restore in a drill.
 #[derive(Debug, Serialize)]
 pub struct DrillResult {

@@ -546,3 +546,101 @@ fn connection_problems_fail_fast_and_clearly() {
     fails(&o, &["chmod 600"]);
     assert!(!Path::new(&r.path("k.json")).exists());
 }
+
+#[test]
+fn backup_copy_goes_to_blob_storage_too() {
+    use common::azurite::{mint_token, Azurite};
+    let r = rig(&[]);
+    let az = Azurite::start();
+    let v = r.vault.url.as_str();
+    let cas = r.tok.dir().join("cas-az.pem");
+    fs::write(
+        &cas,
+        [fs::read(&r.ca).unwrap(), fs::read(&az.ca_pem).unwrap()].concat(),
+    )
+    .unwrap();
+    // One token for both: the simulator takes any; Azurite checks its claims.
+    let token = mint_token(3600);
+    let run = |args: &[&str]| {
+        r.tok
+            .cmd(args)
+            .env("BYOK_CA_FILE", &cas)
+            .env("BYOK_ACCESS_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    kek_and_package(&r, "KEK-A", "Key-A");
+    ok(&r.byok(&["upload", "Key-A.byok", "--vault", v, "--name", "Key-A"]));
+    fs::create_dir_all(r.tok.dir().join("bk")).unwrap();
+    // A SAS in the URL would put a secret on the command line: refused before any backup.
+    fails(
+        &run(&[
+            "backup",
+            "--vault",
+            v,
+            "--name",
+            "Key-A",
+            "--out-dir",
+            "bk",
+            "--copy-to",
+            &format!("{}?sv=2024&sig=x", az.container_url),
+        ]),
+        &["SAS"],
+    );
+    assert_eq!(fs::read_dir(r.tok.dir().join("bk")).unwrap().count(), 0);
+    let out: serde_json::Value = serde_json::from_str(&ok(&run(&[
+        "backup",
+        "--vault",
+        v,
+        "--name",
+        "Key-A",
+        "--out-dir",
+        "bk",
+        "--copy-to",
+        &az.container_url,
+        "--json",
+    ])))
+    .unwrap();
+    let file = out["entry"]["file"].as_str().unwrap();
+    assert_eq!(
+        out["copied_to"].as_str().unwrap(),
+        format!("{}/{file}", az.container_url)
+    );
+    // The blob holds the same bytes as the local file.
+    let local = fs::read(r.tok.dir().join("bk").join(file)).unwrap();
+    let http = common::azurite::client(Some(&az.ca_pem));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let blob = rt
+        .block_on(byok::blob::get_blob(
+            &http,
+            &az.token,
+            &az.container_url,
+            file,
+        ))
+        .unwrap();
+    assert_eq!(blob, local);
+    // An expired token is a clear error; the local backup is still made and listed.
+    let expired = mint_token(-600);
+    let o = r
+        .tok
+        .cmd(&[
+            "backup",
+            "--vault",
+            v,
+            "--name",
+            "Key-A",
+            "--out-dir",
+            "bk",
+            "--copy-to",
+            &az.container_url,
+        ])
+        .env("BYOK_CA_FILE", &cas)
+        .env("BYOK_ACCESS_TOKEN", &expired)
+        .output()
+        .unwrap();
+    fails(&o, &["online copy was not stored"]);
+    ok(&r.byok(&["backup", "verify", "bk"]));
+}
