@@ -33,10 +33,11 @@ if [ "${1:-}" = "--tests" ]; then
     cp softhsm/requirements-test.txt "$stamp"
   fi
   # Azurite (Blob Storage emulator) for the online backup copy, pinned by its lock file.
-  if ! cmp -s tests/azurite/package-lock.json tests/azurite/node_modules/.package-lock.json 2>/dev/null \
+  if ! cmp -s tests/azurite/package-lock.json tests/azurite/node_modules/.byok-installed 2>/dev/null \
      || [ ! -x tests/azurite/node_modules/.bin/azurite-blob ]; then
     command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20 (apt-get install nodejs npm)" >&2; exit 1; }
     echo "==> npm ci --prefix tests/azurite" >&2
     npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error >/dev/null
+    cp tests/azurite/package-lock.json tests/azurite/node_modules/.byok-installed
   fi
 fi
