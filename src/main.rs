@@ -70,6 +70,9 @@ enum CeremonyCmd {
     },
     /// Run the offline ceremony: preflight, KEK checks, keygen, wrap, manifest, transcript.
     Run(CeremonyRunArgs),
+    /// The connected run: upload, verify and back up every key; print the Office 365 commands.
+    #[cfg(feature = "network")]
+    Import(main_net::CeremonyImportArgs),
 }
 
 #[derive(Args)]
@@ -481,6 +484,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Ceremony(CeremonyCmd::Run(a)) => ceremony_run(a),
+        #[cfg(feature = "network")]
+        Cmd::Ceremony(CeremonyCmd::Import(a)) => main_net::ceremony_import(a),
         #[cfg(feature = "network")]
         Cmd::Kek(KekCmd::Create(a)) => main_net::kek_create(a),
         #[cfg(feature = "network")]

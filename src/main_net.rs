@@ -303,3 +303,62 @@ fn backup_verify(
         }
     })
 }
+
+#[derive(Args)]
+pub struct CeremonyImportArgs {
+    /// The plan (the same file as the offline run's).
+    pub plan: PathBuf,
+    /// The ceremony directory carried from the offline run.
+    #[arg(long, value_name = "DIR")]
+    pub packages: PathBuf,
+    /// Where backups go (default DIR/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn ceremony_import(a: CeremonyImportArgs) -> Result<()> {
+    let conn = a.conn.connection();
+    let r = byok::ceremony::import::import(&byok::ceremony::import::ImportOptions {
+        plan: &a.plan,
+        packages: &a.packages,
+        backup_dir: a.backup_dir.as_deref(),
+        conn: &conn,
+    })?;
+    emit(a.json, &r, |r| {
+        println!(
+            "ceremony {}: every key uploaded, verified and backed up",
+            r.ceremony
+        );
+        for k in &r.keys {
+            let how = if k.uploaded_now {
+                "uploaded"
+            } else {
+                "already in the vault"
+            };
+            println!(
+                "  {:<12} {}  ({how}; backup {})",
+                k.policy, k.kid, k.backup_file
+            );
+        }
+        for c in &r.commands {
+            println!("\nOffice 365, policy {} ({}):", c.policy, c.service);
+            for line in &c.setup {
+                println!("  {line}");
+            }
+            println!("  after a future key roll:");
+            for line in &c.after_key_roll {
+                println!("    {line}");
+            }
+        }
+        println!(
+            "\ntranscript: {} (digest {})",
+            r.transcript.display(),
+            r.transcript_digest
+        );
+        println!("backups:    {}", r.backup_dir.display());
+    })
+}

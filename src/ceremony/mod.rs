@@ -3,12 +3,15 @@
 //! - [`plan`]: the strict JSON plan and every rule `byok ceremony check` applies;
 //! - [`run`]: `byok ceremony run`, resumable after a crash at any point;
 //! - [`script`]: the dry run, the paper script the officers follow;
-//! - [`render`]: the printable record of a transcript (HTML and Markdown).
+//! - [`render`]: the printable record of a transcript (HTML and Markdown);
+//! - `import` (feature `network`): `byok ceremony import`, the connected run.
 //!
 //! The transcript format itself is in [`crate::transcript`]. The connected half,
 //! `byok ceremony import`, reads the same plan, the `manifest.json` the run wrote, and
 //! continues in its own transcript (see `docs/transcript.md`).
 
+#[cfg(feature = "network")]
+pub mod import;
 pub mod plan;
 pub mod render;
 pub mod run;
