@@ -1,46 +1,88 @@
 #!/usr/bin/env bash
-# The offline BYOK flow end to end on a throwaway SoftHSM2 token, printing each step.
-# Everything it makes goes to a new temp dir; your own tokens are never touched.
+# A whole Office 365 Customer Key rehearsal on the built-in defaults: a throwaway SoftHSM2
+# token and two local simulated Key Vaults (byok-vault-sim), printing each step.
+#
+#   connected side:  KEKs created in both vaults and fetched, fingerprints pinned in a plan
+#   offline side:    byok ceremony check, byok ceremony run (keygen and wrap on the token,
+#                    a hash-chained transcript signed by the token), transcript verify/render
+#   connected side:  byok ceremony import (upload, verify, back up every key; the Office 365
+#                    commands), byok backup verify with a restore drill into a scratch vault
+#
+# Everything goes to a new temp dir; your own tokens and vaults are never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 softhsm/setup.sh
 step() { printf '\n==> %s\n' "$*"; }
-step "building byok (release)"
+step "building byok and byok-vault-sim (release)"
 cargo build --release --quiet --bins --examples
 bin=$PWD/target/release
-work=$(mktemp -d "${TMPDIR:-/tmp}/byok-demo.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/byok-rehearsal.XXXXXX")
 cd "$work"
 
-step "a throwaway SoftHSM2 token in $work/hsm (random PINs in files, mode 600)"
-eval "$("$bin/examples/softhsm-token" "$work/hsm" byok-demo)"
-export BYOK_PIN_FILE="$work/hsm/user.pin"
-echo "token byok-demo, module $BYOK_PKCS11_MODULE"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+start_vault() { # NAME FLAGS... : start a simulated vault, print its URL
+  local name=$1; shift
+  "$bin/byok-vault-sim" --listen 127.0.0.1:0 --state-dir "$work/$name" \
+    --subscription-key "$work/subscription.key" "$@" >"$work/$name.json" 2>"$work/$name.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$work/$name.json" ] && break; sleep 0.1; done
+  sed -n 's/.*"url": "\([^"]*\)".*/\1/p' "$work/$name.json"
+}
 
-step "byok hsm info"
-"$bin/byok" hsm info
+step "two simulated Key Vaults (HTTPS on loopback) and a scratch vault for restore drills"
+# --accept-padded-pkcs8: SoftHSM 2.6 zero-pads wrapped keys (see SECURITY.md); real HSMs do not.
+VAULT_A=$(start_vault vault-a --accept-padded-pkcs8)
+VAULT_B=$(start_vault vault-b --accept-padded-pkcs8)
+SCRATCH=$(start_vault scratch --recovery-level Recoverable+Purgeable)
+cat vault-a/ca.pem vault-b/ca.pem scratch/ca.pem > cas.pem
+export BYOK_CA_FILE=$work/cas.pem
+# The simulators accept any bearer token; against Azure, byok uses az login or a service principal.
+export BYOK_ACCESS_TOKEN=rehearsal
+echo "vault A $VAULT_A, vault B $VAULT_B, scratch $SCRATCH"
 
-step "byok hsm selftest"
-"$bin/byok" hsm selftest --pin-file "$BYOK_PIN_FILE"
+step "connected side: a KEK in each vault (RSA-HSM, import only), fetched for the ceremony"
+mkdir keks
+"$bin/byok" kek create --vault "$VAULT_A" --name Contoso-KEK-A --size 4096 >/dev/null
+"$bin/byok" kek create --vault "$VAULT_B" --name Contoso-KEK-B --size 4096 >/dev/null
+"$bin/byok" kek fetch --vault "$VAULT_A" --name Contoso-KEK-A --out keks/vault-a.json
+"$bin/byok" kek fetch --vault "$VAULT_B" --name Contoso-KEK-B --out keks/vault-b.json
+FP_A=$("$bin/byok" kek inspect keks/vault-a.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
+FP_B=$("$bin/byok" kek inspect keks/vault-b.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
 
-step "a stand-in for the vault's KEK (software, RSA-2048; a real KEK comes from Key Vault)"
-"$bin/examples/test-kek" "$work" 2048 >/dev/null
-"$bin/byok" kek inspect kek.json
+step "the plan: an Exchange DEP and a SharePoint geo DEP, two keys each in two vaults"
+key() { printf '{"vault": "%s", "name": "%s", "size": 3072, "kek": "%s", "kek_sha256": "%s"}' "$@"; }
+cat > plan.json <<PLAN
+{"ceremony": "contoso-rehearsal", "token": "Contoso-Ceremony",
+ "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
+              {"name": "Bob Example", "role": "crypto officer"}],
+ "policies": [
+  {"name": "USA_mailboxes", "service": "exchange", "description": "US mailboxes",
+   "keys": [$(key "$VAULT_A" Contoso-O365EX-NA-VaultA1-Key001 keks/vault-a.json "$FP_A"),
+            $(key "$VAULT_B" Contoso-O365EX-NA-VaultA2-Key001 keks/vault-b.json "$FP_B")]},
+  {"name": "NA_geo", "service": "sharepoint", "admin_url": "https://contoso-admin.sharepoint.com",
+   "keys": [$(key "$VAULT_A" Contoso-O365SP-NA-VaultA1-Key001 keks/vault-a.json "$FP_A"),
+            $(key "$VAULT_B" Contoso-O365SP-NA-VaultA2-Key001 keks/vault-b.json "$FP_B")]}]}
+PLAN
+cat plan.json
 
-step "byok keygen: an RSA-3072 key that never leaves the token in the clear"
-"$bin/byok" keygen --label Contoso-O365EX-NA-VaultA1-Key001 --size 3072 --pin-file "$BYOK_PIN_FILE"
+step "offline side: a throwaway SoftHSM2 token (random PINs in files, mode 600)"
+eval "$("$bin/examples/softhsm-token" "$work/hsm" Contoso-Ceremony)"
 
-step "byok wrap: the key wrapped under the KEK into an Azure BYOK package"
-"$bin/byok" wrap --key Contoso-O365EX-NA-VaultA1-Key001 --kek kek.json \
-  --out Contoso-O365EX-NA-VaultA1-Key001.byok --pin-file "$BYOK_PIN_FILE"
+step "byok ceremony check plan.json"
+"$bin/byok" ceremony check plan.json
 
-step "byok package inspect"
-"$bin/byok" package inspect Contoso-O365EX-NA-VaultA1-Key001.byok --kek kek.json
+step "byok ceremony run plan.json --out ceremony (non-interactive: the plan's pins stand in for the officers' read-back)"
+"$bin/byok" ceremony run plan.json --out ceremony --non-interactive --pin-file "$work/hsm/user.pin"
 
-step "independent check: unwrap in software (rsa + aes-kw crates) and compare with the HSM's public key"
-"$bin/examples/check-package" kek-private.pem Contoso-O365EX-NA-VaultA1-Key001.byok \
-  Contoso-O365EX-NA-VaultA1-Key001.pub.pem
+step "byok transcript verify / render"
+"$bin/byok" transcript verify ceremony/transcript.jsonl --plan plan.json
+"$bin/byok" transcript render ceremony/transcript.jsonl --out-dir printed
 
-step "what a refused input looks like: the same label again"
-"$bin/byok" keygen --label Contoso-O365EX-NA-VaultA1-Key001 --size 3072 --pin-file "$BYOK_PIN_FILE" --out-dir "$work/hsm" || true
+step "connected side: byok ceremony import plan.json --packages ceremony"
+"$bin/byok" ceremony import plan.json --packages ceremony
 
-printf '\ndone: the token, KEK, public key and package are in %s\n' "$work"
+step "byok backup verify ceremony/backups --restore-to <scratch vault>"
+"$bin/byok" backup verify ceremony/backups --restore-to "$SCRATCH"
+
+printf '\ndone: plan, KEKs, ceremony directory, transcripts, backups and printable record are in %s\n' "$work"
