@@ -15,15 +15,9 @@ use std::path::{Path, PathBuf};
 /// The directory is flushed too, so the new name survives a crash.
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     refuse_existing(path)?;
-    let dir = parent_dir(path);
-    let (tmp, mut file) = create_temp(&dir, path, mode)?;
-    let result = (|| {
-        file.write_all(bytes)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| err!("cannot write {}: {e}", tmp.display()))?;
-        drop(file);
+    write_via_temp(path, bytes, mode, |tmp| {
         crate::crashpoint::hit("write-temp");
-        fs::hard_link(&tmp, path).map_err(|e| {
+        let linked = fs::hard_link(tmp, path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 err!(
                     "{} already exists; byok never overwrites an output: move it away or choose another name",
@@ -32,9 +26,33 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             } else {
                 err!("cannot create {}: {e}", path.display())
             }
-        })
-    })();
-    let _ = fs::remove_file(&tmp);
+        });
+        let _ = fs::remove_file(tmp);
+        linked
+    })
+}
+
+/// Write `bytes` to a new temp file beside `path`, flush it, hand it to `publish` (which
+/// gives it its name), and flush the directory. The temp file never outlives a failure.
+fn write_via_temp(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    publish: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let dir = parent_dir(path);
+    let (tmp, mut file) = create_temp(&dir, path, mode)?;
+    let result = file
+        .write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| err!("cannot write {}: {e}", tmp.display()))
+        .and_then(|_| {
+            drop(file);
+            publish(&tmp)
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
     result?;
     sync_dir(&dir);
     Ok(())
@@ -144,19 +162,7 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<zeroize::Zeroizing<Ve
 /// to disk, and the file is renamed over `path`; the directory is flushed so the rename
 /// survives a crash. Unlike [`write_new`] this overwrites on purpose: it is for state files.
 pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = parent_dir(path);
-    let (tmp, mut file) = create_temp(&dir, path, mode)?;
-    let result = (|| {
-        file.write_all(bytes)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| err!("cannot write {}: {e}", tmp.display()))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(|e| err!("cannot replace {}: {e}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_dir(&dir);
-    Ok(())
+    write_via_temp(path, bytes, mode, |tmp| {
+        fs::rename(tmp, path).map_err(|e| err!("cannot replace {}: {e}", path.display()))
+    })
 }
