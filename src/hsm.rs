@@ -50,8 +50,9 @@ pub struct Hsm {
     pub token: TokenInfo,
 }
 
-/// The token's identity, as reports and packages name it.
-#[derive(Debug, Clone, Serialize)]
+/// The token's identity, as reports, packages and transcripts name it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct TokenIdentity {
     pub label: String,
     pub manufacturer: String,

@@ -30,7 +30,6 @@
 //! write it (hex and PGP words) on the printed record and sign it, which protects the
 //! whole chain even where the token could not sign.
 
-use crate::hsm::TokenIdentity;
 use crate::{bail, err, Result};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -48,30 +47,8 @@ pub const SIG_ALG: &str = "RSASSA-PKCS1-v1_5-SHA256";
 /// Largest transcript byok reads.
 const LIMIT: u64 = 64 << 20;
 
-/// The token's identity as a record carries it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct HsmId {
-    pub label: String,
-    pub manufacturer: String,
-    pub model: String,
-    pub serial: String,
-    pub firmware: String,
-    pub hardware: String,
-}
-
-impl From<TokenIdentity> for HsmId {
-    fn from(t: TokenIdentity) -> Self {
-        HsmId {
-            label: t.label,
-            manufacturer: t.manufacturer,
-            model: t.model,
-            serial: t.serial,
-            firmware: t.firmware,
-            hardware: t.hardware,
-        }
-    }
-}
+/// The token's identity as a record carries it: the HSM layer's own identity type.
+pub use crate::hsm::TokenIdentity as HsmId;
 
 /// The tool that wrote a record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

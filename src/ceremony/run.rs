@@ -317,7 +317,7 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
         None => target.token.label = Some(plan.plan.token.clone()),
     }
     let hsm = target.open()?;
-    let id: HsmId = hsm.identity().into();
+    let id: HsmId = hsm.identity();
     if let Some(open) = done.records.first() {
         let was = open
             .hsm
