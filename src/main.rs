@@ -48,6 +48,9 @@ enum Cmd {
     /// Verify and print a ceremony transcript.
     #[command(subcommand)]
     Transcript(TranscriptCmd),
+    /// Verify HSM key attestations (Marvell LiquidSecurity: Managed HSM, Cloud HSM).
+    #[command(subcommand)]
+    Attestation(AttestationCmd),
     /// Upload a BYOK package to Key Vault as a key (connected side).
     #[cfg(feature = "network")]
     Upload(main_net::UploadArgs),
@@ -60,11 +63,85 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum AttestationCmd {
+    /// Verify a key attestation: chain to the pinned Marvell root, signatures, the key.
+    Verify {
+        /// The Azure MRVL-1 attestation (the REST answer of GET /keys/NAME/VERSION/attestation,
+        /// a KEK file from `byok kek fetch --attestation`, or what `az keyvault key
+        /// get-attestation --file` writes), or a generic Marvell blob (gzip-wrapped or not).
+        file: PathBuf,
+        /// The expected public key (PEM, JWK or KeyBundle JSON); needed for the az file form.
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+        /// The certificate chain (PEM) of a generic Marvell blob.
+        #[arg(long, value_name = "PEM")]
+        chain: Option<PathBuf>,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// The key's versioned id: the attested id must name this key and version.
+        #[arg(long, value_name = "URL")]
+        kid: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+struct TrustArgs {
+    /// An extra trust root (PEM certificate or public key) besides the pinned Marvell
+    /// roots, e.g. the simulator's attestation-root.pem. For rehearsals only: warned
+    /// every time.
+    #[arg(long, value_name = "PEM")]
+    trust_root: Vec<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The roots, with the extra-root warnings printed.
+    fn roots(&self) -> Result<byok::attestation::TrustRoots> {
+        let (roots, warnings) = byok::attestation::policy::trust_roots(&self.trust_root)?;
+        warn_all(&warnings);
+        Ok(roots)
+    }
+}
+
+#[derive(Args, Clone)]
+struct KekAttestationArgs {
+    /// Refuse a KEK without a valid HSM attestation (Managed HSM KEKs only).
+    #[arg(long)]
+    require_attestation: bool,
+    /// The KEK's attestation, when the KEK file does not carry it (the vault's answer,
+    /// or what `az keyvault key get-attestation --file` writes).
+    #[arg(long, value_name = "FILE")]
+    attestation: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+impl KekAttestationArgs {
+    fn check(
+        &self,
+        kek_path: &Path,
+        kek: &Kek,
+    ) -> Result<byok::attestation::policy::KekAttestation> {
+        let roots = self.trust.roots()?;
+        byok::attestation::policy::check_kek_files(
+            kek_path,
+            self.attestation.as_deref(),
+            kek,
+            self.require_attestation,
+            &roots,
+        )
+    }
+}
+
+#[derive(Subcommand)]
 enum CeremonyCmd {
     /// Check a ceremony plan against every rule before anything runs.
     Check {
         /// The plan (JSON).
         plan: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
         #[arg(long)]
         json: bool,
     },
@@ -101,6 +178,8 @@ struct CeremonyRunArgs {
     token: Option<String>,
     #[command(flatten)]
     login: LoginArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
     #[arg(long)]
     json: bool,
 }
@@ -178,6 +257,8 @@ enum KekCmd {
         /// The KEK's versioned key URL, when the file does not carry it.
         #[arg(long, value_name = "URL")]
         kid: Option<String>,
+        #[command(flatten)]
+        att: KekAttestationArgs,
         #[arg(long)]
         json: bool,
     },
@@ -241,6 +322,8 @@ struct WrapArgs {
     /// The package to write (must not exist).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    #[command(flatten)]
+    att: KekAttestationArgs,
     #[arg(long)]
     json: bool,
 }
@@ -365,10 +448,26 @@ fn run(cli: Cli) -> Result<()> {
                 );
             })
         }
-        Cmd::Kek(KekCmd::Inspect { file, kid, json }) => {
+        Cmd::Kek(KekCmd::Inspect {
+            file,
+            kid,
+            att,
+            json,
+        }) => {
             let kek = Kek::load(&file, kid.as_deref())?;
-            let r = kek.report();
-            emit(json, &r, |r| {
+            let attestation = att.check(&file, &kek)?;
+            #[derive(Serialize)]
+            struct Out {
+                #[serde(flatten)]
+                kek: byok::kek::KekReport,
+                attestation: byok::attestation::policy::KekAttestation,
+            }
+            let out = Out {
+                kek: kek.report(),
+                attestation,
+            };
+            emit(json, &out, |o| {
+                let r = &o.kek;
                 println!("KEK:       {} ({})", file.display(), r.format);
                 println!("key:       RSA-{} e={}", r.bits, r.exponent);
                 match &r.kid {
@@ -383,6 +482,10 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 println!("SHA-256:   {}", r.sha256);
                 println!("words:\n{}", fingerprint_lines(&r.sha256));
+                println!("attestation: {}", o.attestation.summary);
+                if let Some(rep) = &o.attestation.report {
+                    print!("{rep}");
+                }
             })
         }
         Cmd::Kek(KekCmd::Trust {
@@ -447,6 +550,7 @@ fn run(cli: Cli) -> Result<()> {
             if kek.kid.is_none() {
                 bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show`");
             }
+            let attestation = a.att.check(&a.kek, &kek)?;
             byok::fsutil::refuse_existing(&a.out)?;
             let h = t.open()?;
             let s = h.login(t.pin_file.as_deref())?;
@@ -457,7 +561,19 @@ fn run(cli: Cli) -> Result<()> {
             let r = byok::wrap::wrap(&h, &s, &sel, &kek, &a.out)?;
             drop(s);
             warn_all(&r.warnings);
-            emit(a.json, &r, |r| {
+            #[derive(Serialize)]
+            struct Out {
+                #[serde(flatten)]
+                wrap: byok::wrap::WrapReport,
+                kek_attestation: byok::attestation::policy::KekAttestation,
+            }
+            let out = Out {
+                wrap: r,
+                kek_attestation: attestation,
+            };
+            emit(a.json, &out, |o| {
+                let r = &o.wrap;
+                println!("KEK attestation: {}", o.kek_attestation.summary);
                 println!(
                     "wrapped key \"{}\" (RSA-{}) under KEK {}",
                     r.key_label, r.key_bits, r.kek_kid
@@ -467,8 +583,9 @@ fn run(cli: Cli) -> Result<()> {
                 println!("SHA-256:   {}", r.sha256);
             })
         }
-        Cmd::Ceremony(CeremonyCmd::Check { plan, json }) => {
-            let (r, _) = byok::ceremony::plan::check(&plan)?;
+        Cmd::Ceremony(CeremonyCmd::Check { plan, trust, json }) => {
+            let roots = trust.roots()?;
+            let (r, _) = byok::ceremony::plan::check_with(&plan, &roots)?;
             warn_all(&r.warnings);
             emit(json, &r, |r| {
                 if r.ok {
@@ -496,6 +613,36 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Verify(a) => main_net::verify(a),
         #[cfg(feature = "network")]
         Cmd::Backup(a) => main_net::backup(a),
+        Cmd::Attestation(AttestationCmd::Verify {
+            file,
+            key,
+            chain,
+            trust,
+            kid,
+            json,
+        }) => {
+            let roots = trust.roots()?;
+            let limit = 1 << 20;
+            let bytes = byok::fsutil::read_limited(&file, limit, "attestation file")?;
+            let key = key
+                .map(|k| byok::fsutil::read_limited(&k, limit, "key file"))
+                .transpose()?;
+            let chain = chain
+                .map(|c| byok::fsutil::read_limited(&c, limit, "chain file"))
+                .transpose()?;
+            let r = byok::attestation::policy::verify_file(
+                &bytes,
+                key.as_deref(),
+                chain.as_deref(),
+                kid.as_deref(),
+                &roots,
+            )
+            .map_err(|e| e.context(file.display()))?;
+            if r.extra_root_used {
+                eprintln!("warning: this attestation chains to an EXTRA trust root, not to a pinned Marvell root: it proves nothing about real HSM hardware");
+            }
+            emit(json, &r, |r| print!("{r}"))
+        }
         Cmd::Transcript(TranscriptCmd::Verify { file, plan, json }) => {
             let v = byok::transcript::verify(&file)?;
             if let Some(p) = plan {
@@ -570,7 +717,8 @@ fn run(cli: Cli) -> Result<()> {
 
 fn ceremony_run(a: CeremonyRunArgs) -> Result<()> {
     use byok::ceremony::{plan, run, script};
-    let p = plan::load(&a.plan)?;
+    let roots = a.trust.roots()?;
+    let p = plan::load_with(&a.plan, &roots)?;
     warn_all(&p.warnings);
     if a.dry_run {
         print!("{}", script::script(&p, &a.plan, &a.out, a.non_interactive));

@@ -71,6 +71,10 @@ pub struct KekFetchArgs {
     /// Where to write the KeyBundle JSON (must not exist).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Also fetch the KEK's HSM key attestation (Managed HSM only) and store it in the
+    /// file, under attributes.attestation.
+    #[arg(long)]
+    pub attestation: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -100,6 +104,10 @@ pub struct VerifyArgs {
     /// The HSM's public key (`byok keygen` wrote it).
     #[arg(long = "pub", value_name = "PEM")]
     pub public: PathBuf,
+    /// An extra root for the Managed HSM attestation rule, e.g. the simulator's
+    /// attestation-root.pem. For rehearsals only: warned every time.
+    #[arg(long, value_name = "PEM")]
+    pub trust_root: Vec<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -166,9 +174,12 @@ pub fn kek_create(a: KekCreateArgs) -> Result<()> {
 
 pub fn kek_fetch(a: KekFetchArgs) -> Result<()> {
     let v = a.v.connect()?;
-    let r = pipeline::kek_fetch(&v, &a.name, a.version.as_deref(), &a.out)?;
+    let r = pipeline::kek_fetch(&v, &a.name, a.version.as_deref(), &a.out, a.attestation)?;
     emit(a.json, &r, |r| {
         println!("wrote {} (KEK {}, RSA-{})", a.out.display(), r.kid, r.bits);
+        if r.attestation_stored {
+            println!("attestation: stored in the file (not yet verified: `byok kek inspect` verifies it)");
+        }
         println!("SHA-256:   {}", r.sha256);
         println!(
             "words (read them aloud at the ceremony):\n{}",
@@ -191,8 +202,10 @@ pub fn upload(a: UploadArgs) -> Result<()> {
 }
 
 pub fn verify(a: VerifyArgs) -> Result<()> {
+    let (roots, warnings) = byok::attestation::policy::trust_roots(&a.trust_root)?;
+    crate::warn_all(&warnings);
     let v = a.v.connect()?;
-    let r = pipeline::verify(&v, &a.name, &a.public)?;
+    let r = pipeline::verify_with_roots(&v, &a.name, &a.public, &roots)?;
     emit(a.json, &r, |r| {
         for rule in &r.rules {
             let mark = if rule.ok { "ok  " } else { "FAIL" };

@@ -3,10 +3,12 @@
 //! Each operation checks what it can before it sends anything, never replaces a key
 //! silently, and is safe to run again after a failure: what is done stays done.
 
+use crate::attestation::policy::PREMIUM_NO_ATTESTATION;
+use crate::attestation::{ExpectedKey, TrustRoots};
 use crate::backup::{self, time_fmt::Utc, ManifestEntry};
 use crate::kek::Kek;
 use crate::keyid::KeyId;
-use crate::vault::{check_key_name, outcome_unknown, KeyBundle, Vault};
+use crate::vault::{check_key_name, outcome_unknown, AttestationAnswer, KeyBundle, Vault};
 use crate::{bail, err, words, Result};
 use azure_security_keyvault_keys::models::{EncryptionAlgorithm, KeyOperation};
 use serde::Serialize;
@@ -29,6 +31,8 @@ pub struct KekVaultReport {
     pub sha256_words: String,
     pub file: Option<PathBuf>,
     pub created: bool,
+    /// The vault's key attestation was stored in the file (`kek fetch --attestation`).
+    pub attestation_stored: bool,
 }
 
 fn kek_report(bundle: &KeyBundle, file: Option<PathBuf>, created: bool) -> Result<KekVaultReport> {
@@ -44,6 +48,7 @@ fn kek_report(bundle: &KeyBundle, file: Option<PathBuf>, created: bool) -> Resul
         sha256_words: words::to_words(&fp),
         file,
         created,
+        attestation_stored: false,
     })
 }
 
@@ -71,23 +76,68 @@ pub fn kek_create(v: &Vault, name: &str, bits: u32) -> Result<KekVaultReport> {
     kek_report(&bundle, None, true)
 }
 
+/// The service of a vault URL: `keyvault`, `managedhsm` or `loopback`.
+fn service(url: &str) -> &'static str {
+    KeyId::parse(&format!("{url}/keys/probe/{}", "0".repeat(32)))
+        .map(|k| k.service)
+        .unwrap_or("loopback")
+}
+
 /// Fetch a KEK's KeyBundle into `out` (never over an existing file), checked as the
-/// offline side will check it.
+/// offline side will check it. With `attestation` (Managed HSM), the key's attestation
+/// (`GET /keys/NAME/VERSION/attestation`) is fetched too, checked to be about the same
+/// key, and its `attestation` object merged into the file's `attributes`: one file,
+/// which every reader of KEK files takes as before, and which `kek inspect`, `wrap` and
+/// the ceremony verify.
 pub fn kek_fetch(
     v: &Vault,
     name: &str,
     version: Option<&str>,
     out: &Path,
+    attestation: bool,
 ) -> Result<KekVaultReport> {
     check_key_name(name)?;
     crate::fsutil::refuse_existing(out)?;
-    let bundle = v.get_key(name, version)?.ok_or_else(|| {
+    if attestation && service(&v.url) == "keyvault" {
+        bail!(
+            "{PREMIUM_NO_ATTESTATION}: {} is a Key Vault, so its KEKs come without attestation; fetch the KEK without --attestation",
+            v.url
+        );
+    }
+    let mut bundle = v.get_key(name, version)?.ok_or_else(|| {
         err!(
             "no key {name} in {}: create the KEK first (`byok kek create`)",
             v.url
         )
     })?;
-    let report = kek_report(&bundle, Some(out.to_path_buf()), false)?;
+    let mut report = kek_report(&bundle, Some(out.to_path_buf()), false)?;
+    if attestation {
+        let ver = bundle
+            .version()
+            .ok_or_else(|| err!("the vault's key has no version in its kid"))?
+            .to_string();
+        match v.get_attestation(name, &ver)? {
+            AttestationAnswer::Bundle(att) => {
+                if att.kid() != bundle.kid() || att.n() != bundle.n() || att.e() != bundle.e() {
+                    bail!(
+                        "the vault's attestation answer is about another key ({}) than {}: nothing written; check the vault",
+                        att.kid().unwrap_or("no kid"),
+                        bundle.kid().unwrap_or("")
+                    );
+                }
+                let a = att.attributes()["attestation"].clone();
+                if !a.is_object() {
+                    bail!("the vault's attestation answer holds no attributes.attestation: nothing written; is this a Managed HSM?");
+                }
+                bundle.json["attributes"]["attestation"] = a;
+                report.attestation_stored = true;
+            }
+            AttestationAnswer::NoAttestation(detail) => bail!(
+                "{} offers no key attestation ({detail}). {PREMIUM_NO_ATTESTATION}; fetch the KEK without --attestation",
+                v.url
+            ),
+        }
+    }
     let mut json =
         serde_json::to_vec_pretty(&bundle.json).map_err(|e| err!("cannot encode the key: {e}"))?;
     json.push(b'\n');
@@ -198,8 +248,82 @@ pub struct VerifyReport {
     pub ok: bool,
 }
 
-/// Check that the vault holds exactly the HSM's key with what Customer Key requires.
+/// Check that the vault holds exactly the HSM's key with what Customer Key requires
+/// (attestations checked against the pinned Marvell roots only).
 pub fn verify(v: &Vault, name: &str, pub_path: &Path) -> Result<VerifyReport> {
+    verify_with_roots(v, name, pub_path, &TrustRoots::marvell()?)
+}
+
+/// The attestation rule of `verify`: `None` when the vault offers no attestation
+/// (Key Vault); else whether the attestation proves the vault's key is the HSM's key
+/// (same modulus and exponent, the same key name and version) and not extractable.
+fn attestation_rule(
+    v: &Vault,
+    name: &str,
+    k: &KeyBundle,
+    n: &[u8],
+    e: &[u8],
+    roots: &TrustRoots,
+) -> Option<(bool, String)> {
+    let svc = service(&v.url);
+    if svc == "keyvault" {
+        return None;
+    }
+    let kid = k.kid().unwrap_or("").to_string();
+    let version = k.version().unwrap_or("");
+    let att = match v.get_attestation(name, version) {
+        Ok(AttestationAnswer::Bundle(b)) => b,
+        // The simulator without --managed-hsm is a Key Vault: no rule.
+        Ok(AttestationAnswer::NoAttestation(_)) if svc == "loopback" => return None,
+        Ok(AttestationAnswer::NoAttestation(d)) => return Some((false, d)),
+        Err(e) => return Some((false, e.message().to_string())),
+    };
+    let expected = ExpectedKey {
+        n: n.to_vec(),
+        e: e.to_vec(),
+        kid: Some(kid),
+    };
+    let report =
+        match crate::attestation::verify_azure(&att.json.to_string(), Some(&expected), roots) {
+            Ok(r) => r,
+            Err(e) => return Some((false, e.message().to_string())),
+        };
+    let Some(p) = report.private_object() else {
+        return Some((false, "no private key object is attested".into()));
+    };
+    let ok = p.extractable == Some(false) && p.sensitive == Some(true);
+    let found = format!(
+        "{}: same modulus and exponent, extractable {}, sensitive {}, HSM {} ({}){}",
+        if ok { "verified" } else { "verified, but" },
+        yes_no(p.extractable),
+        yes_no(p.sensitive),
+        report.hsm_serial.as_deref().unwrap_or("(unknown)"),
+        report.mode,
+        if report.extra_root_used {
+            "; chain ends at an EXTRA trust root (rehearsal only)"
+        } else {
+            ""
+        }
+    );
+    Some((ok, found))
+}
+
+fn yes_no(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not attested",
+    }
+}
+
+/// [`verify`] with the trust roots for the Managed HSM attestation rule (extra roots
+/// are for rehearsals against the simulator).
+pub fn verify_with_roots(
+    v: &Vault,
+    name: &str,
+    pub_path: &Path,
+    roots: &TrustRoots,
+) -> Result<VerifyReport> {
     check_key_name(name)?;
     let (n, e) = crate::kek::read_rsa_public(pub_path)?;
     let k = v.get_key(name, None)?.ok_or_else(|| {
@@ -289,6 +413,14 @@ pub fn verify(v: &Vault, name: &str, pub_path: &Path) -> Result<VerifyReport> {
         round_trip.1,
         "the vault cannot use the key: check key_ops, enabled, and this identity's unwrapKey permission",
     );
+    if let Some((ok, found)) = attestation_rule(v, name, &k, &n, &e, roots) {
+        rules.push(Rule {
+            rule: "Managed HSM attestation: the HSM's key, not extractable",
+            ok,
+            found,
+            fix: "the Managed HSM's own statement about this key does not hold: do not use the key; check it with `az keyvault key get-attestation` and `byok attestation verify`, and import the ceremony's package again (with the simulator, give --trust-root DIR/attestation-root.pem)",
+        });
+    }
     let ok = rules.iter().all(|r| r.ok);
     Ok(VerifyReport {
         vault: v.url.clone(),

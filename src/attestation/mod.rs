@@ -43,6 +43,7 @@
 
 pub mod blob;
 mod der;
+pub mod policy;
 pub mod testchain;
 
 use std::fmt;

@@ -419,3 +419,67 @@ pub fn build_mrvl1_blob(
 ) -> Result<Vec<u8>> {
     sign_mrvl1(&mrvl1_body(handle, attrs), key)
 }
+
+impl TestChain {
+    /// Serialise the whole chain, private keys included (PKCS#8 DER, base64): for the
+    /// simulator's state directory, never for anything real.
+    pub fn to_json(&self) -> Result<String> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let key = |k: &PrivateKey| -> Result<String> {
+            Ok(b64(k
+                .to_pkcs8_der()
+                .map_err(|e| err!("test chain: cannot encode a key ({e})"))?
+                .as_bytes()))
+        };
+        Ok(serde_json::json!({
+            "hsm_serial": self.hsm_serial,
+            "fips": self.fips,
+            "root_key": key(&self.root_key)?,
+            "card_key": key(&self.card_key)?,
+            "partition_key": key(&self.partition_key)?,
+            "owner_root_key": key(&self.owner_root_key)?,
+            "root_cert": b64(&self.root_cert),
+            "card_cert": b64(&self.card_cert),
+            "partition_cert": b64(&self.partition_cert),
+            "owner_root_cert": b64(&self.owner_root_cert),
+            "owner_partition_cert": b64(&self.owner_partition_cert),
+        })
+        .to_string())
+    }
+
+    /// Read what [`TestChain::to_json`] wrote.
+    pub fn from_json(text: &str) -> Result<TestChain> {
+        use rsa::pkcs8::DecodePrivateKey;
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| err!("test chain: not JSON ({e})"))?;
+        let bytes = |f: &str| -> Result<Vec<u8>> {
+            let s = v[f]
+                .as_str()
+                .ok_or_else(|| err!("test chain: field {f:?} missing"))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|_| err!("test chain: field {f:?} is not base64"))
+        };
+        let key = |f: &str| -> Result<PrivateKey> {
+            PrivateKey::from_pkcs8_der(&bytes(f)?)
+                .map_err(|e| err!("test chain: key {f:?} does not parse ({e})"))
+        };
+        Ok(TestChain {
+            hsm_serial: v["hsm_serial"]
+                .as_str()
+                .ok_or_else(|| err!("test chain: no hsm_serial"))?
+                .to_string(),
+            fips: v["fips"].as_bool().unwrap_or(false),
+            root_key: key("root_key")?,
+            card_key: key("card_key")?,
+            partition_key: key("partition_key")?,
+            owner_root_key: key("owner_root_key")?,
+            root_cert: bytes("root_cert")?,
+            card_cert: bytes("card_cert")?,
+            partition_cert: bytes("partition_cert")?,
+            owner_root_cert: bytes("owner_root_cert")?,
+            owner_partition_cert: bytes("owner_partition_cert")?,
+        })
+    }
+}

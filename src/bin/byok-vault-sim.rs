@@ -42,6 +42,11 @@ struct Args {
     /// vaults started with the same file restore each other's backups.
     #[arg(long, value_name = "FILE")]
     subscription_key: Option<PathBuf>,
+    /// Behave as a Managed HSM: answer GET /keys/NAME/VERSION/attestation with MRVL-1
+    /// attestations signed by a TEST chain made in the state directory (its root:
+    /// DIR/attestation-root.pem). Without it the simulator is Key Vault, which has none.
+    #[arg(long)]
+    managed_hsm: bool,
 }
 
 fn main() {
@@ -76,6 +81,7 @@ fn main() {
         },
         accept_padded_pkcs8: args.accept_padded_pkcs8,
         subscription_key: args.subscription_key,
+        managed_hsm: args.managed_hsm,
     };
     if let Err(e) = byok::sim::run(config) {
         eprintln!("error: {e}");

@@ -81,8 +81,8 @@ pub struct PlanKey {
     pub kek: String,
     /// Hex SHA-256 of the KEK's SubjectPublicKeyInfo DER, taken on the connected side.
     pub kek_sha256: String,
-    /// Whether the KEK must come with an HSM attestation (reserved for the attestation
-    /// work; recorded, not yet enforced).
+    /// Whether the KEK must come with a valid HSM attestation (`required`), or may come
+    /// without one (`optional`, the default). A present attestation is always checked.
     #[serde(default)]
     pub kek_attestation: KekAttestation,
 }
@@ -120,6 +120,8 @@ pub struct KeyPlan {
     pub vault: String,
     pub kek_path: PathBuf,
     pub kek: Kek,
+    /// The KEK's attestation as checked (verified, or absent and not required).
+    pub attestation: Option<crate::attestation::policy::KekAttestation>,
 }
 
 /// A plan that broke no rule.
@@ -166,6 +168,15 @@ pub struct CheckReport {
 /// Read a plan and apply every rule. `Ok` carries the report and, when no rule is
 /// broken, the checked plan; a file that is not a plan at all is an `Err`.
 pub fn check(path: &Path) -> Result<(CheckReport, Option<CheckedPlan>)> {
+    check_with(path, &crate::attestation::TrustRoots::marvell()?)
+}
+
+/// [`check`] with the trust roots KEK attestations are checked against (extra roots
+/// are for rehearsals).
+pub fn check_with(
+    path: &Path,
+    roots: &crate::attestation::TrustRoots,
+) -> Result<(CheckReport, Option<CheckedPlan>)> {
     let bytes = crate::fsutil::read_limited(path, PLAN_LIMIT, "plan")?;
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let plan: Plan = serde_json::from_slice(&bytes)
@@ -176,7 +187,7 @@ pub fn check(path: &Path) -> Result<(CheckReport, Option<CheckedPlan>)> {
     };
     let mut v = Vec::new();
     let mut warnings = Vec::new();
-    let keys = apply_rules(&plan, &base, &mut v, &mut warnings);
+    let keys = apply_rules(&plan, &base, &mut v, &mut warnings, roots);
     let report = CheckReport {
         plan: path.display().to_string(),
         plan_sha256: hex::encode(sha256),
@@ -200,6 +211,12 @@ pub fn check(path: &Path) -> Result<(CheckReport, Option<CheckedPlan>)> {
 /// Read and check a plan; any broken rule is an error naming all of them.
 pub fn load(path: &Path) -> Result<CheckedPlan> {
     let (report, checked) = check(path)?;
+    checked.ok_or_else(|| violations_error(&report.violations))
+}
+
+/// [`load`] with the trust roots for KEK attestations.
+pub fn load_with(path: &Path, roots: &crate::attestation::TrustRoots) -> Result<CheckedPlan> {
+    let (report, checked) = check_with(path, roots)?;
     checked.ok_or_else(|| violations_error(&report.violations))
 }
 
@@ -255,6 +272,7 @@ fn apply_rules(
     base: &Path,
     v: &mut Vec<Violation>,
     warnings: &mut Vec<String>,
+    roots: &crate::attestation::TrustRoots,
 ) -> Vec<KeyPlan> {
     let mut add = |rule: &'static str, place: String, message: String| {
         v.push(Violation {
@@ -506,6 +524,16 @@ fn apply_rules(
                 ),
                 _ => {}
             }
+            let required = k.kek_attestation == KekAttestation::Required;
+            let attestation = match crate::attestation::policy::check_kek_files(
+                &kek_path, None, &kek, required, roots,
+            ) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    add("kek-attestation", kplace.clone(), e.message().to_string());
+                    None
+                }
+            };
             if let Some(u) = vault {
                 out.push(KeyPlan {
                     policy: p.name.clone(),
@@ -514,6 +542,7 @@ fn apply_rules(
                     vault: u,
                     kek_path,
                     kek,
+                    attestation,
                 });
             }
         }

@@ -478,7 +478,14 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
                 .detail("spki_sha256", hex::encode(fp))
                 .detail("spki_sha256_words", words::to_words(&fp))
                 .detail("pinned_sha256", k.key.kek_sha256.to_lowercase())
-                .detail("method", method),
+                .detail("method", method)
+                .detail(
+                    "attestation",
+                    k.attestation
+                        .as_ref()
+                        .map(|a| format!("{}: {}", a.status, a.summary))
+                        .unwrap_or_default(),
+                ),
         )?;
         progress.done(&format!("KEK {} confirmed ({kid})", k.key.kek));
     }
@@ -838,6 +845,7 @@ fn keygen_or_adopt(
                 .detail("spki_sha256", &r.spki_sha256)
                 .detail("spki_sha256_words", &r.spki_sha256_words)
                 .detail("attributes", &r.attributes)
+                .detail("token", &r.token)
                 .detail("adopted", false))
         }
         1 => {
@@ -884,6 +892,7 @@ fn keygen_or_adopt(
                 .detail("spki_sha256", hex::encode(fp))
                 .detail("spki_sha256_words", words::to_words(&fp))
                 .detail("attributes", &facts.private)
+                .detail("token", hsm.identity())
                 .detail("adopted", true))
         }
         n => bail!("the token holds {n} private keys labelled \"{name}\": stop and investigate"),

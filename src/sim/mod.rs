@@ -62,6 +62,8 @@ pub struct Config {
     pub accept_padded_pkcs8: bool,
     /// A backup secret shared with other simulated vaults of the same "subscription".
     pub subscription_key: Option<PathBuf>,
+    /// Behave as a Managed HSM: answer key attestation requests (TEST chain).
+    pub managed_hsm: bool,
 }
 
 /// The running vault, shared by all connections.
@@ -72,6 +74,8 @@ pub struct App {
     pub recovery_level: String,
     pub faults: Faults,
     pub accept_padded_pkcs8: bool,
+    /// The TEST attestation chain (Managed HSM mode only).
+    pub attestation: Option<crate::attestation::testchain::TestChain>,
     /// `https://127.0.0.1:PORT`, the vault's own address.
     pub base_url: String,
     pub port: u16,
@@ -126,6 +130,11 @@ pub fn run(config: Config) -> Result<()> {
     let tls_config = tls::server_config(&dir)?;
     let store = state::Store::open(&dir)?;
     let sealer = crypto::Sealer::open(&dir, config.subscription_key.as_deref())?;
+    let attestation = if config.managed_hsm {
+        Some(attestation_chain(&dir)?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -150,6 +159,7 @@ pub fn run(config: Config) -> Result<()> {
             recovery_level: config.recovery_level,
             faults: config.faults,
             accept_padded_pkcs8: config.accept_padded_pkcs8,
+            attestation,
             base_url: base_url.clone(),
             port: addr.port(),
             requests: AtomicU64::new(0),
@@ -170,11 +180,60 @@ pub fn run(config: Config) -> Result<()> {
                 .map_err(|e| err!("cannot write the ready line to stdout: {e}"))?;
         }
         eprintln!(
-            "byok-vault-sim: serving {base_url} (state {}, recovery level {})",
+            "byok-vault-sim: serving {base_url} (state {}, recovery level {}{})",
             dir.display(),
-            app.recovery_level
+            app.recovery_level,
+            if app.attestation.is_some() {
+                format!(
+                    "; Managed HSM: attestations signed by the TEST root {}",
+                    dir.join(ATTESTATION_ROOT_FILE).display()
+                )
+            } else {
+                String::new()
+            }
         );
         http::serve(listener, tls_config, app).await;
         Ok(())
     })
+}
+
+/// The TEST attestation chain with its private keys (mode 600), in the state directory.
+pub const ATTESTATION_CHAIN_FILE: &str = "attestation-chain.json";
+/// The TEST chain's root certificate: pass it to byok as `--trust-root` (rehearsals only).
+pub const ATTESTATION_ROOT_FILE: &str = "attestation-root.pem";
+
+/// Load the TEST attestation chain from `dir`, or make it on first start; (re)write
+/// its root certificate to `dir/attestation-root.pem`.
+fn attestation_chain(dir: &std::path::Path) -> Result<crate::attestation::testchain::TestChain> {
+    use crate::attestation::testchain::TestChain;
+    let path = dir.join(ATTESTATION_CHAIN_FILE);
+    let chain = match std::fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                err!(
+                    "{} is not text; move it away to make a new chain",
+                    path.display()
+                )
+            })?;
+            TestChain::from_json(&text).map_err(|e| {
+                e.context(format!(
+                    "{} (move it away to make a new chain)",
+                    path.display()
+                ))
+            })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let serial = format!("SIM-{}", &crypto::new_version_id()[..8]);
+            let chain = TestChain::generate(&serial, true)?;
+            crate::fsutil::write_new(&path, chain.to_json()?.as_bytes(), 0o600)?;
+            chain
+        }
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    };
+    crate::fsutil::write_replace(
+        &dir.join(ATTESTATION_ROOT_FILE),
+        chain.root_pem().as_bytes(),
+        0o644,
+    )?;
+    Ok(chain)
 }

@@ -143,6 +143,9 @@ pub fn dispatch(app: &App, req: &Request) -> Reply {
         ("GET", ["keys", name, a]) if lc(a) == "versions" => list_versions(app, req, name),
         ("GET", ["keys", name, version]) => get_key(app, req, name, version),
         ("PATCH", ["keys", name, version]) => update(app, req, name, version),
+        ("GET", ["keys", name, version, a]) if lc(a) == "attestation" => {
+            attestation(app, req, name, version)
+        }
         ("POST", ["keys", name, version, a]) if lc(a) == "wrapkey" => {
             crypt(app, req, name, version, "wrapKey")
         }
@@ -532,7 +535,9 @@ fn create(app: &App, req: &Request, name: &str) -> R {
     refuse_deleted(&app.lock().state, name)?;
     // Key generation can take seconds; it runs outside the state lock.
     let m = crypto::generate_rsa(bits).map_err(internal)?;
-    add_version(app, req, name, new_version(req, kty, ops, attrs, tags, &m))
+    let mut v = new_version(req, kty, ops, attrs, tags, &m);
+    v.origin = Some("generated".to_string());
+    add_version(app, req, name, v)
 }
 
 fn new_version(
@@ -556,6 +561,7 @@ fn new_version(
         n: m.n.clone(),
         e: m.e.clone(),
         private_pkcs8: crypto::store_pkcs8(m),
+        origin: Some("imported".to_string()),
     }
 }
 
@@ -689,6 +695,47 @@ fn byok_import(
     }
     crypto::material_from_pkcs8(&unwrapped.pkcs8)
         .map_err(|e| bad(format!("The BYOK package's key cannot be imported: {e}")))
+}
+
+/// `GET /keys/{name}/{version}/attestation`: a Managed HSM answers with the KeyBundle
+/// and an `MRVL-1` attestation signed by the simulator's TEST chain; Key Vault (the
+/// simulator without `--managed-hsm`) does not offer attestation.
+fn attestation(app: &App, req: &Request, name: &str, version: &str) -> R {
+    check_name(name)?;
+    let Some(chain) = &app.attestation else {
+        return Err(error(
+            400,
+            "BadParameter",
+            "Key attestation is not supported by this vault: only Managed HSM keys have attestations (this simulator runs as Key Vault; start it with --managed-hsm).",
+        ));
+    };
+    let (rec, v) = {
+        let store = app.lock();
+        let rec = live(&store.state, name)?;
+        let v = rec
+            .version(version)
+            .ok_or_else(|| version_not_found(name, version))?
+            .clone();
+        (rec.clone(), v)
+    };
+    let n = decode_b64url(&v.n).map_err(|_| internal(crate::err!("stored modulus is damaged")))?;
+    let e = decode_b64url(&v.e).map_err(|_| internal(crate::err!("stored exponent is damaged")))?;
+    let public = crate::kek::rsa_from_parts(&n, &e).map_err(internal)?;
+    let generated = v.origin.as_deref() == Some("generated");
+    let flags = crate::attestation::testchain::KeyFlags {
+        extractable: false,
+        never_extractable: generated,
+        sensitive: true,
+        always_sensitive: generated,
+        local: generated,
+    };
+    let id = format!("/keys/{}/{}", rec.name, v.version);
+    let att = chain
+        .mrvl1_attestation(&public, flags, &id)
+        .map_err(internal)?;
+    let mut bundle = key_bundle(app, req, &rec, &v);
+    bundle["attributes"]["attestation"] = att.attestation_json(true);
+    Ok(Reply::ok(bundle))
 }
 
 fn update(app: &App, req: &Request, name: &str, version: &str) -> R {

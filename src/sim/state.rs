@@ -67,6 +67,10 @@ pub struct Version {
     pub e: String,
     /// PKCS#8 PrivateKeyInfo DER, base64url. Simulator only.
     pub private_pkcs8: String,
+    /// `generated` (made in the vault by create) or `imported`; what a Managed HSM
+    /// attestation reports as CKA_LOCAL. Absent in older state files: taken as imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl KeyRecord {
