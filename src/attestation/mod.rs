@@ -760,13 +760,15 @@ fn build_chain(certs: &[Cert], roots: &TrustRoots, need_owner_root: bool) -> Res
         bail!("attestation: no trust root configured; this is a bug");
     }
     // 1. The card certificate: signed by a trusted root key (skip copies of
-    //    the roots themselves, which some bundles include).
+    //    the self-signed roots themselves, which some bundles include; a card
+    //    certificate that is also given as an extra root is still a card).
+    //    Roots are tried in order, the pinned ones first.
     let mut card = None;
-    'outer: for c in certs {
-        if roots.roots.iter().any(|r| r.spki == c.spki) {
-            continue;
-        }
-        for r in &roots.roots {
+    'outer: for r in &roots.roots {
+        for c in certs {
+            if c.is_self_issued() && roots.roots.iter().any(|r| r.spki == c.spki) {
+                continue;
+            }
             if cert_signed_by(c, &r.key) {
                 card = Some((c, r));
                 break 'outer;
@@ -1264,5 +1266,16 @@ mod fixture_tests {
                 root.name
             );
         }
+    }
+    /// Extra roots never make a chain to a pinned root fail, even when they
+    /// are certificates of that chain.
+    #[test]
+    fn extra_roots_do_not_break_a_pinned_chain() {
+        let blob = include_bytes!("../../tests/fixtures/attestation/gcp-ec-p256-attestation.bin");
+        let chain = include_str!("../../tests/fixtures/attestation/gcp-ec-p256-chain.pem");
+        let mut roots = TrustRoots::marvell().expect("pins");
+        roots.add_extra_pem(chain).expect("extra");
+        let r = verify_marvell_blob(blob, chain, None, &roots).expect("still verifies");
+        assert!(!r.extra_root_used);
     }
 }
