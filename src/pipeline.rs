@@ -104,11 +104,15 @@ pub fn kek_fetch(
             v.url
         );
     }
-    let mut bundle = v.get_key(name, version)?.ok_or_else(|| {
-        err!(
+    let mut bundle = v.get_key(name, version)?.ok_or_else(|| match version {
+        Some(ver) => err!(
+            "no version {ver} of key {name} in {}: check the version (`az keyvault key list-versions`), or leave --version out for the latest",
+            v.url
+        ),
+        None => err!(
             "no key {name} in {}: create the KEK first (`byok kek create`)",
             v.url
-        )
+        ),
     })?;
     let mut report = kek_report(&bundle, Some(out.to_path_buf()), false)?;
     if attestation {

@@ -469,7 +469,7 @@ fn managed_hsm_simulator_end_to_end() {
             "none.json",
             "--attestation",
         ]),
-        &["no key"],
+        &["no version 00000000000000000000000000000000 of key KEK-M"],
     );
     assert!(!r.path("none.json").exists());
     // A KEK file whose attestation was tampered with is refused even without --require.

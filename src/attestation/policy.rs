@@ -146,12 +146,20 @@ pub fn check_kek(
         )),
         None if has_attestation(kek_file) => Some((
             std::str::from_utf8(kek_file).map_err(|_| err!("the KEK file is not text"))?,
-            "the KEK's attestation".to_string(),
+            "the KEK file".to_string(),
         )),
         None => None,
     };
     if let Some((json, what)) = source {
-        let report = verify_azure(json, Some(&expected), roots).map_err(|e| e.context(&what))?;
+        let loopback = kek.kid.as_ref().is_some_and(|k| k.service == "loopback");
+        let report = verify_azure(json, Some(&expected), roots).map_err(|e| {
+            let e = e.context(&what);
+            if loopback && e.message().contains("pinned Marvell root") {
+                err!("{} (a simulator's TEST chain: give --trust-root DIR/attestation-root.pem, for rehearsals only)", e.message())
+            } else {
+                e
+            }
+        })?;
         check_kek_properties(&report).map_err(|e| e.context(&what))?;
         let summary = format!(
             "verified: HSM {} partition {} ({}), private key not extractable, never extractable, generated in the HSM{}",
