@@ -89,6 +89,21 @@ fn google_sample_verifies_and_a_changed_byte_is_refused() {
         &byok_plain(d, &["attestation", "verify", "nothing.bin"]),
         &["nothing.bin"],
     );
+    fails(
+        &byok_plain(
+            d,
+            &[
+                "attestation",
+                "verify",
+                &blob,
+                "--chain",
+                &chain,
+                "--kid",
+                "https://contoso-hsm.managedhsm.azure.net/keys/k/00000000000000000000000000000000",
+            ],
+        ),
+        &["--kid"],
+    );
     // The chain without its partition certificate.
     let pem = fs::read_to_string(&chain).unwrap();
     let certs: Vec<&str> = pem.split_inclusive("-----END CERTIFICATE-----\n").collect();
@@ -717,4 +732,38 @@ fn ceremony_plan_requires_kek_attestation() {
         assert!(d["token"]["serial"].is_string(), "{r}");
         assert!(d["token"]["model"].is_string(), "{r}");
     }
+}
+
+/// The TEST chain is made once and kept: a restarted simulator signs with the same chain.
+#[test]
+fn simulator_chain_persists_across_restarts() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hsm");
+    let root = dir.join("attestation-root.pem");
+    let first = {
+        let _sim = SimProc::start(&dir, &["--managed-hsm"]);
+        fs::read(&root).unwrap()
+    };
+    let mode = fs::metadata(dir.join("attestation-chain.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let sim = SimProc::start(&dir, &["--managed-hsm"]);
+    assert_eq!(fs::read(&root).unwrap(), first);
+    // A damaged chain file is refused at start, with what to do.
+    drop(sim);
+    fs::write(dir.join("attestation-chain.json"), "{}").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_byok-vault-sim"))
+        .args(["--listen", "127.0.0.1:0", "--managed-hsm", "--state-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: ") && err.contains("move it away"),
+        "{err}"
+    );
 }

@@ -66,7 +66,7 @@ pub fn verify_file(
         None => None,
     };
     let text = std::str::from_utf8(file).ok().map(str::trim_start);
-    let mut expected = match key {
+    let expected = match key {
         Some(k) => {
             let t = std::str::from_utf8(k)
                 .map_err(|_| err!("--key: not text; pass the public key as PEM or JSON"))?;
@@ -79,6 +79,7 @@ pub fn verify_file(
             if chain_pem.is_some() {
                 bail!("--chain is for a generic Marvell blob; an Azure MRVL-1 attestation carries its own certificates");
             }
+            let mut expected = expected;
             if let Some(kid) = &kid {
                 // Tie the attestation to the kid: the key given, else the file's own key.
                 let mut e = match expected.take() {
@@ -98,8 +99,8 @@ pub fn verify_file(
             };
             let chain = std::str::from_utf8(chain)
                 .map_err(|_| err!("--chain: not PEM text; pass the certificate chain in PEM"))?;
-            if let (Some(e), Some(k)) = (expected.as_mut(), &kid) {
-                e.kid = Some(k.clone());
+            if kid.is_some() {
+                bail!("--kid is for Azure attestations: a generic Marvell blob does not name a Key Vault key; leave --kid out and compare the key with --key");
             }
             verify_marvell_blob(file, chain, expected.as_ref(), roots)
         }
