@@ -289,3 +289,53 @@ def test_sdk_against_faults(tmp_path):
         assert len(list(client.list_properties_of_key_versions("lost-answer"))) == 1
     finally:
         s.stop()
+
+
+def test_key_attestation_managed_hsm(tmp_path):
+    """The SDK reads the --managed-hsm simulator's MRVL-1 attestations; byok verifies what the
+    SDK got, written as `az keyvault key get-attestation --file` does (standard base64)."""
+    state = tmp_path / "hsm"
+    s = Sim(state, "--managed-hsm")
+    try:
+        client = s.client
+        kek = client.create_rsa_key("sdk-att-kek", size=2048, hardware_protected=True, key_operations=["import"])
+        for version in (kek.properties.version, None):  # None: latest, `/keys/NAME//attestation`
+            got = client.get_key_attestation("sdk-att-kek", version=version)
+            assert got.id == kek.id
+            assert got.key.n == kek.key.n
+            att = got.properties.attestation
+            assert att.version == "MRVL-1"
+            assert att.certificate_pem_file.count(b"-----BEGIN CERTIFICATE-----") == 4
+            assert len(att.private_key_attestation) > 256 and len(att.public_key_attestation) > 256
+        az_file = tmp_path / "az-attestation.json"
+        az_file.write_text(json.dumps({
+            "certificatePemFile": base64.b64encode(att.certificate_pem_file).decode(),
+            "privateKeyAttestation": base64.b64encode(att.private_key_attestation).decode(),
+            "publicKeyAttestation": base64.b64encode(att.public_key_attestation).decode(),
+            "version": att.version,
+        }))
+        public = rsa.RSAPublicNumbers(int.from_bytes(kek.key.e, "big"), int.from_bytes(kek.key.n, "big")).public_key()
+        key_pem = tmp_path / "kek.pub.pem"
+        key_pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        byok = Path(SIM).parent / "byok"
+        if byok.exists():
+            args = [str(byok), "attestation", "verify", str(az_file), "--key", str(key_pem), "--kid", kek.id]
+            r = subprocess.run(args + ["--trust-root", str(state / "attestation-root.pem"), "--json"], capture_output=True)
+            assert r.returncode == 0, r.stderr
+            report = json.loads(r.stdout)
+            assert report["key_name"] == "sdk-att-kek" and report["key_version"] == kek.properties.version
+            assert report["objects"][0]["never_extractable"] is True
+            r = subprocess.run(args, capture_output=True)
+            assert r.returncode == 1 and b"Marvell" in r.stderr
+        with pytest.raises(ResourceNotFoundError):
+            client.get_key_attestation("sdk-att-kek", version="0" * 32)
+    finally:
+        s.stop()
+
+
+def test_key_attestation_refused_by_key_vault(sim):
+    key = sim.client.create_rsa_key("sdk-no-att", size=2048, hardware_protected=True)
+    with pytest.raises(HttpResponseError) as e:
+        sim.client.get_key_attestation("sdk-no-att", version=key.properties.version)
+    assert e.value.status_code == 400
+    assert "Managed HSM" in str(e.value)
