@@ -329,17 +329,24 @@ pub struct CeremonyImportArgs {
     pub backup_dir: Option<PathBuf>,
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// An extra attestation trust root, for rehearsals against the simulator only
+    /// (warned every time).
+    #[arg(long, value_name = "PEM")]
+    pub trust_root: Vec<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn ceremony_import(a: CeremonyImportArgs) -> Result<()> {
+    let (roots, warnings) = byok::attestation::policy::trust_roots(&a.trust_root)?;
+    crate::warn_all(&warnings);
     let conn = a.conn.connection();
     let r = byok::ceremony::import::import(&byok::ceremony::import::ImportOptions {
         plan: &a.plan,
         packages: &a.packages,
         backup_dir: a.backup_dir.as_deref(),
         conn: &conn,
+        roots: &roots,
     })?;
     emit(a.json, &r, |r| {
         println!(

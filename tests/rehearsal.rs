@@ -23,18 +23,19 @@ struct Rehearsal {
 
 impl Rehearsal {
     fn new() -> Rehearsal {
+        Rehearsal::with(&[])
+    }
+
+    /// With extra simulator flags for the two vaults (e.g. `--managed-hsm`).
+    fn with(extra: &[&str]) -> Rehearsal {
         let tok = Token::new(TOKEN);
         let dir = tok.dir();
         let sub = dir.join("subscription.key");
         let sub = sub.to_str().unwrap().to_string();
-        let a = SimProc::start(
-            &dir.join("vault-a"),
-            &["--subscription-key", &sub, "--accept-padded-pkcs8"],
-        );
-        let b = SimProc::start(
-            &dir.join("vault-b"),
-            &["--subscription-key", &sub, "--accept-padded-pkcs8"],
-        );
+        let mut flags = vec!["--subscription-key", sub.as_str(), "--accept-padded-pkcs8"];
+        flags.extend_from_slice(extra);
+        let a = SimProc::start(&dir.join("vault-a"), &flags);
+        let b = SimProc::start(&dir.join("vault-b"), &flags);
         let scratch = SimProc::start(
             &dir.join("scratch"),
             &[
@@ -75,6 +76,10 @@ impl Rehearsal {
 
     /// The connected side makes a KEK in each vault and fetches it; the plan pins them.
     fn plan(&self) {
+        self.plan_with(&[], json!("optional"))
+    }
+
+    fn plan_with(&self, fetch_flags: &[&str], kek_attestation: Value) {
         fs::create_dir_all(self.tok.dir().join("keks")).unwrap();
         let mut fps = Vec::new();
         for (sim, name) in [(&self.a, "a"), (&self.b, "b")] {
@@ -88,23 +93,18 @@ impl Rehearsal {
                 "--size",
                 "2048",
             ]));
-            let r: Value = serde_json::from_str(&ok(&self.byok(&[
-                "kek",
-                "fetch",
-                "--vault",
-                &sim.url,
-                "--name",
-                &format!("KEK-{name}"),
-                "--out",
-                &format!("keks/{name}.json"),
-                "--json",
-            ])))
-            .unwrap();
+            let (kek_name, out) = (format!("KEK-{name}"), format!("keks/{name}.json"));
+            let mut args = vec![
+                "kek", "fetch", "--vault", &sim.url, "--name", &kek_name, "--out", &out, "--json",
+            ];
+            args.extend_from_slice(fetch_flags);
+            let r: Value = serde_json::from_str(&ok(&self.byok(&args))).unwrap();
             fps.push(r["sha256"].as_str().unwrap().to_string());
         }
         let key = |name: &str, a: bool| {
             json!({"vault": if a { &self.a.url } else { &self.b.url }, "name": name, "size": 2048,
-                   "kek": if a { "keks/a.json" } else { "keks/b.json" }, "kek_sha256": fps[if a { 0 } else { 1 }]})
+                   "kek": if a { "keks/a.json" } else { "keks/b.json" }, "kek_sha256": fps[if a { 0 } else { 1 }],
+                   "kek_attestation": kek_attestation})
         };
         let plan = json!({
             "ceremony": "contoso-rehearsal",
@@ -292,4 +292,94 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         &r.byok(&["ceremony", "import", "other.json", "--packages", "ceremony"]),
         &["another plan"],
     );
+}
+
+#[test]
+fn rehearsal_against_managed_hsms_with_required_kek_attestation() {
+    let r = Rehearsal::with(&["--managed-hsm"]);
+    r.plan_with(&["--attestation"], json!("required"));
+    let roots: Vec<String> = [&r.a, &r.b]
+        .iter()
+        .map(|s| {
+            s.ca.parent()
+                .unwrap()
+                .join("attestation-root.pem")
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let tr = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        for root in &roots {
+            v.push("--trust-root".into());
+            v.push(root.clone());
+        }
+        v
+    };
+    let run = |args: Vec<String>| r.byok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // The simulators' test chains are not Marvell's: without --trust-root nothing passes.
+    fails(
+        &r.byok(&["ceremony", "check", "plan.json"]),
+        &["kek-attestation"],
+    );
+    let o = run(tr(&[
+        "ceremony",
+        "run",
+        "plan.json",
+        "--out",
+        "ceremony",
+        "--non-interactive",
+    ]));
+    ok(&o);
+    assert!(
+        stderr(&o).contains("warning: --trust-root"),
+        "{}",
+        stderr(&o)
+    );
+    fails(
+        &r.byok(&["ceremony", "import", "plan.json", "--packages", "ceremony"]),
+        &["attestation"],
+    );
+    for (name, a) in KEYS {
+        assert_eq!(
+            if a { &r.a } else { &r.b }.versions(name),
+            0,
+            "{name} was uploaded before the plan's checks passed"
+        );
+    }
+    let o = run(tr(&[
+        "ceremony",
+        "import",
+        "plan.json",
+        "--packages",
+        "ceremony",
+        "--json",
+    ]));
+    let j: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(j["keys"].as_array().unwrap().len(), 4);
+    assert!(stderr(&o).contains("warning: --trust-root"));
+    // Each vault's attestation says the imported key is the HSM's and cannot leave.
+    for (name, a) in KEYS {
+        let sim = if a { &r.a } else { &r.b };
+        let o = run(tr(&[
+            "verify",
+            "--vault",
+            &sim.url,
+            "--name",
+            name,
+            "--pub",
+            &format!("ceremony/{name}.pub.pem"),
+            "--json",
+        ]));
+        let v: Value = serde_json::from_str(&ok(&o)).unwrap();
+        assert!(
+            v["rules"].as_array().unwrap().iter().any(|x| x["rule"]
+                .as_str()
+                .unwrap()
+                .contains("attestation")
+                && x["ok"] == true),
+            "{v}"
+        );
+    }
 }

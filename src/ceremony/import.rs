@@ -84,6 +84,8 @@ pub struct ImportOptions<'a> {
     pub packages: &'a Path,
     pub backup_dir: Option<&'a Path>,
     pub conn: &'a Connection,
+    /// Attestation trust roots: the pinned Marvell roots, plus any rehearsal roots.
+    pub roots: &'a crate::attestation::TrustRoots,
 }
 
 /// Check the carried-over directory against the plan before anything is sent.
@@ -260,7 +262,7 @@ fn commands(plan: &CheckedPlan, keys: &[ImportedKey]) -> Vec<PolicyCommands> {
 
 /// Run the import. `vaults` connects to a vault URL (the CLI passes `Vault::connect`).
 pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
-    let plan = plan::load(opts.plan)?;
+    let plan = plan::load_with(opts.plan, opts.roots)?;
     let dir = opts.packages;
     let (manifest, offline_sha, offline_digest) = check_inputs(&plan, dir)?;
     let backup_dir = opts
@@ -319,7 +321,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
                 .detail("already_done", up.already_done)
                 .detail("spki_sha256", &up.key_spki_sha256),
         )?;
-        let ver = pipeline::verify(v, &mk.name, &dir.join(&mk.public_key))?;
+        let ver = pipeline::verify_with_roots(v, &mk.name, &dir.join(&mk.public_key), opts.roots)?;
         if !ver.ok {
             let failed: Vec<String> = ver
                 .rules
