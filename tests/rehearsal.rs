@@ -323,6 +323,16 @@ fn rehearsal_against_managed_hsms_with_required_kek_attestation() {
         &r.byok(&["ceremony", "check", "plan.json"]),
         &["kek-attestation"],
     );
+    // The officers' script says the attestation will be checked.
+    let dry = ok(&run(tr(&[
+        "ceremony",
+        "run",
+        "plan.json",
+        "--out",
+        "ceremony",
+        "--dry-run",
+    ])));
+    assert!(dry.contains("attestation required"), "{dry}");
     let o = run(tr(&[
         "ceremony",
         "run",

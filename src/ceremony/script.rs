@@ -108,6 +108,16 @@ pub fn script(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: 
         let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
         let _ = writeln!(s, "  kid:     {kid}");
         let _ = writeln!(s, "  SHA-256: {}", hex::encode(fp));
+        if k.key.kek_attestation == crate::ceremony::plan::KekAttestation::Required {
+            let _ = writeln!(
+                s,
+                "  attestation required: byok verifies the HSM's attestation in the KEK file (chain to"
+            );
+            let _ = writeln!(
+                s,
+                "  Marvell's root, same key, not extractable, generated in the HSM) and stops if it fails."
+            );
+        }
         for l in words::to_word_lines(&fp) {
             let _ = writeln!(s, "           {l}");
         }
