@@ -176,6 +176,8 @@ pub struct SelftestReport {
     pub wrapped_bytes: usize,
     pub pkcs8_bytes: usize,
     pub trailing_zero_bytes: usize,
+    /// Throwaway keys wrapped: a second is made when the first could not show padding.
+    pub rounds: usize,
     pub token_objects_before: usize,
     pub token_objects_after: usize,
     pub warnings: Vec<String>,
@@ -184,7 +186,6 @@ pub struct SelftestReport {
 /// Wrap a throwaway session key under a throwaway KEK inside the HSM, unwrap it in
 /// software, and compare. Only session objects are made, and all are destroyed.
 pub fn selftest(hsm: &Hsm, session: &HsmSession<'_>) -> Result<SelftestReport> {
-    use rsa::traits::PublicKeyParts;
     let verdict = hsm.verdict()?;
     if verdict == Verdict::Unsupported {
         bail!("the token cannot make BYOK packages (no CKM_RSA_AES_KEY_WRAP, nor CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP): use an HSM that can");
@@ -192,6 +193,55 @@ pub fn selftest(hsm: &Hsm, session: &HsmSession<'_>) -> Result<SelftestReport> {
     let before = session.count_token_objects()?;
     let kek_private = rsa::PrivateKey::new(&mut rand::rng(), 2048)
         .map_err(|e| err!("cannot make the throwaway KEK: {e}"))?;
+    // A PKCS#8 whose length is a multiple of 8 cannot show the zero-padding defect:
+    // such a round is inconclusive for it, so try another key (at most four).
+    let mut rounds = 0;
+    let (wrapped, unwrapped) = loop {
+        rounds += 1;
+        let (wrapped, unwrapped) = selftest_round(hsm, session, verdict, &kek_private)?;
+        let inconclusive = unwrapped.trailing_zeros == 0 && unwrapped.pkcs8.len().is_multiple_of(8);
+        if !inconclusive || rounds == 4 {
+            break (wrapped, unwrapped);
+        }
+    };
+    let after = session.count_token_objects()?;
+    if after != before {
+        bail!("self-test left the token with {after} objects where it had {before}: investigate before going on");
+    }
+    let mut warnings = Vec::new();
+    if unwrapped.trailing_zeros > 0 {
+        warnings.push(format!(
+            "{ZERO_PADDING_WARNING}: the HSM zero-padded the PKCS#8 key to a multiple of 8 bytes before AES-KWP ({} zero bytes follow the DER). SoftHSM 2.6 does this; real HSMs do not. Strict importers may refuse such packages",
+            unwrapped.trailing_zeros
+        ));
+    }
+    if hsm.is_softhsm() {
+        warnings.push(softhsm_warning());
+    }
+    Ok(SelftestReport {
+        token: hsm.identity(),
+        verdict,
+        mechanism: verdict.mechanism_text(),
+        passed: true,
+        wrapped_bytes: wrapped.len(),
+        pkcs8_bytes: unwrapped.pkcs8.len(),
+        trailing_zero_bytes: unwrapped.trailing_zeros,
+        rounds,
+        token_objects_before: before,
+        token_objects_after: after,
+        warnings,
+    })
+}
+
+/// Make a throwaway session key pair, wrap it under the throwaway KEK in the HSM,
+/// destroy every object, unwrap in software and compare with the HSM's public key.
+fn selftest_round(
+    hsm: &Hsm,
+    session: &HsmSession<'_>,
+    verdict: Verdict,
+    kek_private: &rsa::PrivateKey,
+) -> Result<(Vec<u8>, package::Unwrapped)> {
+    use rsa::traits::PublicKeyParts;
     let (pub_h, priv_h) = session
         .s
         .generate_key_pair(
@@ -230,38 +280,13 @@ pub fn selftest(hsm: &Hsm, session: &HsmSession<'_>) -> Result<SelftestReport> {
     session.destroy(priv_h, "throwaway private key");
     session.destroy(pub_h, "throwaway public key");
     let (facts, wrapped) = result?;
-    let unwrapped = package::software_unwrap(&kek_private, &wrapped)
+    let unwrapped = package::software_unwrap(kek_private, &wrapped)
         .map_err(|e| e.context("self-test: the HSM's blob does not unwrap in software"))?;
     let (n, e) = package::pkcs8_rsa_public(&unwrapped.pkcs8)?;
     if n != facts.modulus || e != facts.exponent {
         bail!("self-test failed: the key unwrapped in software is not the HSM's key; do not use this HSM for BYOK");
     }
-    let after = session.count_token_objects()?;
-    if after != before {
-        bail!("self-test left the token with {after} objects where it had {before}: investigate before going on");
-    }
-    let mut warnings = Vec::new();
-    if unwrapped.trailing_zeros > 0 {
-        warnings.push(format!(
-            "{ZERO_PADDING_WARNING}: the HSM zero-padded the PKCS#8 key to a multiple of 8 bytes before AES-KWP ({} zero bytes follow the DER). SoftHSM 2.6 does this; real HSMs do not. Strict importers may refuse such packages",
-            unwrapped.trailing_zeros
-        ));
-    }
-    if hsm.is_softhsm() {
-        warnings.push(softhsm_warning());
-    }
-    Ok(SelftestReport {
-        token: hsm.identity(),
-        verdict,
-        mechanism: verdict.mechanism_text(),
-        passed: true,
-        wrapped_bytes: wrapped.len(),
-        pkcs8_bytes: unwrapped.pkcs8.len(),
-        trailing_zero_bytes: unwrapped.trailing_zeros,
-        token_objects_before: before,
-        token_objects_after: after,
-        warnings,
-    })
+    Ok((wrapped, unwrapped))
 }
 
 /// One mechanism BYOK may use, as `hsm info` shows it.

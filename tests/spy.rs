@@ -169,7 +169,8 @@ fn pkcs11_calls_of_keygen_wrap_and_selftest() {
 
     let calls = spied(&tok, "selftest.log", &["hsm", "selftest"]);
     common_rules(&calls, 1);
-    assert_eq!(count(&calls, "C_GenerateKeyPair"), 1);
+    let rounds = count(&calls, "C_GenerateKeyPair");
+    assert!((1..=4).contains(&rounds), "{rounds} throwaway key pairs");
     for c in calls.iter().filter(|c| c.name == "C_GenerateKeyPair") {
         assert!(
             !c.text.contains("CKA_TOKEN             True"),
@@ -177,8 +178,8 @@ fn pkcs11_calls_of_keygen_wrap_and_selftest() {
             c.text
         );
     }
-    // The throwaway KEK, AES key and key pair are all destroyed.
-    assert_eq!(count(&calls, "C_DestroyObject"), 4);
+    // Each round's throwaway KEK, AES key and key pair are all destroyed.
+    assert_eq!(count(&calls, "C_DestroyObject"), 4 * rounds);
 
     let calls = spied(&tok, "info.log", &["hsm", "info"]);
     common_rules(&calls, 0);
