@@ -81,6 +81,7 @@ enum AttestationCmd {
         /// The key's versioned id: the attested id must name this key and version.
         #[arg(long, value_name = "URL")]
         kid: Option<String>,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -142,6 +143,7 @@ enum CeremonyCmd {
         plan: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -180,6 +182,7 @@ struct CeremonyRunArgs {
     login: LoginArgs,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -192,6 +195,7 @@ enum TranscriptCmd {
         /// Also check that the transcript starts from this plan.
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -237,6 +241,7 @@ enum HsmCmd {
         hsm: HsmArgs,
         #[command(flatten)]
         login: LoginArgs,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -259,6 +264,7 @@ enum KekCmd {
         kid: Option<String>,
         #[command(flatten)]
         att: KekAttestationArgs,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -277,6 +283,7 @@ enum KekCmd {
         /// File holding the Security Officer PIN. Default: prompt, or BYOK_SO_PIN.
         #[arg(long, value_name = "PATH")]
         so_pin_file: Option<PathBuf>,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -300,6 +307,7 @@ struct KeygenArgs {
     /// Allow wrapping only under a KEK the Security Officer stored (`byok kek trust`).
     #[arg(long)]
     wrap_with_trusted: bool,
+    /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -324,6 +332,7 @@ struct WrapArgs {
     out: PathBuf,
     #[command(flatten)]
     att: KekAttestationArgs,
+    /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -336,6 +345,7 @@ enum PackageCmd {
         /// Also check the package against this KEK.
         #[arg(long, value_name = "FILE")]
         kek: Option<PathBuf>,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -55,6 +55,7 @@ pub struct KekCreateArgs {
     /// RSA size: 2048, 3072 or 4096.
     #[arg(long, default_value_t = 4096)]
     pub size: u32,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -63,6 +64,7 @@ pub struct KekCreateArgs {
 pub struct KekFetchArgs {
     #[command(flatten)]
     pub v: VaultArgs,
+    /// The key's name in the vault.
     #[arg(long)]
     pub name: String,
     /// A version; default the latest.
@@ -75,6 +77,7 @@ pub struct KekFetchArgs {
     /// file, under attributes.attestation.
     #[arg(long)]
     pub attestation: bool,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -91,6 +94,7 @@ pub struct UploadArgs {
     /// Add a version to an existing key (a key roll).
     #[arg(long)]
     pub new_version: bool,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -99,6 +103,7 @@ pub struct UploadArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub v: VaultArgs,
+    /// The key's name in the vault.
     #[arg(long)]
     pub name: String,
     /// The HSM's public key (`byok keygen` wrote it).
@@ -108,6 +113,7 @@ pub struct VerifyArgs {
     /// attestation-root.pem. For rehearsals only: warned every time.
     #[arg(long, value_name = "PEM")]
     pub trust_root: Vec<PathBuf>,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -127,6 +133,7 @@ pub struct BackupArgs {
     /// The vault.
     #[arg(long, value_name = "URL", required = true)]
     pub vault: Option<String>,
+    /// The key's name in the vault.
     #[arg(long, required = true)]
     pub name: Option<String>,
     /// Directory for the backup files and their manifest.
@@ -137,6 +144,7 @@ pub struct BackupArgs {
     pub copy_to: Option<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -151,6 +159,7 @@ pub enum BackupSub {
         restore_to: Option<String>,
         #[command(flatten)]
         conn: ConnArgs,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -333,6 +342,7 @@ pub struct CeremonyImportArgs {
     /// (warned every time).
     #[arg(long, value_name = "PEM")]
     pub trust_root: Vec<PathBuf>,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
