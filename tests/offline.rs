@@ -314,7 +314,7 @@ fn pin_file_is_used_and_refused_when_others_can_read_it() {
     fails(&o, &["chmod 600"]);
     // No PIN and no terminal: a clear error, not a hang.
     let o = tok
-        .cmd(&["hsm", "selftest"])
+        .cmd_without_terminal(&["hsm", "selftest"])
         .env_remove("BYOK_PIN")
         .output()
         .unwrap();

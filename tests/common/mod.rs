@@ -46,8 +46,20 @@ impl Token {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_byok"));
-        c.args(args)
-            .current_dir(self.dir())
+        c.args(args);
+        self.env(c)
+    }
+
+    /// `byok ARGS` in a new session without a controlling terminal (`setsid`), so that
+    /// a prompt cannot wait for someone at the terminal running the tests.
+    pub fn cmd_without_terminal(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setsid");
+        c.arg("-w").arg(env!("CARGO_BIN_EXE_byok")).args(args);
+        self.env(c)
+    }
+
+    fn env(&self, mut c: Command) -> Command {
+        c.current_dir(self.dir())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("SOFTHSM2_CONF", &self.t.conf)
