@@ -94,6 +94,9 @@ pub struct UploadArgs {
     /// Add a version to an existing key (a key roll).
     #[arg(long)]
     pub new_version: bool,
+    /// The HSM's public key: a vault key with it counts as uploaded, even without byok's tag.
+    #[arg(long = "pub", value_name = "PEM")]
+    pub public: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -199,7 +202,7 @@ pub fn kek_fetch(a: KekFetchArgs) -> Result<()> {
 
 pub fn upload(a: UploadArgs) -> Result<()> {
     let v = a.v.connect()?;
-    let r = pipeline::upload(&v, &a.package, &a.name, a.new_version)?;
+    let r = pipeline::upload(&v, &a.package, &a.name, a.new_version, a.public.as_deref())?;
     emit(a.json, &r, |r| {
         if r.already_done {
             println!("already uploaded: {} holds this package's key", r.kid);

@@ -167,16 +167,20 @@ pub struct UploadReport {
 /// Refuses, before sending anything, a package whose KEK is in another vault. Refuses an
 /// existing name unless `new_version` (a key roll). The key is RSA-HSM with operations
 /// wrapKey and unwrapKey, no expiry, and a tag with the package's SHA-256, which makes a
-/// rerun safe: if the vault's latest version carries this package's tag, the upload is
-/// done; a key with another package is an error. A write whose connection broke is
+/// rerun safe: if the vault's latest version carries this package's tag (or, given the
+/// HSM's `public_key`, is that public key), the upload is done; another key is an error. A write whose connection broke is
 /// resolved by looking at the vault, not by sending it again blind.
 pub fn upload(
     v: &Vault,
     package_path: &Path,
     name: &str,
     new_version: bool,
+    public_key: Option<&Path>,
 ) -> Result<UploadReport> {
     check_key_name(name)?;
+    // With the HSM's public key, a key already in the vault can be recognized even
+    // without byok's tag (uploaded by another tool, or the tag removed).
+    let hsm_key = public_key.map(crate::kek::read_rsa_public).transpose()?;
     let bytes = crate::fsutil::read_limited(package_path, 1 << 20, "package")?;
     let (pkg, _) =
         crate::package::inspect(&bytes, None).map_err(|e| e.context(package_path.display()))?;
@@ -204,6 +208,11 @@ pub fn upload(
     if let Some(existing) = v.get_key(name, None)? {
         if existing.tag(PACKAGE_TAG) == Some(sha.as_str()) {
             return done(&existing, true);
+        }
+        if let Some((n, e)) = &hsm_key {
+            if existing.n().as_ref() == Some(n) && existing.e().as_ref() == Some(e) {
+                return done(&existing, true);
+            }
         }
         if !new_version {
             bail!(

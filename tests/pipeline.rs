@@ -644,3 +644,50 @@ fn backup_copy_goes_to_blob_storage_too() {
     fails(&o, &["online copy was not stored"]);
     ok(&r.byok(&["backup", "verify", "bk"]));
 }
+
+#[test]
+fn upload_recognizes_a_key_another_tool_imported_by_its_public_key() {
+    use base64::Engine;
+    let r = rig(&[]);
+    let v = r.vault.url.as_str();
+    kek_and_package(&r, "KEK-A", "Key-A");
+    // Imported as `az keyvault key import --byok-file` does: no byok tag.
+    let raw = fs::read(r.tok.dir().join("Key-A.byok")).unwrap();
+    let body = serde_json::json!({"key": {"kty": "RSA-HSM", "key_ops": ["wrapKey", "unwrapKey"],
+        "key_hsm": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw)}, "Hsm": true});
+    let imported = r.vault.call("PUT", "/keys/Key-A", Some(body));
+    assert!(imported["key"]["kid"].is_string(), "{imported}");
+    // Without the public key byok cannot tell it is the same key: it refuses.
+    fails(
+        &r.byok(&["upload", "Key-A.byok", "--vault", v, "--name", "Key-A"]),
+        &["already exists"],
+    );
+    let j = json(&r.byok(&[
+        "upload",
+        "Key-A.byok",
+        "--vault",
+        v,
+        "--name",
+        "Key-A",
+        "--pub",
+        "Key-A.pub.pem",
+        "--json",
+    ]));
+    assert_eq!(j["already_done"], true);
+    assert_eq!(r.vault.versions("Key-A"), 1);
+    // Another key's public key does not pass for it.
+    ok(&r.byok(&["keygen", "--label", "Other", "--size", "2048"]));
+    fails(
+        &r.byok(&[
+            "upload",
+            "Key-A.byok",
+            "--vault",
+            v,
+            "--name",
+            "Key-A",
+            "--pub",
+            "Other.pub.pem",
+        ]),
+        &["already exists"],
+    );
+}

@@ -311,7 +311,13 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
         if crate::keyid::KeyId::parse(&mk.kek_kid)?.vault != url {
             bail!("the manifest's KEK for {} is not in {url}", mk.name);
         }
-        let up = pipeline::upload(v, &dir.join(&mk.package), &mk.name, false)?;
+        let up = pipeline::upload(
+            v,
+            &dir.join(&mk.package),
+            &mk.name,
+            false,
+            Some(&dir.join(&mk.public_key)),
+        )?;
         w.append(
             Record::new("upload", "byok")
                 .input(&mk.package, &mk.package_sha256)

@@ -49,6 +49,12 @@ impl SimProc {
 
     /// GET a path (api-version added) with any bearer token, as JSON.
     pub fn get(&self, path: &str) -> Value {
+        self.call("GET", path, None)
+    }
+
+    /// A request with any bearer token and api-version 7.6; retried past injected
+    /// 429s and 503s. Returns the body as JSON.
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let pem = std::fs::read(&self.ca).unwrap();
         let cert = ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned();
         let tls = ureq::tls::TlsConfig::builder()
@@ -62,15 +68,18 @@ impl SimProc {
             .build()
             .into();
         let sep = if path.contains('?') { '&' } else { '?' };
-        // A simulator with injected faults answers some requests with 429 or 503.
+        let url = format!("{}{path}{sep}api-version=7.6", self.url);
         for _ in 0..20 {
-            let Ok(mut r) = agent
-                .get(format!("{}{path}{sep}api-version=7.6", self.url))
+            let req = ureq::http::Request::builder()
+                .method(method)
+                .uri(&url)
                 .header("authorization", "Bearer test")
-                .call()
-            else {
-                continue;
+                .header("content-type", "application/json");
+            let sent = match &body {
+                Some(b) => agent.run(req.body(serde_json::to_vec(b).unwrap()).unwrap()),
+                None => agent.run(req.body(ureq::SendBody::none()).unwrap()),
             };
+            let Ok(mut r) = sent else { continue };
             if [429, 503].contains(&r.status().as_u16()) {
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 continue;
@@ -78,7 +87,7 @@ impl SimProc {
             return serde_json::from_str(&r.body_mut().read_to_string().unwrap())
                 .unwrap_or(Value::Null);
         }
-        panic!("GET {path} kept failing")
+        panic!("{method} {path} kept failing")
     }
 
     /// How many versions key `name` has.
