@@ -9,7 +9,6 @@
 //!   is never overwritten, `Content-MD5` (the service checks it and refuses a corrupted
 //!   upload) and the SHA-256 as metadata `x-ms-meta-sha256`;
 //! - [`get_blob`]: Get Blob, checked against the MD5 and SHA-256 stored with it;
-//! - [`list_blobs`]: List Blobs, names only.
 //!
 //! Authentication is an Entra ID bearer token for the scope
 //! `https://storage.azure.com/.default` (the identity needs the role Storage Blob Data
@@ -34,9 +33,6 @@ use std::net::IpAddr;
 /// The Blob Storage REST version sent as `x-ms-version`: generally available on Azure and
 /// accepted by Azurite 3.35 (tests/azurite).
 pub const API_VERSION: &str = "2024-11-04";
-
-/// Most pages List Blobs is asked for before giving up (5000 names a page).
-const MAX_LIST_PAGES: usize = 1000;
 
 /// What the service confirmed for a new blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,65 +316,6 @@ pub async fn get_blob(
         }
     }
     Ok(body)
-}
-
-/// The names of the blobs in the container (all pages), in the service's order
-/// (lexicographic), optionally only those starting with `prefix`.
-pub async fn list_blobs(
-    http: &reqwest::Client,
-    token: &str,
-    container_url: &str,
-    prefix: Option<&str>,
-) -> Result<Vec<String>> {
-    let container = ContainerUrl::parse(container_url)?;
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_LIST_PAGES {
-        let mut url = container.url.clone();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("restype", "container")
-                .append_pair("comp", "list");
-            if let Some(p) = prefix {
-                q.append_pair("prefix", p);
-            }
-            if let Some(m) = &marker {
-                q.append_pair("marker", m);
-            }
-        }
-        let resp = http
-            .get(url)
-            .headers(base_headers(token)?)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e, &container))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(ServiceError::read(resp)
-                .await
-                .into_error(status, &container, None));
-        }
-        let xml = resp
-            .text()
-            .await
-            .map_err(|e| transport_error(&e, &container))?;
-        let blobs = elements(&xml, "Blobs").into_iter().next().unwrap_or("");
-        for blob in elements(blobs, "Blob") {
-            if let Some(name) = elements(blob, "Name").into_iter().next() {
-                names.push(xml_unescape(name));
-            }
-        }
-        // The NextMarker is the last element of the response, after <Blobs>.
-        let after = xml.rsplit("</Blobs>").next().unwrap_or("");
-        match elements(after, "NextMarker").into_iter().next() {
-            Some(m) if !m.trim().is_empty() => marker = Some(xml_unescape(m)),
-            _ => return Ok(names),
-        }
-    }
-    bail!(
-        "the container {} lists more than {MAX_LIST_PAGES} pages of blobs: give a prefix",
-        container.as_str()
-    )
 }
 
 /// The inner texts of the elements `<tag>…</tag>` in `xml`, not nested in each other.
