@@ -1,6 +1,8 @@
 //! End-to-end tests of `byok-vault-sim`: the built binary, over HTTPS, trusting its `ca.pem`.
 #![cfg(feature = "network")]
 
+mod common;
+
 use byok::kek::{decode_b64url, encode_b64url, rsa_from_parts};
 use byok::keyid::KeyId;
 use byok::package::Package;
@@ -10,8 +12,6 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::Duration;
 use ureq::SendBody;
 
 const AUTH: &str = "Bearer test-token";
@@ -70,19 +70,7 @@ impl Sim {
         let url = ready["url"].as_str().expect("url").to_string();
         let ca = PathBuf::from(ready["ca"].as_str().expect("ca"));
         assert_eq!(ca, dir.canonicalize().unwrap().join("ca.pem"));
-        let pem = std::fs::read(&ca).expect("read ca.pem");
-        let cert = ureq::tls::Certificate::from_pem(&pem)
-            .expect("ca.pem")
-            .to_owned();
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent = common::agent_trusting(&ca);
         Sim {
             child,
             log: log_path,

@@ -173,19 +173,7 @@ impl Azurite {
 
     /// Create a container (PUT ?restype=container) with the bearer token.
     pub fn create_container(&self, name: &str) {
-        let pem = std::fs::read(&self.ca_pem).expect("read ca.pem");
-        let cert = ureq::tls::Certificate::from_pem(&pem)
-            .expect("ca.pem")
-            .to_owned();
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
+        let agent = super::agent_trusting(&self.ca_pem);
         let mut resp = agent
             .put(&format!("{}/{name}?restype=container", self.account_url))
             .header("Authorization", &format!("Bearer {}", self.token))

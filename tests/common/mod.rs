@@ -152,6 +152,25 @@ pub fn write_kek(dir: &Path, bits: usize) -> PathBuf {
     p
 }
 
+/// An HTTP agent that trusts only the CA in `ca_pem` and returns error statuses as answers.
+pub fn agent_trusting(ca_pem: &Path) -> ureq::Agent {
+    let pem = std::fs::read(ca_pem).expect("read the CA");
+    let cert = ureq::tls::Certificate::from_pem(&pem)
+        .expect("a PEM CA")
+        .to_owned();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            cert,
+        ])))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -55,18 +55,7 @@ impl SimProc {
     /// A request with any bearer token and api-version 7.6; retried past injected
     /// 429s and 503s. Returns the body as JSON.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let pem = std::fs::read(&self.ca).unwrap();
-        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap().to_owned();
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
-                cert,
-            ])))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = super::agent_trusting(&self.ca);
         let sep = if path.contains('?') { '&' } else { '?' };
         let url = format!("{}{path}{sep}api-version=7.6", self.url);
         for _ in 0..20 {
