@@ -36,7 +36,7 @@ use azure_security_keyvault_keys::models::{
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The data-plane API version byok speaks.
@@ -625,20 +625,10 @@ impl Vault {
     }
 }
 
-/// Where a path's name is a valid Key Vault key name.
+/// Refuse a name that is not a valid Key Vault key name.
 pub fn check_key_name(name: &str) -> Result<()> {
     if !crate::keyid::valid_key_name(name) {
         bail!("{name:?} is not a valid Key Vault key name (1-127 letters, digits and dashes)");
     }
     Ok(())
-}
-
-/// For messages: the vault's host.
-pub fn host(url: &str) -> &str {
-    url.trim_start_matches("https://")
-}
-
-/// Read a file the caller names, for commands that take a public key.
-pub fn read_public_pem(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
-    crate::kek::read_rsa_public(path)
 }
