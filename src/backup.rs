@@ -164,7 +164,12 @@ pub fn store(
         time: now.rfc3339(),
         key_spki_sha256: key_spki_sha256.to_string(),
     };
-    append_manifest(dir, &entry)?;
+    if let Err(e) = append_manifest(dir, &entry) {
+        // An unlisted backup would fail `backup verify`: take it back.
+        let _ = std::fs::remove_file(&path);
+        fsutil::sync_dir(dir);
+        return Err(e.context("the backup was not kept"));
+    }
     Ok(entry)
 }
 
