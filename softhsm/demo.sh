@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 softhsm/setup.sh
 step() { printf '\n==> %s\n' "$*"; }
 step "building byok and byok-vault-sim (release)"
-cargo build --release --quiet --bins --examples
+cargo build --release --quiet -p byok -p byok-vault-sim -p byok-testkit --bins --examples
 bin=$PWD/target/release
 work=$(mktemp -d "${TMPDIR:-/tmp}/byok-rehearsal.XXXXXX")
 cd "$work"
@@ -38,22 +38,24 @@ SCRATCH=$(start_vault scratch --recovery-level Recoverable+Purgeable)
 cat vault-a/ca.pem vault-b/ca.pem scratch/ca.pem > cas.pem
 export BYOK_CA_FILE=$work/cas.pem
 # The simulators accept any bearer token; against Azure, byok uses az login or a service principal.
+# Simulated vaults live on loopback addresses, which byok accepts only in a rehearsal:
+# --rehearsal on the commands, "rehearsal": true in the plan (warned every time).
 export BYOK_ACCESS_TOKEN=rehearsal
 echo "vault A $VAULT_A, vault B $VAULT_B, scratch $SCRATCH"
 
 step "connected side: a KEK in each vault (RSA-HSM, import only), fetched for the ceremony"
 mkdir keks
-"$bin/byok" kek create --vault "$VAULT_A" --name Contoso-KEK-A --size 4096 >/dev/null
-"$bin/byok" kek create --vault "$VAULT_B" --name Contoso-KEK-B --size 4096 >/dev/null
-"$bin/byok" kek fetch --vault "$VAULT_A" --name Contoso-KEK-A --out keks/vault-a.json
-"$bin/byok" kek fetch --vault "$VAULT_B" --name Contoso-KEK-B --out keks/vault-b.json
-FP_A=$("$bin/byok" kek inspect keks/vault-a.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
-FP_B=$("$bin/byok" kek inspect keks/vault-b.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
+"$bin/byok" --rehearsal kek create --vault "$VAULT_A" --name Contoso-KEK-A --size 4096 >/dev/null
+"$bin/byok" --rehearsal kek create --vault "$VAULT_B" --name Contoso-KEK-B --size 4096 >/dev/null
+"$bin/byok" --rehearsal kek fetch --vault "$VAULT_A" --name Contoso-KEK-A --out keks/vault-a.json
+"$bin/byok" --rehearsal kek fetch --vault "$VAULT_B" --name Contoso-KEK-B --out keks/vault-b.json
+FP_A=$("$bin/byok" --rehearsal kek inspect keks/vault-a.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
+FP_B=$("$bin/byok" --rehearsal kek inspect keks/vault-b.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
 
 step "the plan: an Exchange DEP and a SharePoint geo DEP, two keys each in two vaults"
 key() { printf '{"vault": "%s", "name": "%s", "size": 3072, "kek": "%s", "kek_sha256": "%s"}' "$@"; }
 cat > plan.json <<PLAN
-{"ceremony": "contoso-rehearsal", "token": "Contoso-Ceremony",
+{"ceremony": "contoso-rehearsal", "token": "Contoso-Ceremony", "rehearsal": true,
  "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
               {"name": "Bob Example", "role": "crypto officer"}],
  "policies": [
@@ -83,6 +85,6 @@ step "connected side: byok ceremony import plan.json --packages ceremony"
 "$bin/byok" ceremony import plan.json --packages ceremony
 
 step "byok backup verify ceremony/backups --restore-to <scratch vault>"
-"$bin/byok" backup verify ceremony/backups --restore-to "$SCRATCH"
+"$bin/byok" --rehearsal backup verify ceremony/backups --restore-to "$SCRATCH"
 
 printf '\ndone: plan, KEKs, ceremony directory, transcripts, backups and printable record are in %s\n' "$work"

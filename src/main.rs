@@ -1,15 +1,16 @@
 //! `byok`: the command-line layer. Parses arguments, calls the library, prints reports.
 //! Every failure is one line `error: …` and exit status 1.
 
-use byok::hsm::Target;
-use byok::kek::Kek;
-use byok::{bail, words, Result};
+use byok_core::hsm::Target;
+use byok_core::kek::Kek;
+use byok_core::{bail, words, Result};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[cfg(feature = "network")]
+#[path = "cli/net.rs"]
 mod main_net;
 
 #[derive(Parser)]
@@ -23,6 +24,10 @@ mod main_net;
                   --pin-file (a file only you can read) or BYOK_PIN."
 )]
 struct Cli {
+    /// Rehearse against the local simulator: accept loopback vault addresses and key ids
+    /// (warned every time, recorded in transcripts). Never for a real ceremony.
+    #[arg(long, global = true)]
+    rehearsal: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -98,8 +103,8 @@ struct TrustArgs {
 
 impl TrustArgs {
     /// The roots, with the extra-root warnings printed.
-    fn roots(&self) -> Result<byok::attestation::TrustRoots> {
-        let (roots, warnings) = byok::attestation::policy::trust_roots(&self.trust_root)?;
+    fn roots(&self) -> Result<byok_core::attestation::TrustRoots> {
+        let (roots, warnings) = byok_core::attestation::policy::trust_roots(&self.trust_root)?;
         warn_all(&warnings);
         Ok(roots)
     }
@@ -123,9 +128,9 @@ impl KekAttestationArgs {
         &self,
         kek_path: &Path,
         kek: &Kek,
-    ) -> Result<byok::attestation::policy::KekAttestation> {
+    ) -> Result<byok_core::attestation::policy::KekAttestation> {
         let roots = self.trust.roots()?;
-        byok::attestation::policy::check_kek_files(
+        byok_core::attestation::policy::check_kek_files(
             kek_path,
             self.attestation.as_deref(),
             kek,
@@ -365,7 +370,7 @@ fn main() -> ExitCode {
 fn emit<T: Serialize>(json: bool, report: &T, text: impl FnOnce(&T)) -> Result<()> {
     if json {
         let s = serde_json::to_string_pretty(report)
-            .map_err(|e| byok::err!("cannot print JSON: {e}"))?;
+            .map_err(|e| byok_core::err!("cannot print JSON: {e}"))?;
         println!("{s}");
     } else {
         text(report);
@@ -373,8 +378,9 @@ fn emit<T: Serialize>(json: bool, report: &T, text: impl FnOnce(&T)) -> Result<(
     Ok(())
 }
 
-fn warn_all(warnings: &[String]) {
+fn warn_all<S: AsRef<str>>(warnings: impl IntoIterator<Item = S>) {
     for w in warnings {
+        let w = w.as_ref();
         eprintln!("warning: {w}");
     }
 }
@@ -398,11 +404,15 @@ fn fingerprint_lines(hex_fp: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let mode = byok_core::Mode::rehearsal_if(cli.rehearsal);
+    if let Some(w) = mode.warning() {
+        eprintln!("warning: {w}");
+    }
     match cli.cmd {
         Cmd::Hsm(HsmCmd::Info { hsm, json }) => {
             let t = target(&hsm, None, None)?;
             let h = t.open()?;
-            let r = byok::wrap::info(&h)?;
+            let r = byok_core::wrap::info(&h)?;
             emit(json, &r, |r| {
                 println!("module:    {}", r.module.display());
                 println!(
@@ -444,7 +454,7 @@ fn run(cli: Cli) -> Result<()> {
             let t = target(&hsm, None, login.pin_file.as_deref())?;
             let h = t.open()?;
             let s = h.login(t.pin_file.as_deref())?;
-            let r = byok::wrap::selftest(&h, &s)?;
+            let r = byok_core::wrap::selftest(&h, &s)?;
             drop(s);
             warn_all(&r.warnings);
             emit(json, &r, |r| {
@@ -464,13 +474,13 @@ fn run(cli: Cli) -> Result<()> {
             att,
             json,
         }) => {
-            let kek = Kek::load(&file, kid.as_deref())?;
+            let kek = Kek::load(&file, kid.as_deref(), mode)?;
             let attestation = att.check(&file, &kek)?;
             #[derive(Serialize)]
             struct Out {
                 #[serde(flatten)]
-                kek: byok::kek::KekReport,
-                attestation: byok::attestation::policy::KekAttestation,
+                kek: byok_core::kek::KekReport,
+                attestation: byok_core::attestation::policy::KekAttestation,
             }
             let out = Out {
                 kek: kek.report(),
@@ -506,10 +516,10 @@ fn run(cli: Cli) -> Result<()> {
             so_pin_file,
             json,
         }) => {
-            let k = Kek::load(&kek, kid.as_deref())?;
+            let k = Kek::load(&kek, kid.as_deref(), mode)?;
             let t = target(&hsm, None, None)?;
             let h = t.open()?;
-            let r = byok::keygen::trust_kek(&h, &k, &sha256, so_pin_file.as_deref())?;
+            let r = byok_core::keygen::trust_kek(&h, &k, &sha256, so_pin_file.as_deref())?;
             emit(json, &r, |r| {
                 println!(
                     "stored the KEK as trusted wrapping key \"{}\" on token \"{}\"",
@@ -525,21 +535,23 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Keygen(a) => {
             let t = target(&a.hsm, None, a.login.pin_file.as_deref())?;
-            byok::keygen::check_label(&a.label)?;
-            byok::keygen::check_bits(a.size)?;
-            byok::fsutil::refuse_existing(&byok::keygen::pub_pem_path(&a.out_dir, &a.label))?;
+            byok_core::keygen::check_label(&a.label)?;
+            byok_core::keygen::check_bits(a.size)?;
+            byok_core::fsutil::refuse_existing(&byok_core::keygen::pub_pem_path(
+                &a.out_dir, &a.label,
+            ))?;
             let h = t.open()?;
             let s = h.login(t.pin_file.as_deref())?;
-            let req = byok::keygen::KeygenRequest {
+            let req = byok_core::keygen::KeygenRequest {
                 label: &a.label,
                 bits: a.size,
                 out_dir: &a.out_dir,
                 wrap_with_trusted: a.wrap_with_trusted,
             };
-            let r = byok::keygen::keygen(&h, &s, &req)?;
+            let r = byok_core::keygen::keygen(&h, &s, &req)?;
             drop(s);
             if h.is_softhsm() {
-                eprintln!("warning: {}", byok::wrap::softhsm_warning());
+                eprintln!("warning: {}", byok_core::wrap::softhsm_warning());
             }
             emit(a.json, &r, |r| {
                 println!(
@@ -556,26 +568,26 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Wrap(a) => {
             let t = target(&a.hsm, Some(&a.key), a.login.pin_file.as_deref())?;
-            let kek = Kek::load(&a.kek, a.kid.as_deref())?;
+            let kek = Kek::load(&a.kek, a.kid.as_deref(), mode)?;
             if kek.kid.is_none() {
                 bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show`");
             }
             let attestation = a.att.check(&a.kek, &kek)?;
-            byok::fsutil::refuse_existing(&a.out)?;
+            byok_core::fsutil::refuse_existing(&a.out)?;
             let h = t.open()?;
             let s = h.login(t.pin_file.as_deref())?;
-            let sel = byok::wrap::KeySelector {
+            let sel = byok_core::wrap::KeySelector {
                 label: t.key_label.as_deref(),
                 id: t.key_id.as_deref(),
             };
-            let r = byok::wrap::wrap(&h, &s, &sel, &kek, &a.out)?;
+            let r = byok_core::wrap::wrap(&h, &s, &sel, &kek, &a.out)?;
             drop(s);
             warn_all(&r.warnings);
             #[derive(Serialize)]
             struct Out {
                 #[serde(flatten)]
-                wrap: byok::wrap::WrapReport,
-                kek_attestation: byok::attestation::policy::KekAttestation,
+                wrap: byok_core::wrap::WrapReport,
+                kek_attestation: byok_core::attestation::policy::KekAttestation,
             }
             let out = Out {
                 wrap: r,
@@ -595,8 +607,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Ceremony(CeremonyCmd::Check { plan, trust, json }) => {
             let roots = trust.roots()?;
-            let (r, _) = byok::ceremony::plan::check_with(&plan, &roots)?;
-            warn_all(&r.warnings);
+            let (r, _) = byok_core::ceremony::plan::check(&plan, &roots, mode)?;
+            warn_all(
+                r.warnings
+                    .iter()
+                    .filter(|w| mode.warning() != Some(w.as_str())),
+            );
             emit(json, &r, |r| {
                 if r.ok {
                     println!(
@@ -606,23 +622,23 @@ fn run(cli: Cli) -> Result<()> {
                 }
             })?;
             if !r.ok {
-                return Err(byok::ceremony::plan::violations_error(&r.violations));
+                return Err(byok_core::ceremony::plan::violations_error(&r.violations));
             }
             Ok(())
         }
-        Cmd::Ceremony(CeremonyCmd::Run(a)) => ceremony_run(a),
+        Cmd::Ceremony(CeremonyCmd::Run(a)) => ceremony_run(a, mode),
         #[cfg(feature = "network")]
-        Cmd::Ceremony(CeremonyCmd::Import(a)) => main_net::ceremony_import(a),
+        Cmd::Ceremony(CeremonyCmd::Import(a)) => main_net::ceremony_import(a, mode),
         #[cfg(feature = "network")]
-        Cmd::Kek(KekCmd::Create(a)) => main_net::kek_create(a),
+        Cmd::Kek(KekCmd::Create(a)) => main_net::kek_create(a, mode),
         #[cfg(feature = "network")]
-        Cmd::Kek(KekCmd::Fetch(a)) => main_net::kek_fetch(a),
+        Cmd::Kek(KekCmd::Fetch(a)) => main_net::kek_fetch(a, mode),
         #[cfg(feature = "network")]
-        Cmd::Upload(a) => main_net::upload(a),
+        Cmd::Upload(a) => main_net::upload(a, mode),
         #[cfg(feature = "network")]
-        Cmd::Verify(a) => main_net::verify(a),
+        Cmd::Verify(a) => main_net::verify(a, mode),
         #[cfg(feature = "network")]
-        Cmd::Backup(a) => main_net::backup(a),
+        Cmd::Backup(a) => main_net::backup(a, mode),
         Cmd::Attestation(AttestationCmd::Verify {
             file,
             key,
@@ -633,19 +649,20 @@ fn run(cli: Cli) -> Result<()> {
         }) => {
             let roots = trust.roots()?;
             let limit = 1 << 20;
-            let bytes = byok::fsutil::read_limited(&file, limit, "attestation file")?;
+            let bytes = byok_core::fsutil::read_limited(&file, limit, "attestation file")?;
             let key = key
-                .map(|k| byok::fsutil::read_limited(&k, limit, "key file"))
+                .map(|k| byok_core::fsutil::read_limited(&k, limit, "key file"))
                 .transpose()?;
             let chain = chain
-                .map(|c| byok::fsutil::read_limited(&c, limit, "chain file"))
+                .map(|c| byok_core::fsutil::read_limited(&c, limit, "chain file"))
                 .transpose()?;
-            let r = byok::attestation::policy::verify_file(
+            let r = byok_core::attestation::policy::verify_file(
                 &bytes,
                 key.as_deref(),
                 chain.as_deref(),
                 kid.as_deref(),
                 &roots,
+                mode,
             )
             .map_err(|e| e.context(file.display()))?;
             if r.extra_root_used {
@@ -654,10 +671,10 @@ fn run(cli: Cli) -> Result<()> {
             emit(json, &r, |r| print!("{r}"))
         }
         Cmd::Transcript(TranscriptCmd::Verify { file, plan, json }) => {
-            let v = byok::transcript::verify(&file)?;
+            let v = byok_core::transcript::verify(&file)?;
             if let Some(p) = plan {
-                let bytes = byok::fsutil::read_limited(&p, 1 << 20, "plan")?;
-                let sha = byok::transcript::sha256_hex(&bytes);
+                let bytes = byok_core::fsutil::read_limited(&p, 1 << 20, "plan")?;
+                let sha = byok_core::transcript::sha256_hex(&bytes);
                 if sha != v.report.plan_sha256 {
                     bail!(
                         "{} does not start from plan {} (its SHA-256 is {sha}, the transcript's {})",
@@ -687,16 +704,16 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
         Cmd::Transcript(TranscriptCmd::Render { file, out_dir }) => {
-            let v = byok::transcript::verify(&file)?;
-            for p in byok::ceremony::render::render(&v, &out_dir)? {
+            let v = byok_core::transcript::verify(&file)?;
+            for p in byok_core::ceremony::render::render(&v, &out_dir)? {
                 println!("wrote {}", p.display());
             }
             Ok(())
         }
         Cmd::Package(PackageCmd::Inspect { file, kek, json }) => {
-            let bytes = byok::fsutil::read_limited(&file, 1 << 20, "package")?;
-            let kek = kek.map(|k| Kek::load(&k, None)).transpose()?;
-            let (_, r) = byok::package::inspect(&bytes, kek.as_ref())
+            let bytes = byok_core::fsutil::read_limited(&file, 1 << 20, "package")?;
+            let kek = kek.map(|k| Kek::load(&k, None, mode)).transpose()?;
+            let (_, r) = byok_core::package::inspect(&bytes, kek.as_ref(), mode)
                 .map_err(|e| e.context(file.display()))?;
             emit(json, &r, |r| {
                 println!("package:   {} ({} bytes)", file.display(), r.size);
@@ -725,11 +742,15 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn ceremony_run(a: CeremonyRunArgs) -> Result<()> {
-    use byok::ceremony::{plan, run, script};
+fn ceremony_run(a: CeremonyRunArgs, mode: byok_core::Mode) -> Result<()> {
+    use byok_core::ceremony::{plan, run, script};
     let roots = a.trust.roots()?;
-    let p = plan::load_with(&a.plan, &roots)?;
-    warn_all(&p.warnings);
+    let p = plan::load(&a.plan, &roots, mode)?;
+    warn_all(
+        p.warnings
+            .iter()
+            .filter(|w| mode.warning() != Some(w.as_str())),
+    );
     if a.dry_run {
         print!("{}", script::script(&p, &a.plan, &a.out, a.non_interactive));
         return Ok(());

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use base64::Engine;
-use byok::attestation::testchain::{self, KeyFlags, Mrvl1Attestation, TestChain};
-use byok::attestation::*;
+use byok_core::attestation::*;
+use byok_testkit::testchain::{self, KeyFlags, Mrvl1Attestation, TestChain};
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
 

@@ -16,13 +16,7 @@ const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/attestati
 
 /// `byok ARGS` with no token and no network settings (the offline commands).
 fn byok_plain(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_byok"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output()
-        .unwrap()
+    byok_in(dir, args)
 }
 
 fn json(o: &Output) -> Value {
@@ -383,7 +377,7 @@ fn managed_hsm_simulator_end_to_end() {
     // The az --file form (standard base64, no key): needs --key; a wrong key is refused.
     let a = &att["attributes"]["attestation"];
     let std_b64 = |f: &str| {
-        let raw = byok::kek::decode_b64url(a[f].as_str().unwrap()).unwrap();
+        let raw = byok_core::kek::decode_b64url(a[f].as_str().unwrap()).unwrap();
         base64::engine::general_purpose::STANDARD.encode(raw)
     };
     let az = serde_json::json!({
@@ -421,9 +415,9 @@ fn managed_hsm_simulator_end_to_end() {
 
     // Damaged attestations: truncated blob, missing certificate, garbage base64.
     let mut bad = att.clone();
-    let blob = byok::kek::decode_b64url(a["privateKeyAttestation"].as_str().unwrap()).unwrap();
+    let blob = byok_core::kek::decode_b64url(a["privateKeyAttestation"].as_str().unwrap()).unwrap();
     bad["attributes"]["attestation"]["privateKeyAttestation"] =
-        Value::from(byok::kek::encode_b64url(&blob[..blob.len() - 40]));
+        Value::from(byok_core::kek::encode_b64url(&blob[..blob.len() - 40]));
     r.write("trunc.json", &bad);
     fails(
         &r.byok(&[
@@ -436,15 +430,15 @@ fn managed_hsm_simulator_end_to_end() {
         &["attestation"],
     );
     let pem = String::from_utf8(
-        byok::kek::decode_b64url(a["certificatePemFile"].as_str().unwrap()).unwrap(),
+        byok_core::kek::decode_b64url(a["certificatePemFile"].as_str().unwrap()).unwrap(),
     )
     .unwrap();
     let certs: Vec<&str> = pem.split_inclusive("-----END CERTIFICATE-----\n").collect();
     assert_eq!(certs.len(), 4);
     let mut bad = att.clone();
-    bad["attributes"]["attestation"]["certificatePemFile"] = Value::from(byok::kek::encode_b64url(
-        [certs[0], certs[2], certs[3]].concat().as_bytes(),
-    ));
+    bad["attributes"]["attestation"]["certificatePemFile"] = Value::from(
+        byok_core::kek::encode_b64url([certs[0], certs[2], certs[3]].concat().as_bytes()),
+    );
     r.write("nocert.json", &bad);
     fails(
         &r.byok(&[
@@ -638,7 +632,7 @@ fn ceremony_plan_requires_kek_attestation() {
                 "kek_attestation": "required"})
         };
         serde_json::json!({
-            "ceremony": "att-rehearsal", "token": "Att-Ceremony",
+            "ceremony": "att-rehearsal", "token": "Att-Ceremony", "rehearsal": true,
             "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
                          {"name": "Bob Example", "role": "crypto officer"}],
             "policies": [{"name": "USA_mailboxes", "service": "exchange",
@@ -755,7 +749,7 @@ fn simulator_chain_persists_across_restarts() {
     // A damaged chain file is refused at start, with what to do.
     drop(sim);
     fs::write(dir.join("attestation-chain.json"), "{}").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_byok-vault-sim"))
+    let o = Command::new(byok_testkit::sim_bin())
         .args(["--listen", "127.0.0.1:0", "--managed-hsm", "--state-dir"])
         .arg(&dir)
         .output()

@@ -1,4 +1,4 @@
-//! The online backup copy (`byok::blob`) against Azurite, the Azure Storage emulator,
+//! The online backup copy (`byok_azure::blob`) against Azurite, the Azure Storage emulator,
 //! over HTTPS with bearer tokens.
 //!
 //! CI install step (Node 20+ and npm): `npm ci --prefix tests/azurite`
@@ -10,7 +10,7 @@
 mod common;
 
 use base64::Engine as _;
-use byok::blob::{get_blob, put_new_blob, ContainerUrl};
+use byok_azure::blob::{get_blob, put_new_blob, ContainerUrl};
 use common::azurite::{client, mint_token, Azurite, CONTAINER};
 use sha2::Digest as _;
 use std::time::{Duration, Instant};

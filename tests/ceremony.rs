@@ -6,7 +6,7 @@
 
 mod common;
 
-use byok::testkek::TestKek;
+use byok_testkit::testkek::TestKek;
 use common::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -64,6 +64,7 @@ fn plan_value() -> Value {
     json!({
         "ceremony": CEREMONY,
         "token": TOKEN,
+        "rehearsal": true,
         "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
                      {"name": "Bob Example", "role": "crypto officer"}],
         "policies": [
@@ -159,7 +160,7 @@ fn check_ceremony(tok: &Token) -> String {
     for (name, a) in KEYS {
         let (n, e) = pem_public(&out.join(format!("{name}.pub.pem")));
         let pkg = fs::read(out.join(format!("{name}.byok"))).unwrap();
-        byok::testkek::check_package(&kek_of(a).private, &pkg, &n, &e)
+        byok_testkit::testkek::check_package(&kek_of(a).private, &pkg, &n, &e)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let v: Value = serde_json::from_slice(&pkg).unwrap();
         assert_eq!(v["header"]["kid"], kek_of(a).kid.as_str());
@@ -297,7 +298,7 @@ fn interactive_kek_confirmation_and_a_wrong_word_stops() {
             .unwrap();
         child.wait_with_output().unwrap()
     };
-    let b_words = byok::words::to_words(&keks().1.kek().unwrap().sha256());
+    let b_words = byok_core::words::to_words(&keks().1.kek().unwrap().sha256());
     let list: Vec<&str> = b_words.split(' ').collect();
     // A wrong word stops the ceremony before any key is made.
     let o = spawn(&format!("yes\n{} wrong\n", list[0]));
@@ -563,17 +564,6 @@ fn a_label_already_on_the_token_is_never_adopted() {
         &["already has an object labelled", KEYS[2].0],
     );
     assert!(!tok.dir().join("out").exists(), "no directory left behind");
-}
-
-/// `byok ARGS` in `dir` without any token.
-fn byok_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_byok"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -982,7 +972,7 @@ fn dry_run_is_the_snapshot_script_and_touches_nothing() {
     for k in ["vault-a-kek.json", "vault-b-kek.json"] {
         fs::copy(fixture.join("keks").join(k), dir.join("keks").join(k)).unwrap();
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_byok"))
+    let o = Command::new(byok_testkit::bin("byok"))
         .args(["ceremony", "run", "plan.json", "--out", "out", "--dry-run"])
         .current_dir(dir)
         .env_clear()

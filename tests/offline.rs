@@ -42,8 +42,9 @@ fn every_size_of_key_and_kek_unwraps_in_software_to_the_hsm_key() {
                 hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
             );
             // Independent software unwrap equals the HSM's key.
-            let check = byok::testkek::check_package(&kek(kek_bits).private, &bytes, &n, &e)
-                .unwrap_or_else(|err| panic!("{out}: {err}"));
+            let check =
+                byok_testkit::testkek::check_package(&kek(kek_bits).private, &bytes, &n, &e)
+                    .unwrap_or_else(|err| panic!("{out}: {err}"));
             assert!(check.modulus_matches);
             // The package is exactly the four fields, base64url without padding.
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -271,7 +272,7 @@ fn pkcs11_uris_name_token_and_key() {
         .unwrap();
     ok(&o);
     let (n, e) = pem_public(&pem);
-    byok::testkek::check_package(
+    byok_testkit::testkek::check_package(
         &kek(2048).private,
         &fs::read(tok.dir().join("u.byok")).unwrap(),
         &n,
@@ -810,4 +811,56 @@ fn security_officer_stores_a_trusted_kek_under_dual_control() {
         &["trusted", "CKM_RSA_AES_KEY_WRAP"],
     );
     assert!(!tok.dir().join("wwt.byok").exists());
+}
+
+/// Loopback key ids (the simulator's, the test KEKs') are for rehearsals only: refused
+/// without `--rehearsal`, warned with it; a real vault's kid needs no flag.
+#[test]
+fn loopback_kids_only_in_a_rehearsal() {
+    let tok = Token::new("rehearsal");
+    keygen(&tok, "Key-R", 2048);
+    let kek = write_kek(&tok.dir(), 2048);
+    let kek = kek.to_str().unwrap();
+    let real = |args: &[&str]| tok.cmd_for_real(args).output().unwrap();
+    fails(&real(&["kek", "inspect", kek]), &["loopback", "rehearsal"]);
+    fails(
+        &real(&["wrap", "--key", "Key-R", "--kek", kek, "--out", "r.byok"]),
+        &["loopback", "rehearsal"],
+    );
+    assert!(!tok.dir().join("r.byok").exists(), "nothing written");
+    let o = real(&["--rehearsal", "kek", "inspect", kek]);
+    ok(&o);
+    assert!(stderr(&o).contains("warning: REHEARSAL"), "{}", stderr(&o));
+    ok(&real(&[
+        "--rehearsal",
+        "wrap",
+        "--key",
+        "Key-R",
+        "--kek",
+        kek,
+        "--out",
+        "r.byok",
+    ]));
+    fails(
+        &real(&["package", "inspect", "r.byok"]),
+        &["loopback", "rehearsal"],
+    );
+    ok(&real(&["package", "inspect", "r.byok", "--rehearsal"]));
+    // The same KEK under a real vault's kid needs no flag.
+    let bundle: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(kek).unwrap()).unwrap();
+    let mut real_kek = bundle.clone();
+    let version = bundle["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    real_kek["key"]["kid"] =
+        format!("https://contoso-vault1.vault.azure.net/keys/kek/{version}").into();
+    fs::write(tok.dir().join("real-kek.json"), real_kek.to_string()).unwrap();
+    let o = real(&["kek", "inspect", "real-kek.json"]);
+    ok(&o);
+    assert!(!stderr(&o).contains("REHEARSAL"), "{}", stderr(&o));
 }

@@ -131,7 +131,7 @@ fn openbao_imports_our_package_and_holds_the_hsm_key() {
         ]));
         let pkg: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join(&out)).unwrap()).unwrap();
-        let raw = byok::kek::decode_b64url(pkg["ciphertext"].as_str().unwrap()).unwrap();
+        let raw = byok_core::kek::decode_b64url(pkg["ciphertext"].as_str().unwrap()).unwrap();
         let std_b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
 
         // The wrong hash function is refused: OpenBao really unwraps.

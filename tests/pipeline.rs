@@ -195,7 +195,7 @@ fn whole_pipeline_against_the_simulator() {
     let r = rig(&[]);
     run_pipeline(&r);
     // Backup file bytes are what the vault's backup returns (the Key Vault backup form).
-    let (entries, report) = byok::backup::verify_dir(&r.tok.dir().join("backups")).unwrap();
+    let (entries, report) = byok_azure::backup::verify_dir(&r.tok.dir().join("backups")).unwrap();
     assert!(report.problems.is_empty());
     assert_eq!(entries.len(), 2);
 }
@@ -614,7 +614,7 @@ fn backup_copy_goes_to_blob_storage_too() {
         .build()
         .unwrap();
     let blob = rt
-        .block_on(byok::blob::get_blob(
+        .block_on(byok_azure::blob::get_blob(
             &http,
             &az.token,
             &az.container_url,

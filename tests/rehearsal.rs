@@ -109,6 +109,7 @@ impl Rehearsal {
         let plan = json!({
             "ceremony": "contoso-rehearsal",
             "token": TOKEN,
+            "rehearsal": true,
             "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
                          {"name": "Bob Example", "role": "crypto officer"}],
             "policies": [

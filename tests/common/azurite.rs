@@ -118,7 +118,7 @@ impl Azurite {
             );
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        byok::sim::tls::ensure_certificates(dir.path()).expect("make TLS certificates");
+        byok_vault_sim::tls::ensure_certificates(dir.path()).expect("make TLS certificates");
         let mut last = String::new();
         // A free port can be taken between our probe and Azurite's bind: try a few.
         for _ in 0..3 {
@@ -177,7 +177,7 @@ impl Azurite {
         let mut resp = agent
             .put(&format!("{}/{name}?restype=container", self.account_url))
             .header("Authorization", &format!("Bearer {}", self.token))
-            .header("x-ms-version", byok::blob::API_VERSION)
+            .header("x-ms-version", byok_azure::blob::API_VERSION)
             .send_empty()
             .expect("create the container in Azurite");
         let status = resp.status().as_u16();

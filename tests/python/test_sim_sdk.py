@@ -1,6 +1,6 @@
 """byok-vault-sim against the official Python SDK (azure-keyvault-keys, the library az uses).
 
-Run (from the repository root, after `cargo build --bin byok-vault-sim`):
+Run (from the repository root, after `cargo build --workspace --bins`):
 
     python3 -m venv venv && venv/bin/pip install azure-keyvault-keys azure-core pytest cryptography
     BYOK_VAULT_SIM=target/debug/byok-vault-sim venv/bin/pytest tests/python
@@ -45,7 +45,7 @@ class StaticToken:
 class Sim:
     def __init__(self, state_dir, *extra):
         if not os.path.exists(SIM):
-            pytest.fail(f"{SIM} not found: build it with `cargo build --bin byok-vault-sim` or set BYOK_VAULT_SIM")
+            pytest.fail(f"{SIM} not found: build it with `cargo build --workspace --bins` or set BYOK_VAULT_SIM")
         self.log = open(Path(str(state_dir) + ".log"), "wb")
         self.proc = subprocess.Popen(
             [SIM, "--listen", "127.0.0.1:0", "--state-dir", str(state_dir), *extra],
@@ -318,15 +318,19 @@ def test_key_attestation_managed_hsm(tmp_path):
         key_pem = tmp_path / "kek.pub.pem"
         key_pem.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         byok = Path(SIM).parent / "byok"
-        if byok.exists():
-            args = [str(byok), "attestation", "verify", str(az_file), "--key", str(key_pem), "--kid", kek.id]
-            r = subprocess.run(args + ["--trust-root", str(state / "attestation-root.pem"), "--json"], capture_output=True)
-            assert r.returncode == 0, r.stderr
-            report = json.loads(r.stdout)
-            assert report["key_name"] == "sdk-att-kek" and report["key_version"] == kek.properties.version
-            assert report["objects"][0]["never_extractable"] is True
-            r = subprocess.run(args, capture_output=True)
-            assert r.returncode == 1 and b"Marvell" in r.stderr
+        assert byok.exists(), f"{byok} not found: build it with `cargo build --workspace --bins`"
+        # The simulator's kid is a loopback address: a rehearsal.
+        args = [str(byok), "--rehearsal", "attestation", "verify", str(az_file), "--key", str(key_pem), "--kid", kek.id]
+        r = subprocess.run(args + ["--trust-root", str(state / "attestation-root.pem"), "--json"], capture_output=True)
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)
+        assert report["key_name"] == "sdk-att-kek" and report["key_version"] == kek.properties.version
+        assert report["objects"][0]["never_extractable"] is True
+        r = subprocess.run(args, capture_output=True)
+        assert r.returncode == 1 and b"Marvell" in r.stderr
+        # Without --rehearsal, the simulator's loopback kid is refused.
+        r = subprocess.run([a for a in args if a != "--rehearsal"], capture_output=True)
+        assert r.returncode == 1 and b"rehearsal" in r.stderr
         with pytest.raises(ResourceNotFoundError):
             client.get_key_attestation("sdk-att-kek", version="0" * 32)
     finally:

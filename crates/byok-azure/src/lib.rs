@@ -1,0 +1,15 @@
+//! byok-azure: the connected side of byok. The Key Vault client (the official Azure SDK
+//! for Rust), the pipeline (KEKs in the vault, upload, verify, backup, restore drills),
+//! backup files, the Blob Storage copy, and `byok ceremony import`.
+//!
+//! - [`vault`]: the Key Vault client
+//! - [`pipeline`]: upload, verify, backup and restore drills
+//! - [`backup`]: backup files and their manifest
+//! - [`blob`]: the online backup copy to Azure Blob Storage
+//! - [`import`]: `byok ceremony import`, the connected run of a ceremony
+
+pub mod backup;
+pub mod blob;
+pub mod import;
+pub mod pipeline;
+pub mod vault;

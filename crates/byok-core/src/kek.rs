@@ -1,0 +1,349 @@
+//! The Key Exchange Key (KEK): the vault's RSA public key that packages are wrapped under.
+//!
+//! Reads every form a security officer is handed: PEM SubjectPublicKeyInfo (what
+//! `az keyvault key download` writes), PEM PKCS#1, DER of either, and the KeyBundle or
+//! JWK JSON of `az keyvault key show`. Checks what Azure requires of a KEK before a
+//! single key is wrapped under it.
+
+use crate::keyid::{KeyId, Mode};
+use crate::{bail, err, words, Result};
+use base64::Engine;
+use rsa::pkcs8::EncodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{BoxedUint, PublicKey as RsaPublicKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// KEK sizes Azure accepts.
+pub const KEK_BITS: [usize; 3] = [2048, 3072, 4096];
+
+/// A checked KEK.
+#[derive(Debug, Clone)]
+pub struct Kek {
+    pub public: RsaPublicKey,
+    /// The canonical SubjectPublicKeyInfo DER (what the fingerprint is taken over).
+    pub spki_der: Vec<u8>,
+    pub kid: Option<KeyId>,
+    /// The form the file was in, for reports.
+    pub format: &'static str,
+    /// `kty` and `key_ops` when the file carried them.
+    pub kty: Option<String>,
+    pub key_ops: Option<Vec<String>>,
+}
+
+/// What `byok kek inspect` reports.
+#[derive(Debug, Serialize)]
+pub struct KekReport {
+    pub format: &'static str,
+    pub bits: usize,
+    pub exponent: u64,
+    pub kid: Option<String>,
+    pub vault: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub kty: Option<String>,
+    pub key_ops: Option<Vec<String>>,
+    pub sha256: String,
+    pub sha256_words: String,
+}
+
+impl Kek {
+    /// Read and check a KEK file. `kid` (from `--kid`) must agree with the file's own kid;
+    /// a loopback kid is accepted only in a rehearsal.
+    pub fn load(path: &Path, kid: Option<&str>, mode: Mode) -> Result<Kek> {
+        let bytes = crate::fsutil::read_limited(path, 1 << 20, "KEK file")?;
+        Kek::from_bytes(&bytes, kid, mode).map_err(|e| e.context(format!("KEK {}", path.display())))
+    }
+
+    pub fn from_bytes(bytes: &[u8], kid: Option<&str>, mode: Mode) -> Result<Kek> {
+        let mut kek = parse_any(bytes, mode)?;
+        if let Some(given) = kid {
+            let given = KeyId::parse(given, mode)?;
+            if let Some(own) = &kek.kid {
+                if own != &given {
+                    bail!(
+                        "--kid {} differs from the kid in the file ({}); use the file's kid or leave --kid out",
+                        given.url(),
+                        own.url()
+                    );
+                }
+            }
+            kek.kid = Some(given);
+        }
+        kek.check()?;
+        Ok(kek)
+    }
+
+    fn check(&self) -> Result<()> {
+        let bits = self.bits();
+        if !KEK_BITS.contains(&bits) {
+            bail!("the KEK is RSA-{bits}; Azure KEKs are RSA 2048, 3072 or 4096 bits: fetch the KEK again from the vault");
+        }
+        if self.exponent() != Some(65537) {
+            bail!("the KEK's public exponent is not 65537; Key Vault makes KEKs with 65537: is this the vault's KEK?");
+        }
+        if let Some(kty) = &self.kty {
+            if kty != "RSA-HSM" {
+                bail!("the KEK's kty is {kty:?}, not \"RSA-HSM\": create the KEK with `--kty RSA-HSM --ops import`");
+            }
+        }
+        if let Some(ops) = &self.key_ops {
+            if ops.len() != 1 || ops[0] != "import" {
+                bail!(
+                    "the KEK's key_ops are {ops:?}, not exactly [\"import\"]: Azure accepts only a KEK whose sole operation is import; create it with `--ops import`"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn bits(&self) -> usize {
+        self.public.n().bit_width() as usize
+    }
+
+    /// Big-endian modulus without leading zeros.
+    pub fn public_modulus(&self) -> Vec<u8> {
+        self.public.n().to_be_bytes_trimmed_vartime().to_vec()
+    }
+
+    /// Big-endian public exponent without leading zeros.
+    pub fn public_exponent(&self) -> Vec<u8> {
+        self.public.e().to_be_bytes_trimmed_vartime().to_vec()
+    }
+
+    pub fn modulus_bytes(&self) -> usize {
+        self.bits().div_ceil(8)
+    }
+
+    pub fn exponent(&self) -> Option<u64> {
+        let e = self.public.e().to_be_bytes_trimmed_vartime();
+        (e.len() <= 8).then(|| e.iter().fold(0u64, |a, b| (a << 8) | *b as u64))
+    }
+
+    pub fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(&self.spki_der).into()
+    }
+
+    pub fn report(&self) -> KekReport {
+        let fp = self.sha256();
+        KekReport {
+            format: self.format,
+            bits: self.bits(),
+            exponent: self.exponent().unwrap_or(0),
+            kid: self.kid.as_ref().map(KeyId::url),
+            vault: self.kid.as_ref().map(|k| k.vault.clone()),
+            name: self.kid.as_ref().map(|k| k.name.clone()),
+            version: self.kid.as_ref().map(|k| k.version.clone()),
+            kty: self.kty.clone(),
+            key_ops: self.key_ops.clone(),
+            sha256: hex::encode(fp),
+            sha256_words: words::to_words(&fp),
+        }
+    }
+}
+
+fn from_public(public: RsaPublicKey, format: &'static str) -> Result<Kek> {
+    let spki_der = public
+        .to_public_key_der()
+        .map_err(|e| err!("cannot encode the KEK: {e}"))?
+        .as_bytes()
+        .to_vec();
+    Ok(Kek {
+        public,
+        spki_der,
+        kid: None,
+        format,
+        kty: None,
+        key_ops: None,
+    })
+}
+
+const NOT_A_KEK: &str = "not a KEK: expected a PEM or DER RSA public key (`az keyvault key download`) or the JSON of `az keyvault key show`";
+
+fn parse_any(bytes: &[u8], mode: Mode) -> Result<Kek> {
+    let text = std::str::from_utf8(bytes).ok().map(str::trim_start);
+    match text {
+        _ if bytes.iter().all(|b| b.is_ascii_whitespace()) => {
+            bail!("the file is empty; {NOT_A_KEK}")
+        }
+        Some(t) if t.starts_with("-----BEGIN") => parse_pem(t),
+        Some(t) if t.starts_with('{') => parse_json(t, mode),
+        _ => parse_der(bytes),
+    }
+}
+
+fn parse_pem(text: &str) -> Result<Kek> {
+    let (label, der) = pem_rfc7468::decode_vec(text.trim().as_bytes()).map_err(|e| {
+        err!("the PEM does not decode ({e}): the file is damaged or truncated; fetch it again")
+    })?;
+    match label {
+        "PUBLIC KEY" => parse_spki(&der, "PEM SubjectPublicKeyInfo"),
+        "RSA PUBLIC KEY" => parse_pkcs1(&der, "PEM PKCS#1"),
+        l if l.contains("PRIVATE KEY") => bail!("{}", private_key_refusal()),
+        "CERTIFICATE" => bail!("the file is a certificate, not a KEK; {NOT_A_KEK}"),
+        other => bail!("PEM block {other:?} is {NOT_A_KEK}"),
+    }
+}
+
+fn parse_spki(der_bytes: &[u8], format: &'static str) -> Result<Kek> {
+    use der::Decode;
+    let info = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| {
+        err!(
+            "the public key does not parse ({e}): the file is damaged or truncated; fetch it again"
+        )
+    })?;
+    if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        bail!(
+            "the key is not RSA (algorithm {}); Azure KEKs are RSA-HSM 2048-4096: fetch the vault's KEK",
+            algorithm_name(&info.algorithm.oid)
+        );
+    }
+    let raw = info.subject_public_key.as_bytes().ok_or_else(|| {
+        err!("the public key's bit string is malformed: the file is damaged; fetch it again")
+    })?;
+    parse_pkcs1(raw, format)
+}
+
+fn parse_pkcs1(der_bytes: &[u8], format: &'static str) -> Result<Kek> {
+    use der::Decode;
+    let key = pkcs1::RsaPublicKey::<der::asn1::UintRef>::from_der(der_bytes).map_err(|e| {
+        err!("the RSA public key does not parse ({e}): the file is damaged or truncated; fetch it again")
+    })?;
+    let public = rsa_from_parts(key.modulus.as_bytes(), key.public_exponent.as_bytes())?;
+    from_public(public, format)
+}
+
+fn algorithm_name(oid: &spki::ObjectIdentifier) -> String {
+    match oid.to_string().as_str() {
+        "1.2.840.10045.2.1" => "EC".into(),
+        "1.3.101.112" => "Ed25519".into(),
+        other => other.into(),
+    }
+}
+
+fn private_key_refusal() -> String {
+    "the file holds a PRIVATE key: a KEK is the vault's public key. Do not copy private keys around; destroy this copy if it was not meant to exist, and use `az keyvault key download` or `byok kek fetch`".into()
+}
+
+fn parse_der(bytes: &[u8]) -> Result<Kek> {
+    use der::Decode;
+    if spki::SubjectPublicKeyInfoRef::from_der(bytes).is_ok() {
+        return parse_spki(bytes, "DER SubjectPublicKeyInfo");
+    }
+    if pkcs1::RsaPublicKey::<der::asn1::UintRef>::from_der(bytes).is_ok() {
+        return parse_pkcs1(bytes, "DER PKCS#1");
+    }
+    if pkcs8::PrivateKeyInfoRef::from_der(bytes).is_ok()
+        || pkcs1::RsaPrivateKey::<der::asn1::UintRef>::from_der(bytes).is_ok()
+    {
+        bail!("{}", private_key_refusal());
+    }
+    bail!("the file is {NOT_A_KEK} (it is neither PEM, JSON nor a DER public key; truncated?)")
+}
+
+fn parse_json(text: &str, mode: Mode) -> Result<Kek> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| err!("the JSON does not parse ({e}); {NOT_A_KEK}"))?;
+    // A KeyBundle has the JWK under "key"; a bare JWK is accepted too.
+    let jwk = match value.get("key") {
+        Some(k) => k,
+        None => &value,
+    };
+    let obj = jwk
+        .as_object()
+        .ok_or_else(|| err!("the JSON has no JWK object; {NOT_A_KEK}"))?;
+    for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+        if obj.contains_key(private) {
+            bail!("{}", private_key_refusal());
+        }
+    }
+    let kty = str_field(obj, "kty")?.ok_or_else(|| err!("the JWK has no \"kty\"; {NOT_A_KEK}"))?;
+    if !kty.starts_with("RSA") {
+        bail!("the key's kty is {kty:?}; Azure KEKs are RSA-HSM 2048-4096: fetch the vault's KEK");
+    }
+    let n = b64_field(obj, "n")?;
+    let e = b64_field(obj, "e")?;
+    let key_ops = match obj.get("key_ops") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Array(ops)) => Some(
+            ops.iter()
+                .map(|o| {
+                    o.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| err!("\"key_ops\" holds a non-string; {NOT_A_KEK}"))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        Some(_) => bail!("\"key_ops\" is not a list; {NOT_A_KEK}"),
+    };
+    let public = rsa_from_parts(&n, &e)?;
+    let mut kek = from_public(public, "KeyBundle JSON")?;
+    if value.get("key").is_none() {
+        kek.format = "JWK JSON";
+    }
+    kek.kty = Some(kty);
+    kek.key_ops = key_ops;
+    if let Some(kid) = str_field(obj, "kid")? {
+        kek.kid = Some(KeyId::parse(&kid, mode)?);
+    }
+    Ok(kek)
+}
+
+/// Read any RSA public key file byok reads KEKs from (PEM, DER or JSON) without the
+/// KEK's rules: for the HSM's own public keys (`N.pub.pem`). Returns (n, e).
+pub fn read_rsa_public(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let bytes = crate::fsutil::read_limited(path, 1 << 20, "public key file")?;
+    // Only the key is used, not a kid a JSON form may carry.
+    let k = parse_any(&bytes, Mode::Rehearsal)
+        .map_err(|e| e.context(format!("public key {}", path.display())))?;
+    Ok((k.public_modulus(), k.public_exponent()))
+}
+
+/// Build an RSA public key from big-endian modulus and exponent bytes.
+pub fn rsa_from_parts(n: &[u8], e: &[u8]) -> Result<RsaPublicKey> {
+    let n = strip_zeros(n);
+    let e = strip_zeros(e);
+    if n.is_empty() || e.is_empty() || e.len() > 8 {
+        bail!("the RSA key has an empty modulus or a bad exponent; {NOT_A_KEK}");
+    }
+    if n.len() > 1024 {
+        bail!("the RSA modulus is larger than 8192 bits; {NOT_A_KEK}");
+    }
+    let bits = (n.len() * 8) as u32;
+    let n = BoxedUint::from_be_slice(n, bits).map_err(|_| err!("bad RSA modulus"))?;
+    let e = BoxedUint::from_be_slice(e, 64).map_err(|_| err!("bad RSA exponent"))?;
+    RsaPublicKey::new_with_size_limits(n, e, 512..=8192)
+        .map_err(|e| err!("the RSA public key is not valid ({e}); {NOT_A_KEK}"))
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let i = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+    &b[i..]
+}
+
+fn str_field(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<Option<String>> {
+    match obj.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => bail!("JWK field {name:?} is not a string; {NOT_A_KEK}"),
+    }
+}
+
+fn b64_field(obj: &serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Vec<u8>> {
+    let s = str_field(obj, name)?.ok_or_else(|| err!("the JWK has no {name:?}; {NOT_A_KEK}"))?;
+    decode_b64url(&s).map_err(|_| err!("JWK field {name:?} is not base64url; the file is damaged"))
+}
+
+/// Decode base64url with or without `=` padding (Azure omits it; some tools keep it).
+pub fn decode_b64url(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('='))
+}
+
+/// Encode base64url without padding, as Azure and the BYOK specification do.
+pub fn encode_b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}

@@ -1,0 +1,30 @@
+//! byok-core: the offline core of byok, everything that runs on the air-gapped
+//! workstation. No network crate is in its dependency tree (CI checks it).
+//!
+//! - [`hsm`]: PKCS#11 access (module, token, login, wrapping mechanisms)
+//! - [`keygen`], [`wrap`]: the offline operations on the HSM
+//! - [`kek`], [`keyid`]: the Key Exchange Key and Key Vault key ids
+//! - [`package`]: the Azure BYOK transfer package
+//! - [`attestation`]: Marvell HSM key attestations
+//! - [`ceremony`], [`transcript`]: ceremony plans, the resumable offline run, its hash-chained transcript
+//! - [`crashpoint`]: the kill-at-a-step test hook (feature `test-hooks` only)
+//! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
+
+pub mod attestation;
+pub mod ceremony;
+pub mod crashpoint;
+pub mod error;
+pub mod fsutil;
+pub mod hsm;
+pub mod kek;
+pub mod keygen;
+pub mod keyid;
+pub mod p11uri;
+pub mod package;
+pub mod pin;
+pub mod transcript;
+pub mod words;
+pub mod wrap;
+
+pub use error::{Error, ErrorKind, Result};
+pub use keyid::Mode;

@@ -1,0 +1,304 @@
+//! The Azure BYOK transfer package (`.byok`), byte for byte.
+//!
+//! The file is JSON with exactly four fields (Microsoft's "Bring your own key
+//! specification"):
+//!
+//! ```json
+//! {"schema_version": "1.0.0",
+//!  "header": {"kid": "<versioned KEK id>", "alg": "dir", "enc": "CKM_RSA_AES_KEY_WRAP"},
+//!  "ciphertext": "<base64url, no padding>",
+//!  "generator": "<tool and version; source HSM and firmware>"}
+//! ```
+//!
+//! `ciphertext` = RSA-OAEP(KEK, SHA-1, MGF1-SHA-1, empty label)(AES-256 key)
+//! followed by AES-KWP(AES key, PKCS#8 PrivateKeyInfo DER) (RFC 5649). The first part
+//! is exactly as long as the KEK modulus.
+
+use crate::kek::{decode_b64url, encode_b64url, Kek};
+use crate::keyid::{KeyId, Mode};
+use crate::{bail, err, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const ALG: &str = "dir";
+pub const ENC: &str = "CKM_RSA_AES_KEY_WRAP";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub schema_version: String,
+    pub header: Header,
+    pub ciphertext: String,
+    pub generator: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub kid: String,
+    pub alg: String,
+    pub enc: String,
+}
+
+impl Package {
+    /// A package for `ciphertext` wrapped under the KEK `kid`.
+    pub fn new(kid: &KeyId, ciphertext: &[u8], generator: String) -> Package {
+        Package {
+            schema_version: SCHEMA_VERSION.into(),
+            header: Header {
+                kid: kid.url(),
+                alg: ALG.into(),
+                enc: ENC.into(),
+            },
+            ciphertext: encode_b64url(ciphertext),
+            generator,
+        }
+    }
+
+    /// The file's bytes: pretty JSON, fields in the specification's order, a final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing plain strings into JSON cannot fail.
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// What `byok package inspect` reports.
+#[derive(Debug, Serialize)]
+pub struct PackageReport {
+    pub sha256: String,
+    pub size: usize,
+    pub kid: String,
+    pub vault: String,
+    pub kek_name: String,
+    pub kek_version: String,
+    pub generator: String,
+    pub ciphertext_bytes: usize,
+    /// Length of the RSA-OAEP part (the KEK's modulus size), when known.
+    pub rsa_part_bytes: Option<usize>,
+    pub kwp_part_bytes: Option<usize>,
+    /// KEK sizes the ciphertext length fits (one, when the KEK was given).
+    pub fits_kek_bits: Vec<usize>,
+    /// The RSA size of the wrapped key, as its KWP block's length tells.
+    pub target_key_bits: Option<usize>,
+    pub kek_checked: bool,
+}
+
+/// Parse and check a package's bytes; with `kek`, also that it was made for that KEK. A
+/// package for a loopback KEK (the simulator's) is accepted only in a rehearsal.
+pub fn inspect(bytes: &[u8], kek: Option<&Kek>, mode: Mode) -> Result<(Package, PackageReport)> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| err!("the package is not UTF-8 JSON: is it a .byok file?"))?;
+    if text.trim().is_empty() {
+        bail!("the package is empty: the file was not written completely; make it again");
+    }
+    let pkg: Package = serde_json::from_str(text).map_err(|e| {
+        err!("the package is not a BYOK package ({e}); a .byok file has exactly schema_version, header{{kid, alg, enc}}, ciphertext and generator")
+    })?;
+    if pkg.schema_version != SCHEMA_VERSION {
+        bail!(
+            "schema_version is {:?}; only \"{SCHEMA_VERSION}\" exists",
+            pkg.schema_version
+        );
+    }
+    if pkg.header.alg != ALG {
+        bail!(
+            "header.alg is {:?}; a BYOK package has \"{ALG}\"",
+            pkg.header.alg
+        );
+    }
+    if pkg.header.enc != ENC {
+        bail!(
+            "header.enc is {:?}; a BYOK package has \"{ENC}\"",
+            pkg.header.enc
+        );
+    }
+    let kid = KeyId::parse(&pkg.header.kid, mode).map_err(|e| e.context("header.kid"))?;
+    if pkg.ciphertext.contains('=') {
+        bail!("ciphertext has base64 padding; BYOK packages use base64url without padding: the file was altered");
+    }
+    let ct = decode_b64url(&pkg.ciphertext)
+        .map_err(|_| err!("ciphertext is not base64url: the file is damaged or was altered"))?;
+    let mut report = PackageReport {
+        sha256: hex::encode(Sha256::digest(bytes)),
+        size: bytes.len(),
+        kid: kid.url(),
+        vault: kid.vault.clone(),
+        kek_name: kid.name.clone(),
+        kek_version: kid.version.clone(),
+        generator: pkg.generator.clone(),
+        ciphertext_bytes: ct.len(),
+        rsa_part_bytes: None,
+        kwp_part_bytes: None,
+        fits_kek_bits: Vec::new(),
+        target_key_bits: None,
+        kek_checked: false,
+    };
+    match kek {
+        Some(kek) => {
+            if let Some(own) = &kek.kid {
+                if own != &kid {
+                    bail!(
+                        "the package was made for KEK {} but the KEK given is {}: use the KEK the package names",
+                        kid.url(),
+                        own.url()
+                    );
+                }
+            }
+            let m = kek.modulus_bytes();
+            if !kwp_len_ok(ct.len(), m) {
+                bail!(
+                    "ciphertext is {} bytes, which cannot be RSA-OAEP under this {}-bit KEK ({m} bytes) followed by an AES-KWP block (a multiple of 8, at least 16): the package is truncated or not for this KEK",
+                    ct.len(),
+                    kek.bits()
+                );
+            }
+            report.rsa_part_bytes = Some(m);
+            report.kwp_part_bytes = Some(ct.len() - m);
+            report.fits_kek_bits = vec![kek.bits()];
+            report.target_key_bits = rsa_target_bits(ct.len() - m);
+            report.kek_checked = true;
+        }
+        None => {
+            let fits: Vec<usize> = crate::kek::KEK_BITS
+                .iter()
+                .copied()
+                .filter(|b| kwp_len_ok(ct.len(), b / 8))
+                .collect();
+            // Where the rest is as long as a wrapped RSA key, that KEK size is the one.
+            let plausible: Vec<(usize, usize)> = fits
+                .iter()
+                .filter_map(|b| rsa_target_bits(ct.len() - b / 8).map(|t| (*b, t)))
+                .collect();
+            report.fits_kek_bits = match plausible.as_slice() {
+                [(kek_bits, target)] => {
+                    report.rsa_part_bytes = Some(kek_bits / 8);
+                    report.kwp_part_bytes = Some(ct.len() - kek_bits / 8);
+                    report.target_key_bits = Some(*target);
+                    vec![*kek_bits]
+                }
+                _ => fits,
+            };
+            if report.fits_kek_bits.is_empty() {
+                bail!(
+                    "ciphertext is {} bytes, which fits no KEK size (RSA-OAEP part of 256, 384 or 512 bytes, then an AES-KWP block): the package is truncated or damaged",
+                    ct.len()
+                );
+            }
+        }
+    }
+    Ok((pkg, report))
+}
+
+/// Can `total` bytes be an RSA part of `m` bytes and a KWP block of a private key?
+fn kwp_len_ok(total: usize, m: usize) -> bool {
+    // The smallest PKCS#8 RSA key we accept is far over 16 bytes; KWP output is 8 + 8k.
+    total > m + 16 && (total - m).is_multiple_of(8)
+}
+
+/// The RSA size whose PKCS#8 private key wraps (AES-KWP) to `kwp_len` bytes.
+///
+/// PKCS#8 RSA keys are about 1217, 1793 and 2374 bytes for 2048, 3072 and 4096 bits
+/// (a few bytes either way with the size of the integers); KWP adds 8 bytes and pads to
+/// 8. The windows are far narrower than the 128-byte steps between KEK sizes, so at
+/// most one reading of a ciphertext length fits.
+fn rsa_target_bits(kwp_len: usize) -> Option<usize> {
+    match kwp_len {
+        1200..=1250 => Some(2048),
+        1770..=1830 => Some(3072),
+        2350..=2410 => Some(4096),
+        _ => None,
+    }
+}
+
+/// The result of unwrapping a package in software (tests and self-tests only).
+pub struct Unwrapped {
+    /// The PKCS#8 `PrivateKeyInfo` DER, exactly.
+    pub pkcs8: Zeroizing<Vec<u8>>,
+    /// Zero bytes that followed the DER inside the KWP block (SoftHSM 2.6's defect).
+    pub trailing_zeros: usize,
+}
+
+/// Unwrap a BYOK ciphertext with the KEK's private key, as the vault does.
+///
+/// Used by `byok hsm selftest` (with a throwaway KEK made in software) and by the tests,
+/// as the independent check that a package carries exactly the HSM's key.
+pub fn software_unwrap(kek_private: &rsa::PrivateKey, ciphertext: &[u8]) -> Result<Unwrapped> {
+    use aes_kw::KeyInit;
+    use rsa::traits::PublicKeyParts;
+    let m = kek_private.size();
+    if ciphertext.len() <= m {
+        bail!("ciphertext is shorter than the KEK modulus");
+    }
+    let (rsa_part, kwp_part) = ciphertext.split_at(m);
+    let aes_key = Zeroizing::new(
+        kek_private
+            .decrypt(rsa::Oaep::<sha1::Sha1>::new(), rsa_part)
+            .map_err(|e| err!("RSA-OAEP (SHA-1) unwrap of the AES key failed: {e}"))?,
+    );
+    if aes_key.len() != 32 {
+        bail!(
+            "the wrapped AES key is {} bytes, not 32 (AES-256)",
+            aes_key.len()
+        );
+    }
+    let kwp =
+        aes_kw::KwpAes256::new_from_slice(&aes_key).map_err(|_| err!("bad AES-256 key length"))?;
+    let mut buf = Zeroizing::new(vec![0u8; kwp_part.len()]);
+    let plain_len = kwp
+        .unwrap_key(kwp_part, &mut buf)
+        .map_err(|e| err!("AES-KWP unwrap failed: {e}"))?
+        .len();
+    let plain = &buf[..plain_len];
+    let der_len = der_total_len(plain)?;
+    let trailing = &plain[der_len..];
+    if trailing.iter().any(|b| *b != 0) {
+        bail!(
+            "the unwrapped key has {} non-zero bytes after its DER",
+            trailing.len()
+        );
+    }
+    Ok(Unwrapped {
+        pkcs8: Zeroizing::new(plain[..der_len].to_vec()),
+        trailing_zeros: trailing.len(),
+    })
+}
+
+/// Total length of the DER SEQUENCE at the start of `b` (tag, length and contents).
+fn der_total_len(b: &[u8]) -> Result<usize> {
+    if b.len() < 2 || b[0] != 0x30 {
+        bail!("the unwrapped key is not a DER SEQUENCE (not PKCS#8)");
+    }
+    let (len, hdr) = match b[1] {
+        l if l < 0x80 => (l as usize, 2),
+        0x81 if b.len() >= 3 => (b[2] as usize, 3),
+        0x82 if b.len() >= 4 => (((b[2] as usize) << 8) | b[3] as usize, 4),
+        0x83 if b.len() >= 5 => (
+            ((b[2] as usize) << 16) | ((b[3] as usize) << 8) | b[4] as usize,
+            5,
+        ),
+        _ => bail!("the unwrapped key has a DER length byte we do not expect"),
+    };
+    let total = hdr + len;
+    if total > b.len() {
+        bail!("the unwrapped key's DER is longer than the plaintext");
+    }
+    Ok(total)
+}
+
+/// The public modulus and exponent (big-endian, no leading zeros) of a PKCS#8 RSA private key.
+pub fn pkcs8_rsa_public(pkcs8: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::PrivateKey::from_pkcs8_der(pkcs8)
+        .map_err(|e| err!("the unwrapped key is not a PKCS#8 RSA private key: {e}"))?;
+    key.validate()
+        .map_err(|e| err!("the unwrapped RSA key is inconsistent: {e}"))?;
+    Ok((
+        key.n().to_be_bytes_trimmed_vartime().to_vec(),
+        key.e().to_be_bytes_trimmed_vartime().to_vec(),
+    ))
+}

@@ -1,0 +1,39 @@
+//! byok-testkit: what byok's tests, demo and simulator need and the product never
+//! contains: throwaway SoftHSM2 tokens, software KEKs, the attestation TEST chain, and
+//! the harness that runs `byok` and `byok-vault-sim`. A dev-dependency only (and the
+//! simulator's, which plays a Managed HSM with the TEST chain).
+
+pub mod harness;
+pub mod simproc;
+pub mod softhsm;
+pub mod testchain;
+pub mod testkek;
+
+use std::path::PathBuf;
+
+/// The path of a binary of this workspace, built in the same target directory as the
+/// running test (`target/PROFILE/NAME`). Cargo builds a package's own binaries before
+/// its tests; `softhsm/test.sh` builds every binary of the workspace first.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/PROFILE/deps/TEST-HASH, or target/PROFILE/examples/NAME
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("the test runs from a cargo target directory");
+    let p = dir.join(name);
+    assert!(
+        p.is_file(),
+        "{} is not built: run `cargo build --workspace --bins` first (softhsm/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// The simulator binary: `$BYOK_VAULT_SIM`, else the one beside the test.
+pub fn sim_bin() -> PathBuf {
+    match std::env::var_os("BYOK_VAULT_SIM") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => bin("byok-vault-sim"),
+    }
+}
