@@ -6,6 +6,7 @@
 //! wrapped; byok never reads a secret attribute.
 
 use crate::pin::{self, PinKind};
+use crate::util::{bit_len, strip_zeros};
 use crate::{bail, err, Error, Result};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -529,8 +530,8 @@ impl HsmSession<'_> {
         let (Some(modulus), Some(exponent)) = (modulus, exponent) else {
             bail!("the token shows neither the modulus nor the public exponent of key \"{label}\"; byok cannot tell which key it is");
         };
-        let modulus = strip_zeros(modulus);
-        let exponent = strip_zeros(exponent);
+        let modulus = strip_zeros(&modulus).to_vec();
+        let exponent = strip_zeros(&exponent).to_vec();
         let mut gen = String::from("unknown");
         for a in self.attrs(private, &[AttributeType::KeyGenMechanism])? {
             if let Attribute::KeyGenMechanism(m) = a {
@@ -748,19 +749,6 @@ pub fn mechanism_name(m: cryptoki_sys::CK_MECHANISM_TYPE) -> String {
         Ok(t) => t.to_string(),
         Err(_) if m == cryptoki_sys::CKM_RSA_AES_KEY_WRAP => "CKM_RSA_AES_KEY_WRAP".into(),
         Err(_) => format!("0x{m:x}"),
-    }
-}
-
-fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
-    let i = v.iter().position(|b| *b != 0).unwrap_or(v.len());
-    v.drain(..i);
-    v
-}
-
-fn bit_len(be: &[u8]) -> usize {
-    match be.first() {
-        Some(b) => be.len() * 8 - b.leading_zeros() as usize,
-        None => 0,
     }
 }
 

@@ -6,6 +6,7 @@
 //! single key is wrapped under it.
 
 use crate::keyid::{KeyId, Mode};
+use crate::util::strip_zeros;
 use crate::{bail, err, words, Result};
 use base64::Engine;
 use rsa::pkcs8::EncodePublicKey;
@@ -315,11 +316,6 @@ pub fn rsa_from_parts(n: &[u8], e: &[u8]) -> Result<RsaPublicKey> {
     let e = BoxedUint::from_be_slice(e, 64).map_err(|_| err!("bad RSA exponent"))?;
     RsaPublicKey::new_with_size_limits(n, e, 512..=8192)
         .map_err(|e| err!("the RSA public key is not valid ({e}); {NOT_A_KEK}"))
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let i = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    &b[i..]
 }
 
 fn str_field(

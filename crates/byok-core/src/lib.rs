@@ -9,6 +9,7 @@
 //! - [`ceremony`], [`transcript`]: ceremony plans, the resumable offline run, its hash-chained transcript
 //! - [`crashpoint`]: the kill-at-a-step test hook (feature `test-hooks` only)
 //! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
+//! - [`util`]: hashing, big-endian integers, RFC 3339 times, yes/no text
 
 pub mod attestation;
 pub mod ceremony;
@@ -23,6 +24,7 @@ pub mod p11uri;
 pub mod package;
 pub mod pin;
 pub mod transcript;
+pub mod util;
 pub mod words;
 pub mod wrap;
 

@@ -6,6 +6,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use byok_core::kek::{decode_b64url, encode_b64url};
+use byok_core::util::strip_zeros;
 use byok_core::{bail, err, fsutil, Result};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
@@ -101,11 +102,6 @@ pub fn material_from_jwk(jwk: &serde_json::Map<String, serde_json::Value>) -> Re
     KeyMaterial::from_private(&key)
 }
 
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let i = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    &b[i..]
-}
-
 /// The private key of a stored version.
 pub fn private_key(pkcs8_b64: &str) -> Result<PrivateKey> {
     let der = Zeroizing::new(
@@ -158,10 +154,9 @@ pub struct Sealer {
     cipher: Aes256Gcm,
 }
 
-/// Real Key Vault backups are this marker followed by a JWE in compact form; the
-/// simulator makes blobs of the same shape (`alg` "dir", `enc` "A256GCM"), so the form
-/// checks of `byok backup verify` apply to both.
-/// What every Key Vault key backup starts with (byok-azure checks the same form).
+/// What every Key Vault key backup starts with. Real backups are this marker followed by
+/// a JWE in compact form; the simulator makes blobs of the same shape (`alg` "dir",
+/// `enc` "A256GCM"), so the form checks of `byok backup verify` apply to both.
 const BLOB_MAGIC: &[u8] = b"&AzureKeyVaultKeyBackupV1.microsoft.com";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
