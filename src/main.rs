@@ -9,6 +9,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "cli/console.rs"]
+mod console;
 #[cfg(feature = "network")]
 #[path = "cli/net.rs"]
 mod main_net;
@@ -453,8 +455,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Hsm(HsmCmd::Selftest { hsm, login, json }) => {
             let t = target(&hsm, None, login.pin_file.as_deref())?;
             let h = t.open()?;
-            let s = h.login(t.pin_file.as_deref())?;
-            let r = byok_core::wrap::selftest(&h, &s)?;
+            let s = h.login(t.pin_file.as_deref(), &console::Terminal::default())?;
+            let r = byok_core::wrap::selftest(&s)?;
             drop(s);
             warn_all(&r.warnings);
             emit(json, &r, |r| {
@@ -519,7 +521,13 @@ fn run(cli: Cli) -> Result<()> {
             let k = Kek::load(&kek, kid.as_deref(), mode)?;
             let t = target(&hsm, None, None)?;
             let h = t.open()?;
-            let r = byok_core::keygen::trust_kek(&h, &k, &sha256, so_pin_file.as_deref())?;
+            let r = byok_core::keygen::trust_kek(
+                &h,
+                &k,
+                &sha256,
+                so_pin_file.as_deref(),
+                &console::Terminal::default(),
+            )?;
             emit(json, &r, |r| {
                 println!(
                     "stored the KEK as trusted wrapping key \"{}\" on token \"{}\"",
@@ -541,14 +549,14 @@ fn run(cli: Cli) -> Result<()> {
                 &a.out_dir, &a.label,
             ))?;
             let h = t.open()?;
-            let s = h.login(t.pin_file.as_deref())?;
+            let s = h.login(t.pin_file.as_deref(), &console::Terminal::default())?;
             let req = byok_core::keygen::KeygenRequest {
                 label: &a.label,
                 bits: a.size,
                 out_dir: &a.out_dir,
                 wrap_with_trusted: a.wrap_with_trusted,
             };
-            let r = byok_core::keygen::keygen(&h, &s, &req)?;
+            let r = byok_core::keygen::keygen(&s, &req)?;
             drop(s);
             if h.is_softhsm() {
                 eprintln!("warning: {}", byok_core::wrap::softhsm_warning());
@@ -575,12 +583,12 @@ fn run(cli: Cli) -> Result<()> {
             let attestation = a.att.check(&a.kek, &kek)?;
             byok_core::fsutil::refuse_existing(&a.out)?;
             let h = t.open()?;
-            let s = h.login(t.pin_file.as_deref())?;
+            let s = h.login(t.pin_file.as_deref(), &console::Terminal::default())?;
             let sel = byok_core::wrap::KeySelector {
                 label: t.key_label.as_deref(),
                 id: t.key_id.as_deref(),
             };
-            let r = byok_core::wrap::wrap(&h, &s, &sel, &kek, &a.out)?;
+            let r = byok_core::wrap::wrap(&s, &sel, &kek, &a.out)?;
             drop(s);
             warn_all(&r.warnings);
             #[derive(Serialize)]
@@ -756,7 +764,6 @@ fn ceremony_run(a: CeremonyRunArgs, mode: byok_core::Mode) -> Result<()> {
         return Ok(());
     }
     let opts = run::RunOptions {
-        plan: a.plan.clone(),
         out: a.out.clone(),
         resume: a.resume,
         non_interactive: a.non_interactive,
@@ -764,7 +771,7 @@ fn ceremony_run(a: CeremonyRunArgs, mode: byok_core::Mode) -> Result<()> {
         token: a.token,
         pin_file: a.login.pin_file,
     };
-    let r = run::run(&p, &opts)?;
+    let r = run::run(&p, &opts, &console::Terminal::default())?;
     warn_all(&r.warnings);
     emit(a.json, &r, |r| {
         println!(

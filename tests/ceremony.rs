@@ -118,7 +118,7 @@ fn run_crashing(tok: &Token, point: &str, resume: bool) {
         .unwrap();
     assert!(
         o.status.code().is_none(),
-        "expected an abort at {point}, got {:?}: {}",
+        "expected an abort at {point}, got {:?} (is byok built with --features test-hooks? softhsm/test.sh builds it so): {}",
         o.status.code(),
         stderr(&o)
     );
@@ -360,36 +360,36 @@ fn crash_then_resume(points: &[&str]) -> String {
 
 #[test]
 fn crash_after_signer_intent_before_it_exists() {
-    crash_then_resume(&["keygen-intent:1"]);
+    crash_then_resume(&["recorded:keygen-started:1"]);
 }
 
 #[test]
 fn crash_after_signer_generated_before_recorded() {
-    let t = crash_then_resume(&["signer-generated:1"]);
+    let t = crash_then_resume(&["generated:signer:1"]);
     assert!(t.contains("\"step\":\"signer\"") && t.contains("\"adopted\":true"));
 }
 
 #[test]
 fn crash_after_key_intent_before_keygen() {
-    crash_then_resume(&["keygen-intent:3"]);
+    crash_then_resume(&["recorded:keygen-started:3"]);
 }
 
 #[test]
 fn crash_after_keygen_before_public_key_file() {
-    let t = crash_then_resume(&["keygen-generated:2"]);
+    let t = crash_then_resume(&["generated:keygen:2"]);
     assert!(t.contains("\"adopted\":true"));
 }
 
 #[test]
 fn crash_after_public_key_file_before_record() {
-    crash_then_resume(&["keygen:2"]);
+    crash_then_resume(&["done:keygen:2"]);
 }
 
 #[test]
 fn crash_mid_write_of_a_public_key_leaves_a_temp_file_that_resume_removes() {
     let tok = Token::new(TOKEN);
     write_plan(&tok.dir(), &plan_value());
-    run_crashing(&tok, "write-temp:3", false);
+    run_crashing(&tok, "temp-written:3", false);
     let temps: Vec<String> = fs::read_dir(tok.dir().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -408,7 +408,7 @@ fn crash_mid_write_of_a_public_key_leaves_a_temp_file_that_resume_removes() {
 fn crash_mid_wrap_and_a_torn_transcript_line() {
     let tok = Token::new(TOKEN);
     write_plan(&tok.dir(), &plan_value());
-    run_crashing(&tok, "wrap:2", false);
+    run_crashing(&tok, "done:wrap:2", false);
     // A record cut short by the kill: never reported done, cut off on resume.
     let path = tok.dir().join("out/transcript.jsonl");
     let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
@@ -433,24 +433,24 @@ fn killed_before_the_first_record_resume_starts_afresh() {
 
 #[test]
 fn crash_mid_write_of_a_package() {
-    crash_then_resume(&["write-temp:6"]);
+    crash_then_resume(&["temp-written:6"]);
 }
 
 #[test]
 fn crash_before_and_after_the_manifest_and_before_close() {
-    crash_then_resume(&["manifest-before:1", "manifest:1", "close-before:1"]);
+    crash_then_resume(&["recorded:wrap:4", "done:manifest:1", "recorded:manifest:1"]);
 }
 
 #[test]
 fn crash_twice_in_different_windows() {
-    crash_then_resume(&["keygen-generated:1", "wrap:1"]);
+    crash_then_resume(&["generated:keygen:1", "done:wrap:1"]);
 }
 
 #[test]
 fn resume_refused_on_another_token() {
     let tok = Token::new(TOKEN);
     write_plan(&tok.dir(), &plan_value());
-    run_crashing(&tok, "wrap:1", false);
+    run_crashing(&tok, "done:wrap:1", false);
     let before = fs::read(tok.dir().join("out/transcript.jsonl")).unwrap();
     // Same label, another token (another serial).
     let other = Token::new(TOKEN);
@@ -485,7 +485,7 @@ fn resume_refused_on_another_token() {
 fn resume_refused_when_a_file_or_the_plan_changed() {
     let tok = Token::new(TOKEN);
     let plan = write_plan(&tok.dir(), &plan_value());
-    run_crashing(&tok, "wrap:2", false);
+    run_crashing(&tok, "done:wrap:2", false);
     let out = tok.dir().join("out");
     let transcript = fs::read(out.join("transcript.jsonl")).unwrap();
     let labels = tok.labels();
@@ -532,7 +532,7 @@ fn resume_refused_when_a_file_or_the_plan_changed() {
 fn a_key_lost_from_the_token_is_refused() {
     let tok = Token::new(TOKEN);
     write_plan(&tok.dir(), &plan_value());
-    run_crashing(&tok, "wrap:1", false);
+    run_crashing(&tok, "done:wrap:1", false);
     tok.with_session(|s| {
         for h in s
             .find_objects(&[cryptoki::object::Attribute::Label(
@@ -567,145 +567,25 @@ fn a_label_already_on_the_token_is_never_adopted() {
 }
 
 #[test]
-fn every_plan_rule_is_checked() {
+fn plan_violations_are_reported_in_one_line_and_as_json() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_plan(dir, &plan_value());
     ok(&byok_in(dir, &["ceremony", "check", "plan.json"]));
     let abs = dir.join("keks/a.json");
     type Edit = Box<dyn Fn(&mut Value)>;
+    // Each rule is unit-tested by calling the checker (byok-core ceremony::rules); here,
+    // how the command reports one broken rule, and all of them at once.
     let cases: Vec<(&str, &[&str], Edit)> = vec![
-        (
-            "ceremony-id",
-            &["ceremony"],
-            Box::new(|p| p["ceremony"] = json!("../etc")),
-        ),
-        (
-            "token-label",
-            &["token"],
-            Box::new(|p| p["token"] = json!("")),
-        ),
-        (
-            "two-officers",
-            &["officers"],
-            Box::new(|p| {
-                p["officers"].as_array_mut().unwrap().pop();
-            }),
-        ),
-        (
-            "distinct-officers",
-            &["officer 2", "Alice Example"],
-            Box::new(|p| p["officers"][1]["name"] = json!("Alice Example")),
-        ),
-        (
-            "officer-named",
-            &["officer 2"],
-            Box::new(|p| p["officers"][1]["role"] = json!("")),
-        ),
-        (
-            "service",
-            &["policy \"USA_mailboxes\"", "teams"],
-            Box::new(|p| p["policies"][0]["service"] = json!("teams")),
-        ),
-        (
-            "admin-url",
-            &["policy \"NA_geo\"", "needs admin_url"],
-            Box::new(|p| {
-                p["policies"][1]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("admin_url");
-            }),
-        ),
-        (
-            "admin-url",
-            &["policy \"NA_geo\"", "not an https"],
-            Box::new(|p| {
-                p["policies"][1]["admin_url"] = json!("http://contoso-admin.sharepoint.com")
-            }),
-        ),
-        (
-            "two-keys",
-            &["policy \"USA_mailboxes\"", "1 key"],
-            Box::new(|p| {
-                p["policies"][0]["keys"].as_array_mut().unwrap().pop();
-            }),
-        ),
-        (
-            "two-vaults",
-            &[
-                "policy \"USA_mailboxes\"",
-                "both keys are in vault https://127.0.0.1:8443",
-                "two vaults",
-            ],
-            Box::new(|p| {
-                p["policies"][0]["keys"][1] = key("Contoso-O365EX-NA-VaultA1-Key002", true);
-            }),
-        ),
-        (
-            "key-name",
-            &["Bad_Name"],
-            Box::new(|p| p["policies"][0]["keys"][0]["name"] = json!("Bad_Name")),
-        ),
-        (
-            "key-name",
-            &["transcript signer"],
-            Box::new(|p| {
-                p["policies"][0]["keys"][0]["name"] = json!(format!("{CEREMONY}-transcript-signer"))
-            }),
-        ),
-        (
-            "unique-key-names",
-            &["policy \"NA_geo\"", "also used in policy \"USA_mailboxes\""],
-            Box::new(|p| p["policies"][1]["keys"][0]["name"] = json!(KEYS[0].0.to_lowercase())),
-        ),
         (
             "key-size",
             &["1024"],
             Box::new(|p| p["policies"][1]["keys"][1]["size"] = json!(1024)),
         ),
         (
-            "vault-url",
-            &["https://example.com"],
-            Box::new(|p| p["policies"][0]["keys"][0]["vault"] = json!("https://example.com")),
-        ),
-        (
-            "kek-pin",
-            &["not the pinned"],
-            Box::new(|p| {
-                p["policies"][0]["keys"][0]["kek_sha256"] = json!(fp(&keks().1));
-            }),
-        ),
-        (
-            "kek-pin",
-            &["64 hex digits"],
-            Box::new(|p| p["policies"][0]["keys"][0]["kek_sha256"] = json!("abc")),
-        ),
-        (
-            "kek-vault",
-            &[
-                "is in vault https://127.0.0.1:8444",
-                "not in the key's vault https://127.0.0.1:8443",
-            ],
-            Box::new(|p| {
-                p["policies"][0]["keys"][0]["kek"] = json!("keks/b.json");
-                p["policies"][0]["keys"][0]["kek_sha256"] = json!(fp(&keks().1));
-            }),
-        ),
-        (
-            "kek-file",
-            &["keks/missing.json"],
-            Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/missing.json")),
-        ),
-        (
             "kek-path",
             &["relative"],
             Box::new(move |p| p["policies"][0]["keys"][0]["kek"] = json!(abs.to_str().unwrap())),
-        ),
-        (
-            "policies",
-            &["no policy"],
-            Box::new(|p| p["policies"] = json!([])),
         ),
     ];
     for (rule, words, edit) in cases {

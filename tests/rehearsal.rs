@@ -159,12 +159,12 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
             "ceremony",
             "--non-interactive",
         ])
-        .env("BYOK_TEST_CRASH_AFTER", "keygen:3")
+        .env("BYOK_TEST_CRASH_AFTER", "done:keygen:3")
         .output()
         .unwrap();
     assert!(
         o.status.code().is_none(),
-        "the crash hook did not fire: {}",
+        "the crash hook did not fire (is byok built with --features test-hooks?): {}",
         stderr(&o)
     );
     ok(&r.byok(&[

@@ -20,7 +20,7 @@ use crate::pipeline;
 use crate::vault::{Connection, Vault};
 use byok_core::ceremony::plan::CheckedPlan;
 use byok_core::ceremony::run::{MANIFEST, TRANSCRIPT};
-use byok_core::transcript::{self, sha256_hex, Record, Writer};
+use byok_core::transcript::{self, sha256_hex, Record, StepName, Writer};
 use byok_core::{bail, err, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -105,7 +105,7 @@ fn check_inputs(plan: &CheckedPlan, dir: &Path) -> Result<(Manifest, String, Str
     let recorded_manifest = verified
         .records
         .iter()
-        .find(|r| r.step == "manifest")
+        .find(|r| r.step == StepName::Manifest)
         .and_then(|r| r.outputs.get(MANIFEST).cloned())
         .ok_or_else(|| {
             err!(
@@ -293,7 +293,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
     } else {
         let mut w = Writer::create(&tpath, plan.sha256)?;
         w.append(
-            Record::new("open", "byok")
+            Record::new(StepName::Open, "byok")
                 .input("plan", &plan.sha256_hex())
                 .input(TRANSCRIPT, &offline_sha)
                 .detail("ceremony", &plan.plan.ceremony)
@@ -326,7 +326,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
             Some(&dir.join(&mk.public_key)),
         )?;
         w.append(
-            Record::new("upload", "byok")
+            Record::new(StepName::Upload, "byok")
                 .input(&mk.package, &mk.package_sha256)
                 .detail("vault", &url)
                 .detail("key", &mk.name)
@@ -345,7 +345,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
             bail!("key {} in {url} fails: {}", mk.name, failed.join("; "));
         }
         w.append(
-            Record::new("verify", "byok")
+            Record::new(StepName::Verify, "byok")
                 .input(&mk.public_key, &mk.public_key_sha256)
                 .detail("kid", &ver.kid)
                 .detail(
@@ -370,7 +370,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
             None => {
                 let b = pipeline::backup(v, &mk.name, &backup_dir)?;
                 w.append(
-                    Record::new("backup", "byok")
+                    Record::new(StepName::Backup, "byok")
                         .output(&b.entry.file, &b.entry.sha256)
                         .detail("kid", &ver.kid)
                         .detail("dir", backup_dir.display().to_string()),
@@ -390,7 +390,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
         });
     }
     let commands = commands(plan, &keys);
-    let mut close = Record::new("close", "byok")
+    let mut close = Record::new(StepName::Close, "byok")
         .detail(
             "unsigned",
             "the connected workstation holds no HSM; the offline transcript is signed",

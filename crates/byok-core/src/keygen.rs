@@ -1,15 +1,13 @@
 //! Generating BYOK source keys on the HSM, and the Security Officer's trusted-KEK step.
 
+use crate::console::Console;
 use crate::fsutil;
-use crate::hsm::{ck, Hsm, HsmSession, KeyFacts, Verdict};
+use crate::hsm::{Hsm, KeyFacts, Token, Verdict};
 use crate::kek::Kek;
 use crate::keyid::valid_key_name;
 use crate::pin::PinKind;
-use crate::{bail, err, words, Result};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass};
+use crate::{bail, words, Result};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 pub const KEY_BITS: [usize; 3] = [2048, 3072, 4096];
@@ -57,86 +55,45 @@ pub fn pub_pem_path(out_dir: &Path, label: &str) -> PathBuf {
     out_dir.join(format!("{label}.pub.pem"))
 }
 
-/// Generate an RSA key pair for BYOK on the token.
+/// Generate an RSA key pair for BYOK on the token ([`templates::byok_key`]): a token
+/// object, private, sensitive and extractable only wrapped, with no local use. A label
+/// already on the token is refused, as is an existing output file; if writing the public
+/// key fails the new pair is destroyed, so a failed run leaves nothing behind.
 ///
-/// The private key is a token object, private, sensitive and extractable (BYOK exports it
-/// wrapped) with no local use at all (no sign, decrypt, unwrap or derive); the public key
-/// cannot encrypt, verify or wrap. Both share a random `CKA_ID`. A label already on the
-/// token is refused, as is an existing output file; if writing the public key fails the
-/// new pair is destroyed, so a failed run leaves nothing behind.
-pub fn keygen(
-    hsm: &Hsm,
-    session: &HsmSession<'_>,
-    req: &KeygenRequest<'_>,
-) -> Result<KeygenReport> {
+/// [`templates::byok_key`]: crate::hsm::templates::byok_key
+pub fn keygen(token: &dyn Token, req: &KeygenRequest<'_>) -> Result<KeygenReport> {
     check_label(req.label)?;
     check_bits(req.bits)?;
     let pem_path = pub_pem_path(req.out_dir, req.label);
     fsutil::refuse_existing(&pem_path)?;
     if !req.out_dir.is_dir() {
         bail!(
+            NotFound,
             "output directory {} does not exist: create it first",
             req.out_dir.display()
         );
     }
-    if !session.find_label(req.label)?.is_empty() {
+    if token.objects_labelled(req.label)? > 0 {
         bail!(
+            Exists,
             "the token already has an object labelled \"{}\": byok never reuses a label; choose another (Key001 → Key002)",
             req.label
         );
     }
-    if req.wrap_with_trusted && hsm.verdict()? != Verdict::Native {
+    if req.wrap_with_trusted && token.verdict()? != Verdict::Native {
         bail!(
             "--wrap-with-trusted needs CKM_RSA_AES_KEY_WRAP on the token: with the two-step wrap the key would be wrapped by an ephemeral AES key that cannot be trusted, so it could never be exported"
         );
     }
-    let id = session
-        .s
-        .generate_random_vec(16)
-        .map_err(ck("drawing a random key id"))?;
-    let label = req.label.as_bytes().to_vec();
-    let public = [
-        Attribute::Token(true),
-        Attribute::Private(false),
-        Attribute::Label(label.clone()),
-        Attribute::Id(id.clone()),
-        Attribute::ModulusBits((req.bits as u64).into()),
-        Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
-        Attribute::Encrypt(false),
-        Attribute::Verify(false),
-        Attribute::VerifyRecover(false),
-        Attribute::Wrap(false),
-        Attribute::Modifiable(false),
-    ];
-    let mut private = vec![
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Label(label),
-        Attribute::Id(id),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(true),
-        Attribute::Sign(false),
-        Attribute::SignRecover(false),
-        Attribute::Decrypt(false),
-        Attribute::Unwrap(false),
-        Attribute::Derive(false),
-        Attribute::Modifiable(false),
-    ];
-    if req.wrap_with_trusted {
-        private.push(Attribute::WrapWithTrusted(true));
-    }
-    let (pub_h, priv_h) = session
-        .s
-        .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
-        .map_err(ck("generating the RSA key pair"))?;
-    crate::crashpoint::hit("keygen-generated");
+    let pair = token.generate_byok_key(req.label, req.bits, req.wrap_with_trusted)?;
+    crate::crashpoint::hit(crate::crashpoint::CrashPoint::Generated(
+        crate::transcript::StepName::Keygen,
+    ));
     let finish = || -> Result<KeygenReport> {
-        let facts = session.key_facts(priv_h)?;
-        let spki = spki_der(&facts)?;
-        let pem = pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &spki)
-            .map_err(|e| err!("cannot encode the public key: {e}"))?;
+        let facts = token.key_facts(pair.private)?;
+        let pem = facts.public_pem()?;
         fsutil::write_new(&pem_path, pem.as_bytes(), 0o644)?;
-        let fp: [u8; 32] = Sha256::digest(&spki).into();
+        let fp = crate::util::sha256(&facts.spki_der()?);
         Ok(KeygenReport {
             label: facts.label.clone(),
             id: facts.id.clone(),
@@ -144,29 +101,28 @@ pub fn keygen(
             public_key_file: pem_path.clone(),
             spki_sha256: hex::encode(fp),
             spki_sha256_words: words::to_words(&fp),
-            token: hsm.identity(),
+            token: token.identity(),
             attributes: facts.private,
         })
     };
     match finish() {
         Ok(r) => Ok(r),
         Err(e) => {
-            session.destroy(priv_h, "new private key");
-            session.destroy(pub_h, "new public key");
-            Err(e.context("the new key pair was destroyed"))
+            let a = token.destroy(pair.private);
+            let b = token.destroy(pair.public);
+            match (a, b) {
+                (Ok(()), Ok(())) => Err(e.context("the new key pair was destroyed")),
+                _ => Err(e.context(
+                    "the new key pair could NOT be destroyed: remove it from the token by hand",
+                )),
+            }
         }
     }
 }
 
 /// SubjectPublicKeyInfo DER of a key on the token.
 pub fn spki_der(facts: &KeyFacts) -> Result<Vec<u8>> {
-    use rsa::pkcs8::EncodePublicKey;
-    let key = crate::kek::rsa_from_parts(&facts.modulus, &facts.exponent)?;
-    Ok(key
-        .to_public_key_der()
-        .map_err(|e| err!("cannot encode the public key: {e}"))?
-        .as_bytes()
-        .to_vec())
+    facts.spki_der()
 }
 
 /// What `byok kek trust` reports.
@@ -189,44 +145,57 @@ pub fn trust_kek(
     kek: &Kek,
     expected_sha256: &str,
     so_pin_file: Option<&Path>,
+    console: &dyn Console,
 ) -> Result<TrustReport> {
     let fp = kek.sha256();
     if !expected_sha256.eq_ignore_ascii_case(&hex::encode(fp)) {
         bail!(
+            Integrity,
             "the KEK's SHA-256 is {}, not the {} given with --sha256: this is not the KEK the officers confirmed; stop and fetch the KEK again",
             hex::encode(fp),
             expected_sha256
         );
     }
     let label = format!("byok-kek-{}", &hex::encode(fp)[..16]);
-    let session = hsm.login_as(PinKind::SecurityOfficer, so_pin_file)?;
-    if !session.find_label(&label)?.is_empty() {
-        bail!("the token already holds this KEK as \"{label}\": nothing to do");
+    let session = hsm.login_as(PinKind::SecurityOfficer, so_pin_file, console)?;
+    if session.objects_labelled(&label)? > 0 {
+        bail!(
+            Exists,
+            "the token already holds this KEK as \"{label}\": nothing to do"
+        );
     }
-    let n = kek.public_modulus();
-    let e = kek.public_exponent();
-    session
-        .s
-        .create_object(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::KeyType(KeyType::RSA),
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::Trusted(true),
-            Attribute::Wrap(true),
-            Attribute::Encrypt(false),
-            Attribute::Verify(false),
-            Attribute::Modifiable(false),
-            Attribute::Modulus(n),
-            Attribute::PublicExponent(e),
-            Attribute::Label(label.clone().into_bytes()),
-            Attribute::Id(fp[..16].to_vec()),
-        ])
-        .map_err(ck("storing the trusted KEK (as Security Officer)"))?;
+    session.store_trusted_kek(
+        &kek.public_modulus(),
+        &kek.public_exponent(),
+        &label,
+        &fp[..16],
+    )?;
     Ok(TrustReport {
         label,
         kid: kek.kid.as_ref().map(|k| k.url()),
         sha256: hex::encode(fp),
         sha256_words: words::to_words(&fp),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_sizes() {
+        assert!(check_label("Contoso-O365EX-NA-VaultA1-Key001").is_ok());
+        for bad in ["", "a_b", "a b", "../x", &"k".repeat(128)] {
+            assert!(check_label(bad).is_err(), "{bad:?}");
+        }
+        for ok in KEY_BITS {
+            assert!(check_bits(ok).is_ok());
+        }
+        let e = check_bits(1024).unwrap_err();
+        assert!(e.message().contains("2048, 3072 or 4096"), "{e}");
+        assert_eq!(
+            pub_pem_path(Path::new("out"), "K1"),
+            PathBuf::from("out/K1.pub.pem")
+        );
+    }
 }

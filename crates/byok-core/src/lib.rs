@@ -8,11 +8,13 @@
 //! - [`attestation`]: Marvell HSM key attestations
 //! - [`ceremony`], [`transcript`]: ceremony plans, the resumable offline run, its hash-chained transcript
 //! - [`crashpoint`]: the kill-at-a-step test hook (feature `test-hooks` only)
+//! - [`console`]: the people at the keyboard (PIN prompts, officers' answers, progress)
 //! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
 //! - [`util`]: hashing, big-endian integers, RFC 3339 times, yes/no text
 
 pub mod attestation;
 pub mod ceremony;
+pub mod console;
 pub mod crashpoint;
 pub mod error;
 pub mod fsutil;

@@ -1,20 +1,18 @@
 //! Wrapping HSM keys into Azure BYOK packages, the HSM self-test, and `hsm info`.
 
 use crate::fsutil;
-use crate::hsm::{byok_wrap, ck, mechanism_name, Hsm, HsmSession, TokenIdentity, Verdict};
+use crate::hsm::{mechanism_name, Hsm, KeyRef, Token, TokenIdentity, Verdict, WrappingKey};
 use crate::kek::Kek;
 use crate::keyid::Mode;
 use crate::package::{self, Package};
+use crate::util::sha256_hex;
 use crate::{bail, err, Result};
-use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::mechanism::MechanismType;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The `generator` field: byok's version, the token's model and firmware.
-pub fn generator(hsm: &Hsm, verdict: Verdict) -> String {
-    let t = hsm.identity();
+pub fn generator(t: &TokenIdentity, verdict: Verdict) -> String {
     format!(
         "byok {}; HSM: {} {} firmware {}; {}",
         env!("CARGO_PKG_VERSION"),
@@ -47,26 +45,35 @@ pub struct KeySelector<'a> {
     pub id: Option<&'a [u8]>,
 }
 
-pub fn find_private_key(session: &HsmSession<'_>, sel: &KeySelector<'_>) -> Result<ObjectHandle> {
+/// The one private key `sel` names.
+pub fn find_private_key(token: &dyn Token, sel: &KeySelector<'_>) -> Result<KeyRef> {
     match (sel.label, sel.id) {
-        (Some(label), None) => session.private_key(label),
-        (label, Some(id)) => {
-            let mut t = vec![
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Id(id.to_vec()),
-            ];
-            if let Some(l) = label {
-                t.push(Attribute::Label(l.as_bytes().to_vec()));
+        (Some(label), None) => {
+            let found = token.private_keys(label)?;
+            match found.as_slice() {
+                [] => bail!(
+                    NotFound,
+                    "no private key labelled \"{label}\" on this token: check --key (`byok keygen` makes one)"
+                ),
+                [k] => Ok(*k),
+                _ => bail!(
+                    "{} private keys are labelled \"{label}\": the label is ambiguous; name the key by id with a pkcs11: URI",
+                    found.len()
+                ),
             }
-            let found = session.find(&t)?;
-            match found.len() {
-                1 => Ok(found[0]),
-                0 => bail!(
+        }
+        (label, Some(id)) => {
+            let found = token.private_keys_with_id(id, label)?;
+            match found.as_slice() {
+                [k] => Ok(*k),
+                [] => bail!(
+                    NotFound,
                     "no private key with id {} on this token: check --key",
                     hex::encode(id)
                 ),
-                n => bail!(
-                    "{n} private keys have id {}: name the key exactly",
+                many => bail!(
+                    "{} private keys have id {}: name the key exactly",
+                    many.len(),
                     hex::encode(id)
                 ),
             }
@@ -76,20 +83,14 @@ pub fn find_private_key(session: &HsmSession<'_>, sel: &KeySelector<'_>) -> Resu
 }
 
 /// Wrap a key on the token under `kek` into a package at `out`.
-pub fn wrap(
-    hsm: &Hsm,
-    session: &HsmSession<'_>,
-    key: &KeySelector<'_>,
-    kek: &Kek,
-    out: &Path,
-) -> Result<WrapReport> {
+pub fn wrap(token: &dyn Token, key: &KeySelector<'_>, kek: &Kek, out: &Path) -> Result<WrapReport> {
     let Some(kid) = kek.kid.clone() else {
         bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show` / `byok kek fetch`");
     };
     fsutil::refuse_existing(out)?;
-    let verdict = hsm.verdict()?;
-    let target = find_private_key(session, key)?;
-    let facts = session.key_facts(target)?;
+    let verdict = token.verdict()?;
+    let target = find_private_key(token, key)?;
+    let facts = token.key_facts(target)?;
     let label = facts.label.clone();
     if !facts.private.extractable {
         bail!("key \"{label}\" is not extractable: it can never be exported to Azure; generate a BYOK key with `byok keygen`");
@@ -104,59 +105,55 @@ pub fn wrap(
         );
     }
     let mut warnings = Vec::new();
-    if hsm.is_softhsm() {
+    if token.is_softhsm() {
         warnings.push(softhsm_warning());
     }
+    let (modulus, exponent) = (kek.public_modulus(), kek.public_exponent());
     let (wrapping_key, trusted) = if facts.private.wrap_with_trusted {
         if verdict != Verdict::Native {
             bail!("key \"{label}\" may only be wrapped by a trusted key, which needs CKM_RSA_AES_KEY_WRAP; this token lacks it");
         }
-        let found = session.find(&[
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::Trusted(true),
-            Attribute::Modulus(kek.public_modulus()),
-        ])?;
-        match found.first() {
-            Some(h) => (*h, true),
+        match token.trusted_kek(&modulus)? {
+            Some(k) => (WrappingKey::Trusted(k), true),
             None => bail!(
+                NotFound,
                 "key \"{label}\" may only be wrapped by a trusted KEK, and the Security Officer has not stored this KEK: run `byok kek trust` as SO first"
             ),
         }
     } else {
         (
-            session.session_wrapping_key(&kek.public_modulus(), &kek.public_exponent())?,
+            WrappingKey::Session {
+                modulus: &modulus,
+                exponent: &exponent,
+            },
             false,
         )
     };
-    let wrapped = byok_wrap(hsm, session, verdict, wrapping_key, target);
-    if !trusted {
-        session.destroy(wrapping_key, "session copy of the KEK");
-    }
-    let ciphertext = wrapped?;
+    let ciphertext = token.wrap_for_azure(target, wrapping_key, verdict)?;
     if ciphertext.len() <= kek.modulus_bytes() {
         bail!(
+            Hsm,
             "the HSM returned a {}-byte blob, too short for a BYOK package",
             ciphertext.len()
         );
     }
-    let pkg = Package::new(&kid, &ciphertext, generator(hsm, verdict));
+    let pkg = Package::new(&kid, &ciphertext, generator(&token.identity(), verdict));
     let bytes = pkg.to_bytes();
     // Check our own output as a reader would before it reaches the disk. (The KEK's kid
     // was checked against the mode when the KEK was loaded.)
     package::inspect(&bytes, Some(kek), Mode::Rehearsal)?;
     fsutil::write_new(out, &bytes, 0o644)?;
-    let spki = crate::keygen::spki_der(&facts)?;
     Ok(WrapReport {
         package: out.to_path_buf(),
-        sha256: hex::encode(Sha256::digest(&bytes)),
+        sha256: sha256_hex(&bytes),
         key_label: label,
         key_bits: facts.bits,
-        key_spki_sha256: hex::encode(Sha256::digest(&spki)),
+        key_spki_sha256: facts.spki_sha256()?,
         kek_kid: kid.url(),
         kek_sha256: hex::encode(kek.sha256()),
         mechanism: verdict.mechanism_text(),
         trusted_kek: trusted,
-        token: hsm.identity(),
+        token: token.identity(),
         warnings,
     })
 }
@@ -187,28 +184,29 @@ pub struct SelftestReport {
 
 /// Wrap a throwaway session key under a throwaway KEK inside the HSM, unwrap it in
 /// software, and compare. Only session objects are made, and all are destroyed.
-pub fn selftest(hsm: &Hsm, session: &HsmSession<'_>) -> Result<SelftestReport> {
-    let verdict = hsm.verdict()?;
+pub fn selftest(token: &dyn Token) -> Result<SelftestReport> {
+    let verdict = token.verdict()?;
     if verdict == Verdict::Unsupported {
         bail!("the token cannot make BYOK packages (no CKM_RSA_AES_KEY_WRAP, nor CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP): use an HSM that can");
     }
-    let before = session.count_token_objects()?;
+    let before = token.token_objects()?;
     let kek_private = rsa::PrivateKey::new(&mut rand::rng(), 2048)
-        .map_err(|e| err!("cannot make the throwaway KEK: {e}"))?;
+        .map_err(|e| err!(Internal, "cannot make the throwaway KEK: {e}"))?;
     // A PKCS#8 whose length is a multiple of 8 cannot show the zero-padding defect:
     // such a round is inconclusive for it, so try another key (at most four).
     let mut rounds = 0;
     let (wrapped, unwrapped) = loop {
         rounds += 1;
-        let (wrapped, unwrapped) = selftest_round(hsm, session, verdict, &kek_private)?;
+        let (wrapped, unwrapped) = selftest_round(token, verdict, &kek_private)?;
         let inconclusive = unwrapped.trailing_zeros == 0 && unwrapped.pkcs8.len().is_multiple_of(8);
         if !inconclusive || rounds == 4 {
             break (wrapped, unwrapped);
         }
     };
-    let after = session.count_token_objects()?;
+    let after = token.token_objects()?;
     if after != before {
-        bail!("self-test left the token with {after} objects where it had {before}: investigate before going on");
+        bail!(
+            Integrity,"self-test left the token with {after} objects where it had {before}: investigate before going on");
     }
     let mut warnings = Vec::new();
     if unwrapped.trailing_zeros > 0 {
@@ -217,11 +215,11 @@ pub fn selftest(hsm: &Hsm, session: &HsmSession<'_>) -> Result<SelftestReport> {
             unwrapped.trailing_zeros
         ));
     }
-    if hsm.is_softhsm() {
+    if token.is_softhsm() {
         warnings.push(softhsm_warning());
     }
     Ok(SelftestReport {
-        token: hsm.identity(),
+        token: token.identity(),
         verdict,
         mechanism: verdict.mechanism_text(),
         passed: true,
@@ -238,55 +236,35 @@ pub fn selftest(hsm: &Hsm, session: &HsmSession<'_>) -> Result<SelftestReport> {
 /// Make a throwaway session key pair, wrap it under the throwaway KEK in the HSM,
 /// destroy every object, unwrap in software and compare with the HSM's public key.
 fn selftest_round(
-    hsm: &Hsm,
-    session: &HsmSession<'_>,
+    token: &dyn Token,
     verdict: Verdict,
     kek_private: &rsa::PrivateKey,
 ) -> Result<(Vec<u8>, package::Unwrapped)> {
     use rsa::traits::PublicKeyParts;
-    let (pub_h, priv_h) = session
-        .s
-        .generate_key_pair(
-            &Mechanism::RsaPkcsKeyPairGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ModulusBits(2048u64.into()),
-                Attribute::PublicExponent(vec![1, 0, 1]),
-                Attribute::Verify(false),
-                Attribute::Encrypt(false),
-                Attribute::Wrap(false),
-            ],
-            &[
-                Attribute::Token(false),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-                Attribute::Extractable(true),
-                Attribute::Sign(false),
-                Attribute::Decrypt(false),
-                Attribute::Unwrap(false),
-                Attribute::Derive(false),
-            ],
-        )
-        .map_err(ck("generating the throwaway session key pair"))?;
+    let pair = token.generate_session_pair()?;
     let result = (|| {
-        let facts = session.key_facts(priv_h)?;
-        let kek_h = session.session_wrapping_key(
-            &kek_private.n().to_be_bytes_trimmed_vartime(),
-            &kek_private.e().to_be_bytes_trimmed_vartime(),
-        )?;
-        let wrapped = byok_wrap(hsm, session, verdict, kek_h, priv_h);
-        session.destroy(kek_h, "throwaway KEK");
-        let wrapped = wrapped?;
+        let facts = token.key_facts(pair.private)?;
+        let (n, e) = (
+            kek_private.n().to_be_bytes_trimmed_vartime(),
+            kek_private.e().to_be_bytes_trimmed_vartime(),
+        );
+        let kek = WrappingKey::Session {
+            modulus: &n,
+            exponent: &e,
+        };
+        let wrapped = token.wrap_for_azure(pair.private, kek, verdict)?;
         Ok((facts, wrapped))
     })();
-    session.destroy(priv_h, "throwaway private key");
-    session.destroy(pub_h, "throwaway public key");
+    let a = token.destroy(pair.private);
+    let b = token.destroy(pair.public);
     let (facts, wrapped) = result?;
+    a.and(b)
+        .map_err(|e| e.context("the self-test's throwaway key pair"))?;
     let unwrapped = package::software_unwrap(kek_private, &wrapped)
         .map_err(|e| e.context("self-test: the HSM's blob does not unwrap in software"))?;
     let (n, e) = package::pkcs8_rsa_public(&unwrapped.pkcs8)?;
     if n != facts.modulus || e != facts.exponent {
-        bail!("self-test failed: the key unwrapped in software is not the HSM's key; do not use this HSM for BYOK");
+        bail!(Integrity, "self-test failed: the key unwrapped in software is not the HSM's key; do not use this HSM for BYOK");
     }
     Ok((wrapped, unwrapped))
 }

@@ -233,7 +233,7 @@ pub fn html(v: &Verified) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             rec.seq,
             esc(&rec.time),
-            esc(&rec.step),
+            esc(rec.step.as_str()),
             esc(&rec.actor),
             esc(&summary(rec))
         );

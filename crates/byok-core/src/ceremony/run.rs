@@ -1,71 +1,70 @@
 //! `byok ceremony run`: the offline, air-gapped half of a Customer Key ceremony.
 //!
-//! One login for the whole run. In order, each step recorded in `DIR/transcript.jsonl`
-//! before it is reported done:
+//! One login for the whole run. The run executes the plan's step list
+//! ([`super::steps`]) in order, one small function per step, each recording what it did
+//! in `DIR/transcript.jsonl` before it is reported done:
 //!
-//! 1. `open` (or `resume`): the plan's hash, the officers, the token's identity;
-//! 2. `preflight`: the token's BYOK verdict (native or composite; unsupported stops);
-//!    `selftest`: a throwaway session key wrapped and checked in software;
-//! 3. `signer`: the transcript signer key `<ceremony>-transcript-signer` (RSA-3072, sign
-//!    only, sensitive, not extractable), generated once per ceremony; its SPKI
-//!    fingerprint is recorded here so the chain binds it;
-//! 4. `kek-confirmed`, once per KEK file: officers read the fingerprint's PGP words and
+//! 1. preflight: `open` (or `resume`) with the plan's hash, the officers and the token;
+//!    `preflight` (the token's BYOK verdict: native or composite; unsupported stops) and
+//!    `selftest` (a throwaway session key wrapped and checked in software);
+//! 2. signer: the transcript signer `<ceremony>-transcript-signer` (RSA-3072, sign only,
+//!    sensitive, not extractable), generated once per ceremony; its SPKI fingerprint is
+//!    recorded so the chain binds it;
+//! 3. `kek-confirmed`, once per KEK file: officers read the fingerprint's PGP words and
 //!    type the first and last word (or `yes`); `--non-interactive` relies on the plan's
 //!    pinned `kek_sha256` and says so in the record;
-//! 5. `keygen-started` (the intent, written **before** the HSM is asked) then `keygen`
+//! 4. `keygen-started` (the intent, written **before** the HSM is asked) then `keygen`
 //!    for every key: label = key name, public key into `DIR/<name>.pub.pem`;
-//! 6. `wrap` for every key, under its vault's KEK, into `DIR/<name>.byok`;
-//! 7. `manifest`: `DIR/manifest.json`, the SHA-256 of every package and public key
+//! 5. `wrap` for every key, under its vault's KEK, into `DIR/<name>.byok`;
+//! 6. `manifest`: `DIR/manifest.json`, the SHA-256 of every package and public key
 //!    (deterministic: no times), written atomically;
-//! 8. `close`, signed in the HSM by the transcript signer.
+//! 7. `close`, signed in the HSM by the transcript signer.
 //!
 //! ## Crash windows and `--resume`
 //!
 //! Every file is written whole or not at all (`fsutil::write_new`), every record is
 //! synced before the next step starts, and the keygen intent precedes the key. After a
-//! kill at any point, `--resume`:
+//! kill at any point, `--resume` takes the same step list and skips what the transcript
+//! shows done. Before it changes anything it refuses when the plan's hash, the token
+//! (label, serial, model, manufacturer) or any file the transcript recorded differs,
+//! when DIR holds a file byok would not have made, or when a key the transcript
+//! recorded is gone from the token or doubled ([`super::resume`]). Then it:
 //!
-//! - refuses when the plan's hash, the token (label, serial, model, manufacturer) or any
-//!   file the transcript recorded differs, when DIR holds a file byok would not have
-//!   made, or when a key the transcript recorded is gone from the token;
 //! - cuts a torn last transcript line (never reported done) and deletes byok's own
 //!   temp files (`.NAME.tmp-…`), noting both in the `resume` record;
 //! - for a key with a `keygen-started` record but no `keygen` record: adopts the one key
 //!   on the token with that label (checking it is a local, sensitive, extractable RSA
 //!   key of the planned size, and that a public key file already written is exactly its
-//!   public key), or generates it when the token has none. A label on the token without
-//!   a `keygen-started` record is never adopted: it is not this ceremony's key;
+//!   public key), or generates it when the token has none;
 //! - for a package without a `wrap` record: deletes it (it cannot be told apart from a
 //!   package of another key, and wrapping again is harmless) and wraps again, noting
 //!   the deleted file's hash in the `wrap` record;
 //! - for `manifest.json` without a record: keeps it only if it is byte for byte the
 //!   manifest byok computes now.
 
+use super::manifest::{self, package_file, pub_file, ManifestKey};
 use super::plan::{signer_label, CheckedPlan, KeyPlan};
-use crate::crashpoint;
+use super::resume::{self, Prior, Signer, SignerPlan};
+use super::steps::{keks, steps, Step};
+use crate::console::Console;
+use crate::crashpoint::{self, CrashPoint};
 use crate::fsutil;
-use crate::hsm::{ck, Hsm, HsmSession, Target, Verdict};
-use crate::keygen::{self, KeygenRequest};
-use crate::transcript::{self, sha256_hex, HsmId, Record, Signature, Writer};
+use crate::hsm::{Target, Token, Verdict};
+use crate::transcript::{self, sha256_hex, HsmId, Record, Signature, StepName, Writer};
 use crate::{bail, err, words, Result};
 use base64::Engine;
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, IsTerminal};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The transcript's file name in the ceremony directory.
-pub const TRANSCRIPT: &str = "transcript.jsonl";
-/// The manifest's file name in the ceremony directory.
-pub const MANIFEST: &str = "manifest.json";
+pub use super::manifest::{MANIFEST, TRANSCRIPT};
+
 /// Size of the transcript signer key.
 pub const SIGNER_BITS: usize = 3072;
 
 /// How `byok ceremony run` was asked to run.
+#[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub plan: PathBuf,
     pub out: PathBuf,
     pub resume: bool,
     pub non_interactive: bool,
@@ -87,221 +86,108 @@ pub struct RunReport {
     pub transcript_digest_words: String,
     pub signed: bool,
     pub resumed: bool,
+    pub rehearsal: bool,
     pub warnings: Vec<String>,
 }
 
-/// `DIR/manifest.json`.
-#[derive(Debug, Serialize)]
-pub struct Manifest {
-    pub ceremony: String,
-    pub plan_sha256: String,
-    pub byok_version: String,
-    pub token: HsmId,
-    pub signer_spki_sha256: Option<String>,
-    pub keys: Vec<ManifestKey>,
-}
-
-/// One key in the manifest.
-#[derive(Debug, Clone, Serialize)]
-pub struct ManifestKey {
-    pub policy: String,
-    pub service: String,
-    pub vault: String,
-    pub name: String,
-    pub size: usize,
-    pub kek_kid: String,
-    pub kek_sha256: String,
-    pub public_key: String,
-    pub public_key_sha256: String,
-    pub spki_sha256: String,
-    pub package: String,
-    pub package_sha256: String,
-}
-
-/// The file names byok writes for a key.
-pub fn pub_file(name: &str) -> String {
-    format!("{name}.pub.pem")
-}
-
-pub fn package_file(name: &str) -> String {
-    format!("{name}.byok")
-}
-
-/// Progress on stderr: a bar on a terminal, plain lines otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    total: usize,
-    done: usize,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("[{pos}/{len}] {wide_bar} {msg}")
-            {
-                b.set_style(style);
-            }
-            b
-        });
-        Progress {
-            bar,
-            total,
-            done: 0,
+/// Run (or resume) the offline ceremony: check the directory and the token against the
+/// transcript, log in once, then execute the plan's steps.
+pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Result<RunReport> {
+    let dir = &opts.out;
+    let prior = match read_prior(plan, opts)? {
+        Some(p) => p,
+        None => {
+            // `--resume` of a transcript with no complete record: nothing was done on the
+            // token yet (every token change follows the open record), so start afresh.
+            let path = dir.join(TRANSCRIPT);
+            std::fs::remove_file(&path).map_err(|e| {
+                err!(
+                    Io,
+                    "cannot remove the empty transcript {}: {e}",
+                    path.display()
+                )
+            })?;
+            fsutil::sync_dir(dir);
+            let fresh = RunOptions {
+                resume: false,
+                ..opts.clone()
+            };
+            return run(plan, &fresh, console);
         }
+    };
+    let target = plan_target(plan, opts)?;
+    let hsm = target.open()?;
+    check_same_token(&prior, &hsm.identity())?;
+    if hsm.verdict()? == Verdict::Unsupported {
+        bail!(Hsm, "token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", hsm.identity().label);
     }
-
-    /// Report a step done.
-    fn done(&mut self, msg: &str) {
-        self.done += 1;
-        match &self.bar {
-            Some(b) => {
-                b.set_message(msg.to_string());
-                b.inc(1);
-                b.println(format!("done: {msg}"));
-            }
-            None => eprintln!("[{}/{}] {msg}", self.done, self.total),
-        }
-    }
-
-    fn note(&self, msg: &str) {
-        match &self.bar {
-            Some(b) => b.println(msg),
-            None => eprintln!("{msg}"),
-        }
-    }
-
-    /// Run `f` (which talks to the officers) with the bar hidden.
-    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.bar {
-            Some(b) => b.suspend(f),
-            None => f(),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
+    // Files in DIR, checked before anything changes.
+    let temp_files = if opts.resume {
+        resume::check_dir(plan, dir, &prior)?
+    } else {
+        Vec::new()
+    };
+    let session = hsm.login(target.pin_file.as_deref(), console)?;
+    execute(plan, opts, console, &session, prior, temp_files)
 }
 
-/// The officers as one actor: `Alice (ceremony administrator), Bob (crypto officer)`.
-fn officers_actor(plan: &CheckedPlan) -> String {
-    plan.plan
-        .officers
-        .iter()
-        .map(|o| format!("{} ({})", o.name, o.role))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Distinct KEK files of the plan, in first-use order, with their keys.
-fn distinct_keks(plan: &CheckedPlan) -> Vec<&KeyPlan> {
-    let mut seen = BTreeSet::new();
-    plan.keys
-        .iter()
-        .filter(|k| seen.insert(k.kek_path.clone()))
-        .collect()
-}
-
-/// The lines of a fingerprint's PGP words, four a line.
-fn word_lines(fp: &[u8]) -> Vec<String> {
-    words::to_word_lines(fp)
-}
-
-/// The state of an earlier, interrupted run, read from its transcript.
-#[derive(Default)]
-struct Done {
-    records: Vec<Record>,
-}
-
-impl Done {
-    fn find(&self, step: &str, label: &str) -> Option<&Record> {
-        self.records
-            .iter()
-            .find(|r| r.step == step && r.detail_str("label") == Some(label))
-    }
-    fn has(&self, step: &str, label: &str) -> bool {
-        self.find(step, label).is_some()
-    }
-    fn step(&self, step: &str) -> Option<&Record> {
-        self.records.iter().find(|r| r.step == step)
-    }
-    fn kek_confirmed(&self, rel: &str, file_sha: &str) -> bool {
-        self.records.iter().any(|r| {
-            r.step == "kek-confirmed" && r.inputs.get(rel).map(String::as_str) == Some(file_sha)
-        })
-    }
-    /// Every file output the transcript recorded, name → SHA-256.
-    fn outputs(&self) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
-        for r in &self.records {
-            for (k, v) in &r.outputs {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        m
-    }
-}
-
-/// Run (or resume) the offline ceremony.
-pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
-    let dir = opts.out.clone();
-    let transcript_path = dir.join(TRANSCRIPT);
-    // The earlier run's records (resume) or a directory check (fresh).
-    let done = if opts.resume {
-        if !transcript_path.is_file() {
+/// The earlier run's records (resume), or an empty [`Prior`] after checking that DIR is
+/// new or empty (fresh). `None`: `--resume` found a transcript with no complete record.
+fn read_prior(plan: &CheckedPlan, opts: &RunOptions) -> Result<Option<Prior>> {
+    let dir = &opts.out;
+    let path = dir.join(TRANSCRIPT);
+    if !opts.resume {
+        let non_empty = dir.exists()
+            && std::fs::read_dir(dir)
+                .map_err(|e| err!(Io, "cannot read {}: {e}", dir.display()))?
+                .next()
+                .is_some();
+        if non_empty {
             bail!(
-                "{} has no {TRANSCRIPT}: there is no ceremony to resume there (run without --resume to start one)",
+                Exists,
+                "{} is not empty: a ceremony writes into a new or empty directory (use --resume to finish an interrupted ceremony there)",
                 dir.display()
             );
         }
-        let (records, _) = transcript::read_unfinished(&transcript_path)?;
-        let Some(open) = records.first() else {
-            // Killed before the open record was on disk: nothing was done on the token
-            // yet (every token change follows the open record), so start afresh, as
-            // long as the directory holds nothing else.
-            let others = std::fs::read_dir(&dir)
-                .map_err(|e| err!("cannot read {}: {e}", dir.display()))?
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_name() != TRANSCRIPT)
-                .count();
-            if others > 0 {
-                bail!(
-                    "{}: the transcript is empty but {} holds other files: move them out and run again",
-                    transcript_path.display(),
-                    dir.display()
-                );
-            }
-            return run_fresh_after_empty_transcript(plan, opts);
-        };
-        if open.prev != plan.sha256_hex() {
+        return Ok(Some(Prior::default()));
+    }
+    if !path.is_file() {
+        bail!(
+            NotFound,
+            "{} has no {TRANSCRIPT}: there is no ceremony to resume there (run without --resume to start one)",
+            dir.display()
+        );
+    }
+    let (records, _) = transcript::read_unfinished(&path)?;
+    let Some(open) = records.first() else {
+        let others = std::fs::read_dir(dir)
+            .map_err(|e| err!(Io, "cannot read {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != TRANSCRIPT)
+            .count();
+        if others > 0 {
             bail!(
-                "the plan changed since the ceremony started: its SHA-256 is {}, the transcript's is {}; resume with the plan the ceremony began with",
-                plan.sha256_hex(),
-                open.prev
+                Integrity,
+                "{}: the transcript is empty but {} holds other files: move them out and run again",
+                path.display(),
+                dir.display()
             );
         }
-        Done { records }
-    } else {
-        if dir.exists() {
-            let non_empty = std::fs::read_dir(&dir)
-                .map_err(|e| err!("cannot read {}: {e}", dir.display()))?
-                .next()
-                .is_some();
-            if non_empty {
-                bail!(
-                    "{} is not empty: a ceremony writes into a new or empty directory (use --resume to finish an interrupted ceremony there)",
-                    dir.display()
-                );
-            }
-        }
-        Done::default()
+        return Ok(None);
     };
+    if open.prev != plan.sha256_hex() {
+        bail!(
+            Integrity,
+            "the plan changed since the ceremony started: its SHA-256 is {}, the transcript's is {}; resume with the plan the ceremony began with",
+            plan.sha256_hex(),
+            open.prev
+        );
+    }
+    Ok(Some(Prior { records }))
+}
 
-    // The token: the plan names it; --token may narrow it but not rename it.
+/// The token: the plan names it; `--token` may narrow it but not rename it.
+fn plan_target(plan: &CheckedPlan, opts: &RunOptions) -> Result<Target> {
     let mut target = Target::resolve(
         opts.module.clone(),
         Some(opts.token.as_deref().unwrap_or(&plan.plan.token)),
@@ -316,74 +202,267 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
         Some(_) => {}
         None => target.token.label = Some(plan.plan.token.clone()),
     }
-    let hsm = target.open()?;
-    let id: HsmId = hsm.identity();
-    if let Some(open) = done.records.first() {
-        let was = open
-            .hsm
-            .clone()
-            .ok_or_else(|| err!("the open record names no token"))?;
-        for (what, a, b) in [
-            ("label", &was.label, &id.label),
-            ("serial", &was.serial, &id.serial),
-            ("model", &was.model, &id.model),
-            ("manufacturer", &was.manufacturer, &id.manufacturer),
-        ] {
-            if a != b {
-                bail!(
-                    "this is not the ceremony's token: its {what} is {b:?}, the transcript's is {a:?}; resume on the token the ceremony began on"
-                );
+    Ok(target)
+}
+
+/// A resumed ceremony runs on the token it began on.
+fn check_same_token(prior: &Prior, id: &HsmId) -> Result<()> {
+    let Some(open) = prior.records.first() else {
+        return Ok(());
+    };
+    let was = open
+        .hsm
+        .clone()
+        .ok_or_else(|| err!(Integrity, "the open record names no token"))?;
+    for (what, a, b) in [
+        ("label", &was.label, &id.label),
+        ("serial", &was.serial, &id.serial),
+        ("model", &was.model, &id.model),
+        ("manufacturer", &was.manufacturer, &id.manufacturer),
+    ] {
+        if a != b {
+            bail!(
+                Integrity,
+                "this is not the ceremony's token: its {what} is {b:?}, the transcript's is {a:?}; resume on the token the ceremony began on"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Execute the plan's steps on a logged-in `token`.
+pub fn execute(
+    plan: &CheckedPlan,
+    opts: &RunOptions,
+    console: &dyn Console,
+    token: &dyn Token,
+    prior: Prior,
+    temp_files: Vec<String>,
+) -> Result<RunReport> {
+    let list = steps(plan);
+    let mut run = Run {
+        plan,
+        opts,
+        console,
+        token,
+        id: token.identity(),
+        prior,
+        temp_files,
+        w: None,
+        signer: None,
+        spki_of: BTreeMap::new(),
+        manifest: None,
+        warnings: Vec::new(),
+    };
+    console.begin(list.len());
+    let result = list.iter().try_for_each(|step| {
+        let msg = if run.is_done(step) {
+            run.restore(step)?
+        } else {
+            run.step(step)?
+        };
+        console.step(&msg);
+        Ok(())
+    });
+    console.end();
+    result?;
+    run.report()
+}
+
+/// A run in progress.
+struct Run<'a> {
+    plan: &'a CheckedPlan,
+    opts: &'a RunOptions,
+    console: &'a dyn Console,
+    token: &'a dyn Token,
+    id: HsmId,
+    prior: Prior,
+    temp_files: Vec<String>,
+    /// The transcript, once the preflight started or reopened it.
+    w: Option<Writer>,
+    signer: Option<Signer>,
+    /// Each key's SPKI fingerprint as its keygen record has it.
+    spki_of: BTreeMap<String, String>,
+    /// The manifest and its SHA-256, once computed.
+    manifest: Option<(Vec<ManifestKey>, String)>,
+    warnings: Vec<String>,
+}
+
+impl Run<'_> {
+    fn writer(&mut self) -> Result<&mut Writer> {
+        self.w
+            .as_mut()
+            .ok_or_else(|| err!(Internal, "internal: no transcript before the preflight"))
+    }
+
+    /// Append a record; the crash hook's `done:` and `recorded:` points sit either side.
+    fn record(&mut self, rec: Record) -> Result<Record> {
+        let step = rec.step;
+        crashpoint::hit(CrashPoint::Done(step));
+        let rec = self.writer()?.append(rec)?;
+        crashpoint::hit(CrashPoint::Recorded(step));
+        Ok(rec)
+    }
+
+    fn key(&self, i: usize) -> Result<&KeyPlan> {
+        self.plan
+            .keys
+            .get(i)
+            .ok_or_else(|| err!(Internal, "internal: no key {i} in the plan"))
+    }
+
+    fn dir(&self) -> &Path {
+        &self.opts.out
+    }
+
+    /// Did the interrupted run finish this step?
+    fn is_done(&self, step: &Step) -> bool {
+        let p = &self.prior;
+        match *step {
+            Step::Preflight | Step::Close => false,
+            Step::Signer => p.step(StepName::Signer).is_some(),
+            Step::ConfirmKek { kek } => keks(self.plan).get(kek).is_some_and(|k| {
+                fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")
+                    .is_ok_and(|b| p.kek_confirmed(&k.key.kek, &sha256_hex(&b)))
+            }),
+            Step::Keygen { key } => self
+                .plan
+                .keys
+                .get(key)
+                .is_some_and(|k| p.has(StepName::Keygen, &k.key.name)),
+            Step::Wrap { key } => self
+                .plan
+                .keys
+                .get(key)
+                .is_some_and(|k| p.has(StepName::Wrap, &k.key.name)),
+            Step::Manifest => p.step(StepName::Manifest).is_some(),
+        }
+    }
+
+    /// Take up what a done step left: the state later steps need.
+    fn restore(&mut self, step: &Step) -> Result<String> {
+        match *step {
+            Step::Signer => {
+                let label = self.plan.signer_label();
+                let has_key = self
+                    .prior
+                    .step(StepName::Signer)
+                    .is_some_and(|r| r.detail_str("spki_sha256").is_some());
+                if has_key {
+                    let [key] = self.token.private_keys(&label)?[..] else {
+                        bail!(Integrity, "the transcript signer \"{label}\" is not on the token once: stop and investigate");
+                    };
+                    self.signer = Some(resume::signer_from(self.token, &label, key)?);
+                }
+                Ok("transcript signer already recorded".into())
+            }
+            Step::ConfirmKek { kek } => Ok(format!(
+                "KEK {} already confirmed",
+                keks(self.plan)
+                    .get(kek)
+                    .map(|k| k.key.kek.as_str())
+                    .unwrap_or("?")
+            )),
+            Step::Keygen { key } => {
+                let name = self.key(key)?.key.name.clone();
+                let spki = self
+                    .prior
+                    .find(StepName::Keygen, &name)
+                    .and_then(|r| r.detail_str("spki_sha256"))
+                    .unwrap_or("")
+                    .to_string();
+                self.spki_of.insert(name.clone(), spki);
+                Ok(format!("key {name} already generated"))
+            }
+            Step::Wrap { key } => Ok(format!("key {} already wrapped", self.key(key)?.key.name)),
+            Step::Manifest => {
+                self.compute_manifest()?;
+                Ok(format!("{MANIFEST} already recorded"))
+            }
+            Step::Preflight | Step::Close => {
+                Err(err!(Internal, "internal: {step:?} is never done before"))
             }
         }
     }
-    let verdict = hsm.verdict()?;
-    if verdict == Verdict::Unsupported {
-        bail!("token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", id.label);
-    }
-    // Files in DIR, checked before anything changes.
-    let temp_files = if opts.resume {
-        check_dir(plan, &dir, &done)?
-    } else {
-        Vec::new()
-    };
 
-    let session = hsm.login(target.pin_file.as_deref())?;
-    check_token(plan, &session, &done)?;
-    let selftest = crate::wrap::selftest(&hsm, &session)?;
-
-    // From here on the ceremony writes: directory, transcript, keys.
-    let warnings = selftest.warnings.clone();
-    let keks = distinct_keks(plan);
-    let total = 4 + keks.len() + 2 * plan.keys.len() + 1;
-    let mut progress = Progress::new(total);
-    let mut w = if opts.resume {
-        let (w, torn) = Writer::reopen(&transcript_path)?;
-        let mut removed = Vec::new();
-        for t in &temp_files {
-            std::fs::remove_file(dir.join(t)).map_err(|e| {
-                err!(
-                    "cannot remove byok's temp file {}: {e}",
-                    dir.join(t).display()
-                )
-            })?;
-            removed.push(t.clone());
+    /// Execute one step; returns what was done, for the progress line.
+    fn step(&mut self, step: &Step) -> Result<String> {
+        match *step {
+            Step::Preflight => self.preflight(),
+            Step::Signer => self.signer(),
+            Step::ConfirmKek { kek } => self.confirm_kek(kek),
+            Step::Keygen { key } => self.keygen(key),
+            Step::Wrap { key } => self.wrap(key),
+            Step::Manifest => self.write_manifest(),
+            Step::Close => self.close(),
         }
-        fsutil::sync_dir(&dir);
-        let mut w = w;
-        w.append(
-            Record::new("resume", "byok")
-                .hsm(&id)
-                .detail("torn_line_sha256", torn)
-                .detail("removed_temp_files", removed),
+    }
+
+    /// Check the token, run the self-test, and start (or reopen) the transcript.
+    fn preflight(&mut self) -> Result<String> {
+        let (plan, token) = (self.plan, self.token);
+        resume::check_token(plan, token, &self.prior)?;
+        let selftest = crate::wrap::selftest(token)?;
+        self.warnings.extend(selftest.warnings.iter().cloned());
+        let path = self.dir().join(TRANSCRIPT);
+        if self.opts.resume {
+            let (w, torn) = Writer::reopen(&path)?;
+            self.w = Some(w);
+            for t in &self.temp_files {
+                let p = self.opts.out.join(t);
+                std::fs::remove_file(&p)
+                    .map_err(|e| err!(Io, "cannot remove byok's temp file {}: {e}", p.display()))?;
+            }
+            fsutil::sync_dir(self.dir());
+            let removed = self.temp_files.clone();
+            self.record(
+                Record::new(StepName::Resume, "byok")
+                    .hsm(&self.id)
+                    .detail("torn_line_sha256", torn)
+                    .detail("removed_temp_files", removed),
+            )?;
+        } else {
+            std::fs::create_dir_all(self.dir())
+                .map_err(|e| err!(Io, "cannot create {}: {e}", self.dir().display()))?;
+            self.w = Some(Writer::create(&path, plan.sha256)?);
+            let rec = self.open_record()?;
+            self.record(rec)?;
+        }
+        let verdict = token.verdict()?;
+        let (module, library) = token.library();
+        self.record(
+            Record::new(StepName::Preflight, "byok")
+                .hsm(&self.id)
+                .detail("module", module)
+                .detail("library", library)
+                .detail("verdict", verdict)
+                .detail("mechanism", verdict.mechanism_text())
+                .detail("softhsm", token.is_softhsm()),
         )?;
-        progress.done("resumed the ceremony");
-        w
-    } else {
-        std::fs::create_dir_all(&dir).map_err(|e| err!("cannot create {}: {e}", dir.display()))?;
-        let mut w = Writer::create(&transcript_path, plan.sha256)?;
-        let mut rec = Record::new("open", "byok")
+        self.record(
+            Record::new(StepName::Selftest, "byok")
+                .hsm(&self.id)
+                .detail("passed", selftest.passed)
+                .detail("mechanism", selftest.mechanism)
+                .detail("warnings", &selftest.warnings),
+        )?;
+        Ok(format!(
+            "preflight and self-test passed ({}); transcript {}",
+            verdict.mechanism_text(),
+            if self.opts.resume {
+                "reopened"
+            } else {
+                "opened"
+            }
+        ))
+    }
+
+    /// The `open` record: the plan, the token, the officers, the mode, every KEK file.
+    fn open_record(&self) -> Result<Record> {
+        let plan = self.plan;
+        let mut rec = Record::new(StepName::Open, "byok")
             .input("plan", &plan.sha256_hex())
-            .hsm(&id)
+            .hsm(&self.id)
             .detail("format", transcript::FORMAT)
             .detail("ceremony", &plan.plan.ceremony)
             .detail(
@@ -398,7 +477,7 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
             .detail("officers", &plan.plan.officers)
             .detail(
                 "mode",
-                if opts.non_interactive {
+                if self.opts.non_interactive {
                     "non-interactive"
                 } else {
                     "interactive"
@@ -411,69 +490,82 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
                     .map(|k| k.key.name.clone())
                     .collect::<Vec<_>>(),
             );
-        for k in &keks {
+        for k in keks(plan) {
             let bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
             rec = rec.input(&k.key.kek, &sha256_hex(&bytes));
         }
-        w.append(rec)?;
-        progress.done("opened the transcript");
-        w
-    };
-    w.append(
-        Record::new("preflight", "byok")
-            .hsm(&id)
-            .detail("module", hsm.module.display().to_string())
-            .detail(
-                "library",
-                hsm.library()
-                    .map(|(m, d, v)| format!("{m} {d} {v}"))
-                    .unwrap_or_default(),
-            )
-            .detail("verdict", verdict)
-            .detail("mechanism", verdict.mechanism_text())
-            .detail("softhsm", hsm.is_softhsm()),
-    )?;
-    w.append(
-        Record::new("selftest", "byok")
-            .hsm(&id)
-            .detail("passed", selftest.passed)
-            .detail("mechanism", selftest.mechanism)
-            .detail("warnings", &selftest.warnings),
-    )?;
-    progress.done(&format!(
-        "preflight and self-test passed ({})",
-        verdict.mechanism_text()
-    ));
+        Ok(rec)
+    }
 
-    // The transcript signer.
-    let signer = ensure_signer(plan, &hsm, &session, &mut w, &done, &id)?;
-    progress.done(match &signer {
-        Some(_) => "transcript signer ready",
-        None => "this token cannot sign the transcript; it will close unsigned",
-    });
-
-    // KEK confirmations.
-    for k in &keks {
-        let bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
-        let file_sha = sha256_hex(&bytes);
-        if done.kek_confirmed(&k.key.kek, &file_sha) {
-            progress.done(&format!("KEK {} already confirmed", k.key.kek));
-            continue;
+    /// Make (once per ceremony) or adopt the transcript signer; none when the token
+    /// cannot sign with `CKM_SHA256_RSA_PKCS`.
+    fn signer(&mut self) -> Result<String> {
+        let token = self.token;
+        let label = signer_label(&self.plan.plan.ceremony);
+        if !token.can_sign()? {
+            self.record(
+                Record::new(StepName::Signer, "byok")
+                    .hsm(&self.id)
+                    .detail("unavailable", "the token has no CKM_SHA256_RSA_PKCS"),
+            )?;
+            return Ok("this token cannot sign the transcript; it will close unsigned".into());
         }
+        let intent = self.prior.has(StepName::KeygenStarted, &label);
+        let (key, adopted) = match resume::find_signer(token, &label, intent)? {
+            SignerPlan::Adopt(key) => (key, true),
+            SignerPlan::Generate => {
+                if !intent {
+                    self.record(
+                        Record::new(StepName::KeygenStarted, "byok")
+                            .hsm(&self.id)
+                            .detail("label", &label)
+                            .detail("size", SIGNER_BITS)
+                            .detail("purpose", "transcript signer"),
+                    )?;
+                }
+                let pair = token.generate_signer(&label, SIGNER_BITS)?;
+                crashpoint::hit(CrashPoint::Generated(StepName::Signer));
+                (pair.private, false)
+            }
+        };
+        let signer = resume::signer_from(token, &label, key)?;
+        let fp = hex::decode(&signer.spki_sha256).unwrap_or_default();
+        self.record(
+            Record::new(StepName::Signer, "byok")
+                .hsm(&self.id)
+                .detail("label", &label)
+                .detail("size", SIGNER_BITS)
+                .detail("mechanism", "CKM_SHA256_RSA_PKCS")
+                .detail("spki_sha256", &signer.spki_sha256)
+                .detail("spki_sha256_words", words::to_words(&fp))
+                .detail("adopted", adopted),
+        )?;
+        self.signer = Some(signer);
+        Ok("transcript signer ready".into())
+    }
+
+    /// The officers confirm KEK `kek` (or, non-interactive, the plan's pin stands for them).
+    fn confirm_kek(&mut self, kek: usize) -> Result<String> {
+        let k = *keks(self.plan)
+            .get(kek)
+            .ok_or_else(|| err!(Internal, "internal: no KEK {kek} in the plan"))?;
+        let bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
         let fp = k.kek.sha256();
         let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
-        let (actor, method) = if opts.non_interactive {
+        let (actor, method) = if self.opts.non_interactive {
             (
                 "byok".to_string(),
                 "non-interactive: checked against the plan's pinned kek_sha256 only; no officer read the words".to_string(),
             )
         } else {
-            let method = progress.suspend(|| confirm_kek(k, &kid, &fp))?;
-            (officers_actor(plan), method)
+            (
+                officers_actor(self.plan),
+                ask_officers(self.console, k, &kid, &fp)?,
+            )
         };
-        w.append(
-            Record::new("kek-confirmed", &actor)
-                .input(&k.key.kek, &file_sha)
+        self.record(
+            Record::new(StepName::KekConfirmed, &actor)
+                .input(&k.key.kek, &sha256_hex(&bytes))
                 .detail("kid", &kid)
                 .detail("vault", &k.vault)
                 .detail("spki_sha256", hex::encode(fp))
@@ -488,62 +580,56 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
                         .unwrap_or_default(),
                 ),
         )?;
-        progress.done(&format!("KEK {} confirmed ({kid})", k.key.kek));
+        Ok(format!("KEK {} confirmed ({kid})", k.key.kek))
     }
 
-    // Keys.
-    let mut spki_of: BTreeMap<String, String> = BTreeMap::new();
-    for k in &plan.keys {
-        let name = &k.key.name;
-        if let Some(r) = done.find("keygen", name) {
-            spki_of.insert(
-                name.clone(),
-                r.detail_str("spki_sha256").unwrap_or("").to_string(),
-            );
-            progress.done(&format!("key {name} already generated"));
-            continue;
-        }
-        let intent = done.has("keygen-started", name);
+    /// Generate key `i` (the intent recorded first), or adopt it after a crash.
+    fn keygen(&mut self, i: usize) -> Result<String> {
+        let k = self
+            .plan
+            .keys
+            .get(i)
+            .ok_or_else(|| err!(Internal, "internal: no key {i}"))?;
+        let name = k.key.name.clone();
+        let intent = self.prior.has(StepName::KeygenStarted, &name);
         if !intent {
-            w.append(
-                Record::new("keygen-started", "byok")
-                    .hsm(&id)
-                    .detail("label", name)
+            self.record(
+                Record::new(StepName::KeygenStarted, "byok")
+                    .hsm(&self.id)
+                    .detail("label", &name)
                     .detail("size", k.key.size)
                     .detail("purpose", "BYOK key")
                     .detail("policy", &k.policy),
             )?;
-            crashpoint::hit("keygen-intent");
         }
-        let rec = keygen_or_adopt(&hsm, &session, &dir, k, intent)?;
-        crashpoint::hit("keygen");
-        let rec = w.append(rec.hsm(&id))?;
-        spki_of.insert(
-            name.clone(),
-            rec.detail_str("spki_sha256").unwrap_or("").to_string(),
-        );
-        progress.done(&format!("generated key {name} (RSA-{})", k.key.size));
+        let rec = resume::keygen_or_adopt(self.token, &self.opts.out, k, intent)?;
+        let rec = self.record(rec.hsm(&self.id))?;
+        let spki = rec.detail_str("spki_sha256").unwrap_or("").to_string();
+        self.spki_of.insert(name.clone(), spki);
+        Ok(format!("generated key {name} (RSA-{})", k.key.size))
     }
 
-    // Packages.
-    for k in &plan.keys {
+    /// Wrap key `i` under its vault's KEK into its package.
+    fn wrap(&mut self, i: usize) -> Result<String> {
+        let k = self
+            .plan
+            .keys
+            .get(i)
+            .ok_or_else(|| err!(Internal, "internal: no key {i}"))?;
         let name = &k.key.name;
-        if done.has("wrap", name) {
-            progress.done(&format!("key {name} already wrapped"));
-            continue;
-        }
-        let pkg = dir.join(package_file(name));
+        let pkg = self.opts.out.join(package_file(name));
         let mut replaced = None;
         if let Ok(old) = std::fs::read(&pkg) {
             replaced = Some(sha256_hex(&old));
             std::fs::remove_file(&pkg).map_err(|e| {
                 err!(
+                    Io,
                     "cannot remove the unrecorded package {}: {e}",
                     pkg.display()
                 )
             })?;
-            fsutil::sync_dir(&dir);
-            progress.note(&format!(
+            fsutil::sync_dir(self.dir());
+            self.console.note(&format!(
                 "note: {} was written but not recorded before the interruption; wrapping again",
                 pkg.display()
             ));
@@ -552,17 +638,17 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
             label: Some(name),
             id: None,
         };
-        let r = crate::wrap::wrap(&hsm, &session, &sel, &k.kek, &pkg)?;
-        if spki_of.get(name).map(String::as_str) != Some(r.key_spki_sha256.as_str()) {
+        let r = crate::wrap::wrap(self.token, &sel, &k.kek, &pkg)?;
+        if self.spki_of.get(name).map(String::as_str) != Some(r.key_spki_sha256.as_str()) {
             let _ = std::fs::remove_file(&pkg);
-            bail!("the key labelled \"{name}\" on the token is not the one the transcript recorded: stop and investigate");
+            bail!(Integrity, "the key labelled \"{name}\" on the token is not the one the transcript recorded: stop and investigate");
         }
-        crashpoint::hit("wrap");
         let kek_bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
-        let pub_bytes = fsutil::read_limited(&dir.join(pub_file(name)), 1 << 16, "public key")?;
-        w.append(
-            Record::new("wrap", "byok")
-                .hsm(&id)
+        let pub_bytes =
+            fsutil::read_limited(&self.opts.out.join(pub_file(name)), 1 << 16, "public key")?;
+        self.record(
+            Record::new(StepName::Wrap, "byok")
+                .hsm(&self.id)
                 .input(&k.key.kek, &sha256_hex(&kek_bytes))
                 .input(&pub_file(name), &sha256_hex(&pub_bytes))
                 .output(&package_file(name), &r.sha256)
@@ -573,127 +659,123 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
                 .detail("mechanism", r.mechanism)
                 .detail("replaced_unrecorded_package_sha256", replaced),
         )?;
-        progress.done(&format!("wrapped {name} under {}", r.kek_kid));
+        Ok(format!("wrapped {name} under {}", r.kek_kid))
     }
 
-    // Manifest.
-    crashpoint::hit("manifest-before");
-    let (manifest, manifest_bytes) = build_manifest(
-        plan,
-        &dir,
-        &id,
-        signer.as_ref().map(|s| s.spki_sha256.clone()),
-        &spki_of,
-    )?;
-    let manifest_sha = sha256_hex(&manifest_bytes);
-    if done.step("manifest").is_none() {
-        let path = dir.join(MANIFEST);
+    fn compute_manifest(&mut self) -> Result<Vec<u8>> {
+        let signer = self.signer.as_ref().map(|s| s.spki_sha256.clone());
+        let (m, bytes) = manifest::build(self.plan, self.dir(), &self.id, signer, &self.spki_of)?;
+        self.manifest = Some((m.keys, sha256_hex(&bytes)));
+        Ok(bytes)
+    }
+
+    /// Write `manifest.json` (or keep the one an interrupted run wrote, if it is the same).
+    fn write_manifest(&mut self) -> Result<String> {
+        let bytes = self.compute_manifest()?;
+        let path = self.dir().join(MANIFEST);
         match std::fs::read(&path) {
-            Ok(old) if old == manifest_bytes => {}
+            Ok(old) if old == bytes => {}
             Ok(_) => bail!(
+                Integrity,
                 "{} differs from the manifest of this ceremony's recorded files: stop and investigate",
                 path.display()
             ),
-            Err(_) => fsutil::write_new(&path, &manifest_bytes, 0o644)?,
+            Err(_) => fsutil::write_new(&path, &bytes, 0o644)?,
         }
-        crashpoint::hit("manifest");
-        w.append(
-            Record::new("manifest", "byok")
-                .output(MANIFEST, &manifest_sha)
-                .detail("keys", manifest.keys.len()),
+        let keys = self.manifest.as_ref().map(|m| m.0.len()).unwrap_or(0);
+        self.record(
+            Record::new(StepName::Manifest, "byok")
+                .output(MANIFEST, &sha256_hex(&bytes))
+                .detail("keys", keys),
         )?;
+        Ok(format!("wrote {MANIFEST}"))
     }
-    progress.done(&format!("wrote {MANIFEST}"));
-    crashpoint::hit("close-before");
 
-    // Close.
-    let mut close = Record::new("close", &officers_actor(plan))
-        .hsm(&id)
-        .detail("keys", manifest.keys.len());
-    for (name, sha) in done_outputs(&w) {
-        close = close.output(&name, &sha);
-    }
-    let closed = match &signer {
-        Some(s) => {
-            let s = s.clone();
-            w.append_signed(close, |body| sign(&session, &s, body))?
+    /// The close record, signed in the HSM by the transcript signer where there is one.
+    fn close(&mut self) -> Result<String> {
+        let keys = self.manifest.as_ref().map(|m| m.0.len()).unwrap_or(0);
+        let mut close = Record::new(StepName::Close, &officers_actor(self.plan))
+            .hsm(&self.id)
+            .detail("keys", keys);
+        let outputs = resume::outputs(&self.writer()?.records);
+        for (name, sha) in outputs {
+            close = close.output(&name, &sha);
         }
-        None => w.append(close.detail(
-            "unsigned",
-            "the token has no CKM_SHA256_RSA_PKCS: the close record is unsigned; the officers' signatures on the printed digest stand for it",
-        ))?,
-    };
-    progress.done("closed the transcript");
-    progress.finish();
-    drop(session);
-    let digest = w.last_hash();
-    Ok(RunReport {
-        ceremony: plan.plan.ceremony.clone(),
-        out: dir,
-        keys: manifest.keys,
-        manifest_sha256: manifest_sha,
-        transcript: transcript_path,
-        transcript_digest: hex::encode(digest),
-        transcript_digest_words: words::to_words(&digest),
-        signed: closed.signature.is_some(),
-        resumed: opts.resume,
-        warnings,
-    })
-}
-
-/// `--resume` found a transcript with no complete record: remove it and run afresh.
-fn run_fresh_after_empty_transcript(plan: &CheckedPlan, opts: &RunOptions) -> Result<RunReport> {
-    let path = opts.out.join(TRANSCRIPT);
-    std::fs::remove_file(&path)
-        .map_err(|e| err!("cannot remove the empty transcript {}: {e}", path.display()))?;
-    fsutil::sync_dir(&opts.out);
-    let fresh = RunOptions {
-        plan: opts.plan.clone(),
-        out: opts.out.clone(),
-        resume: false,
-        non_interactive: opts.non_interactive,
-        module: opts.module.clone(),
-        token: opts.token.clone(),
-        pin_file: opts.pin_file.clone(),
-    };
-    run(plan, &fresh)
-}
-
-/// Every file output recorded so far.
-fn done_outputs(w: &Writer) -> BTreeMap<String, String> {
-    Done {
-        records: w.records.clone(),
+        crashpoint::hit(CrashPoint::Done(StepName::Close));
+        let token = self.token;
+        match self.signer.clone() {
+            Some(s) => {
+                self.writer()?
+                    .append_signed(close, |body| sign(token, &s, body))?;
+            }
+            None => {
+                self.writer()?.append(close.detail(
+                    "unsigned",
+                    "the token has no CKM_SHA256_RSA_PKCS: the close record is unsigned; the officers' signatures on the printed digest stand for it",
+                ))?;
+            }
+        }
+        Ok("closed the transcript".into())
     }
-    .outputs()
+
+    fn report(self) -> Result<RunReport> {
+        let w = self
+            .w
+            .ok_or_else(|| err!(Internal, "internal: the run made no transcript"))?;
+        let (keys, manifest_sha256) = self
+            .manifest
+            .ok_or_else(|| err!(Internal, "internal: the run made no manifest"))?;
+        let digest = w.last_hash();
+        Ok(RunReport {
+            ceremony: self.plan.plan.ceremony.clone(),
+            out: self.opts.out.clone(),
+            keys,
+            manifest_sha256,
+            transcript: w.path.clone(),
+            transcript_digest: hex::encode(digest),
+            transcript_digest_words: words::to_words(&digest),
+            signed: w.records.last().is_some_and(|r| r.signature.is_some()),
+            resumed: self.opts.resume,
+            rehearsal: self.plan.mode.is_rehearsal(),
+            warnings: self.warnings,
+        })
+    }
+}
+
+/// The officers as one actor: `Alice (ceremony administrator), Bob (crypto officer)`.
+fn officers_actor(plan: &CheckedPlan) -> String {
+    plan.plan
+        .officers
+        .iter()
+        .map(|o| format!("{} ({})", o.name, o.role))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Ask the officers to confirm a KEK's fingerprint. Returns how they confirmed.
-fn confirm_kek(k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
+fn ask_officers(console: &dyn Console, k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
     let all = words::to_words(fp);
     let list: Vec<&str> = all.split(' ').collect();
     let (first, last) = (
         list.first().copied().unwrap_or(""),
         list.last().copied().unwrap_or(""),
     );
-    eprintln!();
-    eprintln!("KEK {} for vault {}", k.key.kek, k.vault);
-    eprintln!("  kid:     {kid}");
-    eprintln!("  SHA-256: {}", hex::encode(fp));
-    for l in word_lines(fp) {
-        eprintln!("           {l}");
+    let mut text = format!(
+        "\nKEK {} for vault {}\n  kid:     {kid}\n  SHA-256: {}\n",
+        k.key.kek,
+        k.vault,
+        hex::encode(fp)
+    );
+    for l in words::to_word_lines(fp) {
+        text.push_str(&format!("           {l}\n"));
     }
-    eprintln!("Read the words aloud and compare them with the fingerprint taken from the vault.");
-    eprint!("Type the first and the last word, or \"yes\" if every word matched: ");
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| err!("cannot read the officers' answer: {e}"))?;
-    if !std::io::stdin().is_terminal() {
-        // The answer was not echoed: end the prompt's line.
-        eprintln!();
-    }
-    let answer = line.trim();
+    text.push_str(
+        "Read the words aloud and compare them with the fingerprint taken from the vault.",
+    );
+    let answer = console.ask(
+        &text,
+        "Type the first and the last word, or \"yes\" if every word matched: ",
+    )?;
     if answer.is_empty() {
         bail!("no answer for KEK {}: the officers must confirm every KEK (or run with --non-interactive to rely on the plan's pins)", k.key.kek);
     }
@@ -701,340 +783,23 @@ fn confirm_kek(k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
         return Ok("officers read the words aloud and answered yes".into());
     }
     let typed: Vec<&str> = answer.split_whitespace().collect();
-    if typed.len() == 2
-        && typed[0].eq_ignore_ascii_case(first)
-        && typed[1].eq_ignore_ascii_case(last)
-    {
-        return Ok("officers typed the first and last words".into());
+    if let [a, b] = typed[..] {
+        if a.eq_ignore_ascii_case(first) && b.eq_ignore_ascii_case(last) {
+            return Ok("officers typed the first and last words".into());
+        }
     }
     bail!(
+        Integrity,
         "the words typed for KEK {} do not match its fingerprint: stop; the KEK may not be the vault's. Fetch it again and compare on the connected side",
         k.key.kek
     )
 }
 
-/// Check the files in DIR against the transcript before a resume changes anything.
-/// Returns byok's leftover temp files (to delete once the resume is recorded).
-fn check_dir(plan: &CheckedPlan, dir: &Path, done: &Done) -> Result<Vec<String>> {
-    let recorded = done.outputs();
-    for (name, sha) in &recorded {
-        let p = dir.join(name);
-        let bytes = std::fs::read(&p).map_err(|_| {
-            err!(
-                "{} is missing, but the transcript recorded it: restore it from the ceremony's copy before resuming",
-                p.display()
-            )
-        })?;
-        let now = sha256_hex(&bytes);
-        if &now != sha {
-            bail!(
-                "{} was altered since the transcript recorded it (SHA-256 {now}, recorded {sha}): stop and investigate",
-                p.display()
-            );
-        }
-    }
-    let mut expected: BTreeSet<String> = BTreeSet::new();
-    expected.insert(TRANSCRIPT.into());
-    expected.insert(MANIFEST.into());
-    for k in &plan.keys {
-        expected.insert(pub_file(&k.key.name));
-        expected.insert(package_file(&k.key.name));
-    }
-    let mut temps = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| err!("cannot read {}: {e}", dir.display()))?;
-    for e in entries {
-        let e = e.map_err(|e| err!("cannot read {}: {e}", dir.display()))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if is_file && fsutil::is_temp_name(&name) {
-            temps.push(name);
-        } else if !is_file || !expected.contains(&name) {
-            bail!(
-                "{} holds {name:?}, which this ceremony does not write: move it out before resuming",
-                dir.display()
-            );
-        }
-    }
-    temps.sort();
-    Ok(temps)
-}
-
-/// Check the token against the transcript: recorded keys present and the same, other
-/// labels of the plan absent unless a keygen was started for them.
-fn check_token(plan: &CheckedPlan, s: &HsmSession<'_>, done: &Done) -> Result<()> {
-    let mut labels: Vec<String> = plan.keys.iter().map(|k| k.key.name.clone()).collect();
-    labels.push(plan.signer_label());
-    for label in &labels {
-        let found = s.find(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])?;
-        let any = s.find_label(label)?;
-        let recorded = done
-            .find("keygen", label)
-            .or_else(|| done.find("signer", label));
-        match recorded {
-            Some(r) => {
-                if found.len() != 1 {
-                    bail!(
-                        "key \"{label}\" was generated in this ceremony, but the token holds {} private keys with that label: stop; no key may be lost or doubled",
-                        found.len()
-                    );
-                }
-                let spki = keygen::spki_der(&s.key_facts(found[0])?)?;
-                if Some(sha256_hex(&spki).as_str()) != r.detail_str("spki_sha256") {
-                    bail!("key \"{label}\" on the token is not the key the transcript recorded: stop and investigate");
-                }
-            }
-            None => {
-                if !any.is_empty() && !done.has("keygen-started", label) {
-                    bail!(
-                        "the token already has an object labelled \"{label}\" that this ceremony did not make: byok never reuses a label; use a fresh token or rename the key in the plan"
-                    );
-                }
-                if found.len() > 1 {
-                    bail!("the token holds {} private keys labelled \"{label}\": stop and investigate", found.len());
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Generate a key, or adopt the one an interrupted run generated.
-fn keygen_or_adopt(
-    hsm: &Hsm,
-    s: &HsmSession<'_>,
-    dir: &Path,
-    k: &KeyPlan,
-    intent: bool,
-) -> Result<Record> {
-    let name = &k.key.name;
-    let pem_path = keygen::pub_pem_path(dir, name);
-    let found = if intent {
-        s.find(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(name.as_bytes().to_vec()),
-        ])?
-    } else {
-        Vec::new()
-    };
-    match found.len() {
-        0 => {
-            if pem_path.exists() {
-                bail!(
-                    "{} exists but the token has no key \"{name}\": the key was lost; stop and investigate",
-                    pem_path.display()
-                );
-            }
-            let r = keygen::keygen(
-                hsm,
-                s,
-                &KeygenRequest {
-                    label: name,
-                    bits: k.key.size,
-                    out_dir: dir,
-                    wrap_with_trusted: false,
-                },
-            )?;
-            let pem = fsutil::read_limited(&pem_path, 1 << 16, "public key")?;
-            Ok(Record::new("keygen", "byok")
-                .output(&pub_file(name), &sha256_hex(&pem))
-                .detail("label", name)
-                .detail("id", &r.id)
-                .detail("size", r.bits)
-                .detail("spki_sha256", &r.spki_sha256)
-                .detail("spki_sha256_words", &r.spki_sha256_words)
-                .detail("attributes", &r.attributes)
-                .detail("token", &r.token)
-                .detail("adopted", false))
-        }
-        1 => {
-            let facts = s.key_facts(found[0])?;
-            let p = &facts.private;
-            if facts.bits != k.key.size
-                || !p.token
-                || !p.sensitive
-                || !p.always_sensitive
-                || !p.extractable
-                || !p.local
-                || p.sign
-                || p.decrypt
-                || p.unwrap
-                || p.derive
-            {
-                bail!(
-                    "the key \"{name}\" on the token is not the key this ceremony started to generate (RSA-{}, local {}, sensitive {}, extractable {}): stop and investigate",
-                    facts.bits,
-                    p.local,
-                    p.sensitive,
-                    p.extractable
-                );
-            }
-            let spki = keygen::spki_der(&facts)?;
-            let pem = pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &spki)
-                .map_err(|e| err!("cannot encode the public key: {e}"))?;
-            match std::fs::read(&pem_path) {
-                Ok(old) if old == pem.as_bytes() => {}
-                Ok(_) => bail!(
-                    "{} is not the public key of key \"{name}\" on the token: stop and investigate",
-                    pem_path.display()
-                ),
-                Err(_) => fsutil::write_new(&pem_path, pem.as_bytes(), 0o644)?,
-            }
-            let fp: [u8; 32] =
-                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&spki))
-                    .into();
-            Ok(Record::new("keygen", "byok")
-                .output(&pub_file(name), &sha256_hex(pem.as_bytes()))
-                .detail("label", name)
-                .detail("id", &facts.id)
-                .detail("size", facts.bits)
-                .detail("spki_sha256", hex::encode(fp))
-                .detail("spki_sha256_words", words::to_words(&fp))
-                .detail("attributes", &facts.private)
-                .detail("token", hsm.identity())
-                .detail("adopted", true))
-        }
-        n => bail!("the token holds {n} private keys labelled \"{name}\": stop and investigate"),
-    }
-}
-
-/// The transcript signer, as the close record needs it.
-#[derive(Clone)]
-struct Signer {
-    label: String,
-    handle: ObjectHandle,
-    spki: Vec<u8>,
-    spki_sha256: String,
-}
-
-/// Make (once per ceremony) or find the transcript signer key; `None` when the token
-/// cannot sign with `CKM_SHA256_RSA_PKCS`.
-fn ensure_signer(
-    plan: &CheckedPlan,
-    hsm: &Hsm,
-    s: &HsmSession<'_>,
-    w: &mut Writer,
-    done: &Done,
-    id: &HsmId,
-) -> Result<Option<Signer>> {
-    let label = signer_label(&plan.plan.ceremony);
-    if let Some(r) = done.step("signer") {
-        if r.detail_str("spki_sha256").is_none() {
-            return Ok(None);
-        }
-        let h = s.private_key(&label)?;
-        return Ok(Some(signer_from(s, &label, h)?));
-    }
-    let can_sign = hsm
-        .mechanisms()?
-        .iter()
-        .any(|m| **m == cryptoki_sys::CKM_SHA256_RSA_PKCS);
-    if !can_sign {
-        w.append(
-            Record::new("signer", "byok")
-                .hsm(id)
-                .detail("unavailable", "the token has no CKM_SHA256_RSA_PKCS"),
-        )?;
-        return Ok(None);
-    }
-    let intent = done.has("keygen-started", &label);
-    let found = s.find(&[
-        Attribute::Class(ObjectClass::PRIVATE_KEY),
-        Attribute::Label(label.as_bytes().to_vec()),
-    ])?;
-    let (h, adopted) = match (intent, found.len()) {
-        (true, 1) => (found[0], true),
-        (_, 0) => {
-            if !intent {
-                w.append(
-                    Record::new("keygen-started", "byok")
-                        .hsm(id)
-                        .detail("label", &label)
-                        .detail("size", SIGNER_BITS)
-                        .detail("purpose", "transcript signer"),
-                )?;
-                crashpoint::hit("keygen-intent");
-            }
-            (generate_signer(s, &label)?, false)
-        }
-        (_, n) => bail!("the token holds {n} private keys labelled \"{label}\" that this ceremony did not record: stop and investigate"),
-    };
-    crashpoint::hit("signer-generated");
-    let signer = signer_from(s, &label, h)?;
-    let fp = hex::decode(&signer.spki_sha256).unwrap_or_default();
-    w.append(
-        Record::new("signer", "byok")
-            .hsm(id)
-            .detail("label", &label)
-            .detail("size", SIGNER_BITS)
-            .detail("mechanism", "CKM_SHA256_RSA_PKCS")
-            .detail("spki_sha256", &signer.spki_sha256)
-            .detail("spki_sha256_words", words::to_words(&fp))
-            .detail("adopted", adopted),
-    )?;
-    Ok(Some(signer))
-}
-
-fn signer_from(s: &HsmSession<'_>, label: &str, h: ObjectHandle) -> Result<Signer> {
-    let facts = s.key_facts(h)?;
-    if facts.private.extractable || !facts.private.sensitive || !facts.private.sign {
-        bail!("the key \"{label}\" on the token is not a transcript signer (it must be sensitive, not extractable, for signing): stop and investigate");
-    }
-    let spki = keygen::spki_der(&facts)?;
-    Ok(Signer {
-        label: label.to_string(),
-        handle: h,
-        spki_sha256: sha256_hex(&spki),
-        spki,
-    })
-}
-
-fn generate_signer(s: &HsmSession<'_>, label: &str) -> Result<ObjectHandle> {
-    let id =
-        s.s.generate_random_vec(16)
-            .map_err(ck("drawing a random key id"))?;
-    let l = label.as_bytes().to_vec();
-    let (_, priv_h) =
-        s.s.generate_key_pair(
-            &Mechanism::RsaPkcsKeyPairGen,
-            &[
-                Attribute::Token(true),
-                Attribute::Private(false),
-                Attribute::Label(l.clone()),
-                Attribute::Id(id.clone()),
-                Attribute::KeyType(KeyType::RSA),
-                Attribute::ModulusBits((SIGNER_BITS as u64).into()),
-                Attribute::PublicExponent(vec![1, 0, 1]),
-                Attribute::Verify(true),
-                Attribute::Encrypt(false),
-                Attribute::Wrap(false),
-                Attribute::Modifiable(false),
-            ],
-            &[
-                Attribute::Token(true),
-                Attribute::Private(true),
-                Attribute::Label(l),
-                Attribute::Id(id),
-                Attribute::Sensitive(true),
-                Attribute::Extractable(false),
-                Attribute::Sign(true),
-                Attribute::SignRecover(false),
-                Attribute::Decrypt(false),
-                Attribute::Unwrap(false),
-                Attribute::Derive(false),
-                Attribute::Modifiable(false),
-            ],
-        )
-        .map_err(ck("generating the transcript signer key"))?;
-    Ok(priv_h)
-}
-
-fn sign(s: &HsmSession<'_>, signer: &Signer, body: &[u8]) -> Result<Signature> {
-    let value =
-        s.s.sign(&Mechanism::Sha256RsaPkcs, signer.handle, body)
-            .map_err(ck("signing the close record (CKM_SHA256_RSA_PKCS)"))?;
+/// The close record's signature, made in the HSM.
+fn sign(token: &dyn Token, signer: &Signer, body: &[u8]) -> Result<Signature> {
+    let value = token
+        .sign_sha256(signer.key, body)
+        .map_err(|e| e.context("signing the close record"))?;
     let b64 = base64::engine::general_purpose::STANDARD;
     Ok(Signature {
         alg: transcript::SIG_ALG.into(),
@@ -1045,43 +810,5 @@ fn sign(s: &HsmSession<'_>, signer: &Signer, body: &[u8]) -> Result<Signature> {
     })
 }
 
-/// The manifest's bytes, computed from the files in DIR (deterministic: no time).
-fn build_manifest(
-    plan: &CheckedPlan,
-    dir: &Path,
-    id: &HsmId,
-    signer: Option<String>,
-    spki_of: &BTreeMap<String, String>,
-) -> Result<(Manifest, Vec<u8>)> {
-    let mut keys = Vec::new();
-    for k in &plan.keys {
-        let name = &k.key.name;
-        let pem = fsutil::read_limited(&dir.join(pub_file(name)), 1 << 16, "public key")?;
-        let pkg = fsutil::read_limited(&dir.join(package_file(name)), 1 << 20, "package")?;
-        keys.push(ManifestKey {
-            policy: k.policy.clone(),
-            service: k.service.clone(),
-            vault: k.vault.clone(),
-            name: name.clone(),
-            size: k.key.size,
-            kek_kid: k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default(),
-            kek_sha256: hex::encode(k.kek.sha256()),
-            public_key: pub_file(name),
-            public_key_sha256: sha256_hex(&pem),
-            spki_sha256: spki_of.get(name).cloned().unwrap_or_default(),
-            package: package_file(name),
-            package_sha256: sha256_hex(&pkg),
-        });
-    }
-    let m = Manifest {
-        ceremony: plan.plan.ceremony.clone(),
-        plan_sha256: plan.sha256_hex(),
-        byok_version: env!("CARGO_PKG_VERSION").into(),
-        token: id.clone(),
-        signer_spki_sha256: signer,
-        keys,
-    };
-    let mut bytes = serde_json::to_vec_pretty(&m).map_err(|e| err!("internal: manifest: {e}"))?;
-    bytes.push(b'\n');
-    Ok((m, bytes))
-}
+#[cfg(test)]
+mod tests;

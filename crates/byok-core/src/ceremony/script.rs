@@ -1,26 +1,47 @@
-//! `byok ceremony run --dry-run`: the paper script the officers follow.
+//! `byok ceremony run --dry-run`: the paper script the officers follow, printed from the
+//! same step list the run executes ([`super::steps`]).
 //!
 //! A dry run reads and checks the plan and its KEK files, and nothing else: it does not
 //! load the PKCS#11 module, open the token, log in, or write a file. Its output depends
 //! only on the plan, the KEK files and the `--out` path as given, so it is the same on
 //! every machine and is snapshot-tested (`tests/snapshots/`).
 
-use super::plan::CheckedPlan;
-use super::run::{package_file, pub_file, MANIFEST, SIGNER_BITS, TRANSCRIPT};
+use super::manifest::{package_file, pub_file, MANIFEST, TRANSCRIPT};
+use super::plan::{CheckedPlan, KekAttestation};
+use super::run::SIGNER_BITS;
+use super::steps::{keks, steps, Step};
 use crate::words;
 use std::fmt::Write;
 use std::path::Path;
 
 /// The script of the ceremony `plan` would run into `out`.
 pub fn script(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool) -> String {
+    let mut s = header(plan, plan_arg, out, non_interactive);
+    for (i, step) in steps(plan).iter().enumerate() {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "STEP {}. {}", i + 1, step.title(plan));
+        for line in body(step, plan, out, non_interactive) {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    s.push_str(&footer(plan));
+    s
+}
+
+fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool) -> String {
     let mut s = String::new();
     let p = &plan.plan;
-    let d = out.display();
     let _ = writeln!(s, "CEREMONY SCRIPT: {}", p.ceremony);
     let _ = writeln!(
         s,
         "(dry run: byok opened no HSM, logged in nowhere and wrote nothing)"
     );
+    if plan.mode.is_rehearsal() {
+        let _ = writeln!(
+            s,
+            "REHEARSAL: loopback vault addresses are allowed; this is not a real ceremony"
+        );
+    }
     let _ = writeln!(s);
     let _ = writeln!(s, "plan:      {}", plan_arg.display());
     let _ = writeln!(s, "SHA-256:   {}", plan.sha256_hex());
@@ -28,7 +49,7 @@ pub fn script(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: 
         let _ = writeln!(s, "           {l}");
     }
     let _ = writeln!(s, "token:     \"{}\" (module and PIN come from --module / BYOK_PKCS11_MODULE and --pin-file / BYOK_PIN / the prompt)", p.token);
-    let _ = writeln!(s, "output:    {d}/");
+    let _ = writeln!(s, "output:    {}/", out.display());
     let _ = writeln!(
         s,
         "mode:      {}",
@@ -49,140 +70,105 @@ pub fn script(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: 
             .as_ref()
             .map(|u| format!(", {u}"))
             .unwrap_or_default();
+        let names: Vec<&str> = pol.keys.iter().map(|k| k.name.as_str()).collect();
         let _ = writeln!(
             s,
             "  {} ({}{extra}): {}",
             pol.name,
             pol.service,
-            pol.keys
-                .iter()
-                .map(|k| k.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         );
     }
-    let mut n = 0;
-    let mut step = |s: &mut String, title: String| {
-        n += 1;
-        let _ = writeln!(s);
-        let _ = writeln!(s, "STEP {n}. {title}");
-    };
-    step(&mut s, "Preflight".into());
-    let _ = writeln!(
-        s,
-        "  byok opens token \"{}\" and checks that it can make BYOK packages",
-        p.token
-    );
-    let _ = writeln!(
-        s,
-        "  (`byok hsm info`: native or composite). The crypto officer enters the user PIN once;"
-    );
-    let _ = writeln!(
-        s,
-        "  byok never retries a failed login. byok runs the self-test: a throwaway session key"
-    );
-    let _ = writeln!(
-        s,
-        "  wrapped in the HSM and checked in software. byok starts {d}/{TRANSCRIPT}."
-    );
-    step(&mut s, "Transcript signer".into());
-    let _ = writeln!(
-        s,
-        "  byok generates RSA-{SIGNER_BITS} key \"{}\" on the token (sign only, not extractable)",
-        plan.signer_label()
-    );
-    let _ = writeln!(
-        s,
-        "  and records its fingerprint. It signs the transcript's closing record."
-    );
-    let mut seen = std::collections::BTreeSet::new();
-    for k in &plan.keys {
-        if !seen.insert(k.kek_path.clone()) {
-            continue;
+    s
+}
+
+/// What the officers read for one step.
+fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> Vec<String> {
+    let d = out.display();
+    match *step {
+        Step::Preflight => vec![
+            format!(
+                "byok opens token \"{}\" and checks that it can make BYOK packages",
+                plan.plan.token
+            ),
+            "(`byok hsm info`: native or composite). The crypto officer enters the user PIN once;".into(),
+            "byok never retries a failed login. byok runs the self-test: a throwaway session key".into(),
+            format!("wrapped in the HSM and checked in software. byok starts {d}/{TRANSCRIPT}."),
+        ],
+        Step::Signer => vec![
+            format!(
+                "byok generates RSA-{SIGNER_BITS} key \"{}\" on the token (sign only, not extractable)",
+                plan.signer_label()
+            ),
+            "and records its fingerprint. It signs the transcript's closing record.".into(),
+        ],
+        Step::ConfirmKek { kek } => {
+            let Some(k) = keks(plan).get(kek).copied() else {
+                return vec![];
+            };
+            let fp = k.kek.sha256();
+            let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
+            let mut v = vec![
+                format!("kid:     {kid}"),
+                format!("SHA-256: {}", hex::encode(fp)),
+            ];
+            if k.key.kek_attestation == KekAttestation::Required {
+                v.push("attestation required: byok verifies the HSM's attestation in the KEK file (chain to".into());
+                v.push("Marvell's root, same key, not extractable, generated in the HSM) and stops if it fails.".into());
+            }
+            v.extend(words::to_word_lines(&fp).into_iter().map(|l| format!("         {l}")));
+            if non_interactive {
+                v.push("byok compares it with the plan's kek_sha256 (non-interactive).".into());
+            } else {
+                let all = words::to_words(&fp);
+                let list: Vec<&str> = all.split(' ').collect();
+                v.push("One officer reads the words aloud; the other compares them with the fingerprint".into());
+                v.push("taken from the vault on the connected side. Then type the first and last word".into());
+                v.push(format!(
+                    "(\"{} {}\") or \"yes\". A mismatch stops the ceremony.",
+                    list.first().unwrap_or(&""),
+                    list.last().unwrap_or(&"")
+                ));
+            }
+            v
         }
-        let fp = k.kek.sha256();
-        step(
-            &mut s,
-            format!("Confirm KEK {} (vault {})", k.key.kek, k.vault),
-        );
-        let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
-        let _ = writeln!(s, "  kid:     {kid}");
-        let _ = writeln!(s, "  SHA-256: {}", hex::encode(fp));
-        if k.key.kek_attestation == crate::ceremony::plan::KekAttestation::Required {
-            let _ = writeln!(
-                s,
-                "  attestation required: byok verifies the HSM's attestation in the KEK file (chain to"
-            );
-            let _ = writeln!(
-                s,
-                "  Marvell's root, same key, not extractable, generated in the HSM) and stops if it fails."
-            );
+        Step::Keygen { key } => {
+            let Some(k) = plan.keys.get(key) else {
+                return vec![];
+            };
+            vec![
+                format!(
+                    "RSA-{} for policy {} ({}), vault {}",
+                    k.key.size, k.policy, k.service, k.vault
+                ),
+                "on the token: private, sensitive, extractable only wrapped, no other use".into(),
+                format!("public key:  {d}/{}", pub_file(&k.key.name)),
+            ]
         }
-        for l in words::to_word_lines(&fp) {
-            let _ = writeln!(s, "           {l}");
+        Step::Wrap { key } => {
+            let Some(k) = plan.keys.get(key) else {
+                return vec![];
+            };
+            let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
+            vec![
+                format!("under KEK {kid}"),
+                format!("package:     {d}/{}", package_file(&k.key.name)),
+            ]
         }
-        if non_interactive {
-            let _ = writeln!(
-                s,
-                "  byok compares it with the plan's kek_sha256 (non-interactive)."
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "  One officer reads the words aloud; the other compares them with the fingerprint"
-            );
-            let _ = writeln!(
-                s,
-                "  taken from the vault on the connected side. Then type the first and last word"
-            );
-            let all = words::to_words(&fp);
-            let list: Vec<&str> = all.split(' ').collect();
-            let _ = writeln!(
-                s,
-                "  (\"{} {}\") or \"yes\". A mismatch stops the ceremony.",
-                list.first().unwrap_or(&""),
-                list.last().unwrap_or(&"")
-            );
-        }
+        Step::Manifest => vec![format!(
+            "byok writes {d}/{MANIFEST}: the SHA-256 of every public key and package."
+        )],
+        Step::Close => vec![
+            format!("byok closes {d}/{TRANSCRIPT} with a record signed by the transcript signer and"),
+            "prints the transcript digest (hex and words). Print the record with".into(),
+            format!("`byok transcript render {d}/{TRANSCRIPT} --out-dir PRINT`; the officers check"),
+            "the digest on it against the screen and sign.".into(),
+        ],
     }
-    for k in &plan.keys {
-        step(&mut s, format!("Generate key {}", k.key.name));
-        let _ = writeln!(
-            s,
-            "  RSA-{} for policy {} ({}), vault {}",
-            k.key.size, k.policy, k.service, k.vault
-        );
-        let _ = writeln!(
-            s,
-            "  on the token: private, sensitive, extractable only wrapped, no other use"
-        );
-        let _ = writeln!(s, "  public key:  {d}/{}", pub_file(&k.key.name));
-    }
-    for k in &plan.keys {
-        step(&mut s, format!("Wrap key {}", k.key.name));
-        let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
-        let _ = writeln!(s, "  under KEK {kid}");
-        let _ = writeln!(s, "  package:     {d}/{}", package_file(&k.key.name));
-    }
-    step(&mut s, "Manifest".into());
-    let _ = writeln!(
-        s,
-        "  byok writes {d}/{MANIFEST}: the SHA-256 of every public key and package."
-    );
-    step(&mut s, "Close".into());
-    let _ = writeln!(
-        s,
-        "  byok closes {d}/{TRANSCRIPT} with a record signed by the transcript signer and"
-    );
-    let _ = writeln!(
-        s,
-        "  prints the transcript digest (hex and words). Print the record with"
-    );
-    let _ = writeln!(
-        s,
-        "  `byok transcript render {d}/{TRANSCRIPT} --out-dir PRINT`; the officers check"
-    );
-    let _ = writeln!(s, "  the digest on it against the screen and sign.");
+}
+
+fn footer(plan: &CheckedPlan) -> String {
+    let mut s = String::new();
     let _ = writeln!(s);
     let _ = writeln!(
         s,
@@ -194,7 +180,7 @@ pub fn script(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: 
     );
     let _ = writeln!(s);
     let _ = writeln!(s, "SIGNATURES");
-    for o in &p.officers {
+    for o in &plan.plan.officers {
         let _ = writeln!(s, "  {} ({})", o.name, o.role);
         let _ = writeln!(
             s,
@@ -202,4 +188,25 @@ pub fn script(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: 
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceremony::testplan;
+
+    #[test]
+    fn one_numbered_step_per_step_of_the_run() {
+        let (_dir, plan) = testplan::checked(4);
+        let s = script(&plan, Path::new("plan.json"), Path::new("out"), false);
+        let n = steps(&plan).len();
+        assert!(s.contains(&format!("\nSTEP {n}. Close\n")), "{s}");
+        assert!(!s.contains(&format!("STEP {}.", n + 1)));
+        assert!(s.contains("STEP 1. Preflight"));
+        assert!(s.contains("\"yes\". A mismatch stops the ceremony."));
+        assert!(!s.contains("REHEARSAL"), "a real plan is not a rehearsal");
+        let ni = script(&plan, Path::new("plan.json"), Path::new("out"), true);
+        assert!(ni.contains("byok compares it with the plan's kek_sha256 (non-interactive)."));
+        assert!(!ni.contains("Then type the first and last word"));
+    }
 }

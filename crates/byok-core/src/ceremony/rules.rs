@@ -1,0 +1,669 @@
+//! The rules `byok ceremony check` applies to a plan, each named (`[rule] place: what`):
+//! the ceremony id, the token label, two distinct officers, each policy's service, its
+//! two keys in two vaults, key names and sizes, each KEK's file, pin, vault and
+//! attestation. All violations are reported at once.
+
+use super::plan::{signer_label, KekAttestation, KeyPlan, Plan, Violation, EXCHANGE_MAX_DEPS};
+use crate::kek::Kek;
+use crate::keyid::{valid_key_name, KeyId, Mode};
+use crate::Error;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Is `id` a safe ceremony id (it names files and a token label)?
+pub fn valid_ceremony_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// Normalize a vault URL to `https://host[:port]` (lowercase, no trailing slash) and
+/// check that it is a Key Vault or Managed HSM host (or, in a rehearsal, an https
+/// loopback address).
+pub fn normalize_vault(url: &str, mode: Mode) -> std::result::Result<String, String> {
+    let trimmed = url.trim_end_matches('/');
+    let Some(rest) = trimmed.strip_prefix("https://") else {
+        return Err(format!(
+            "vault {url:?} is not an https URL (https://VAULT.vault.azure.net)"
+        ));
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!(
+            "vault {url:?} is not a vault URL: give only https://VAULT.vault.azure.net"
+        ));
+    }
+    // A key id in that vault must parse: this checks the host as KeyId does.
+    let probe = format!("{trimmed}/keys/probe/{}", "0".repeat(32));
+    if mode == Mode::Ceremony
+        && KeyId::parse(&probe, Mode::Rehearsal).is_ok_and(|k| k.service == "loopback")
+    {
+        return Err(format!("vault {url:?} {}", crate::keyid::LOOPBACK_REFUSED));
+    }
+    match KeyId::parse(&probe, mode) {
+        Ok(k) => Ok(k.vault),
+        Err(_) => Err(format!(
+            "vault {url:?} is not a Key Vault or Managed HSM address: https://VAULT.vault.azure.net, where VAULT is 3-24 letters, digits and dashes starting with a letter"
+        )),
+    }
+}
+
+pub(crate) fn apply(
+    plan: &Plan,
+    base: &Path,
+    v: &mut Vec<Violation>,
+    warnings: &mut Vec<String>,
+    roots: &crate::attestation::TrustRoots,
+    mode: Mode,
+) -> Vec<KeyPlan> {
+    let mut add = |rule: &'static str, place: String, message: String| {
+        v.push(Violation {
+            rule,
+            place,
+            message,
+        })
+    };
+    if !valid_ceremony_id(&plan.ceremony) {
+        add(
+            "ceremony-id",
+            "ceremony".into(),
+            format!(
+                "{:?} is not a safe ceremony id: use 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit",
+                plan.ceremony
+            ),
+        );
+    }
+    if plan.token.trim().is_empty() || plan.token.len() > 32 || plan.token.trim() != plan.token {
+        add(
+            "token-label",
+            "token".into(),
+            format!(
+                "{:?} is not a token label: PKCS#11 labels are 1-32 bytes without leading or trailing spaces",
+                plan.token
+            ),
+        );
+    }
+    if plan.officers.len() < 2 {
+        add(
+            "two-officers",
+            "officers".into(),
+            format!(
+                "the plan names {} officer{}; a ceremony needs at least two people (dual control)",
+                plan.officers.len(),
+                if plan.officers.len() == 1 { "" } else { "s" }
+            ),
+        );
+    }
+    let mut names = BTreeSet::new();
+    for (i, o) in plan.officers.iter().enumerate() {
+        let place = format!("officer {}", i + 1);
+        if o.name.trim().is_empty() || o.role.trim().is_empty() {
+            add(
+                "officer-named",
+                place.clone(),
+                "every officer needs a name and a role".into(),
+            );
+        }
+        if !names.insert(o.name.trim().to_lowercase()) {
+            add(
+                "distinct-officers",
+                place,
+                format!(
+                    "{:?} is named twice; dual control needs distinct people",
+                    o.name
+                ),
+            );
+        }
+    }
+    if plan.policies.is_empty() {
+        add(
+            "policies",
+            "policies".into(),
+            "the plan has no policy: nothing to do".into(),
+        );
+    }
+    let signer = signer_label(&plan.ceremony);
+    let mut policy_names = BTreeSet::new();
+    let mut key_names: BTreeMap<String, String> = BTreeMap::new();
+    let mut keks: BTreeMap<PathBuf, Option<Kek>> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut exchange = 0;
+    let mut load_errors: Vec<(String, Error)> = Vec::new();
+    for p in &plan.policies {
+        let pplace = format!("policy {:?}", p.name);
+        if p.name.trim().is_empty() || p.name.len() > 64 || p.name.chars().any(char::is_control) {
+            add(
+                "policy-name",
+                pplace.clone(),
+                "a policy name is 1-64 printable characters".into(),
+            );
+        }
+        if !policy_names.insert(p.name.clone()) {
+            add(
+                "unique-policy-names",
+                pplace.clone(),
+                "the name is used by two policies".into(),
+            );
+        }
+        match p.service.as_str() {
+            "exchange" => {
+                exchange += 1;
+                if p.admin_url.is_some() {
+                    add(
+                        "admin-url",
+                        pplace.clone(),
+                        "admin_url is for sharepoint policies; an Exchange DEP has none".into(),
+                    );
+                }
+            }
+            "sharepoint" => match &p.admin_url {
+                None => add(
+                    "admin-url",
+                    pplace.clone(),
+                    "a sharepoint policy needs admin_url (https://TENANT-admin.sharepoint.com)"
+                        .into(),
+                ),
+                Some(u) if !valid_https_url(u) => add(
+                    "admin-url",
+                    pplace.clone(),
+                    format!(
+                        "admin_url {u:?} is not an https URL (https://TENANT-admin.sharepoint.com)"
+                    ),
+                ),
+                Some(_) => {}
+            },
+            other => add(
+                "service",
+                pplace.clone(),
+                format!("service {other:?} is not one of exchange, sharepoint"),
+            ),
+        }
+        if p.keys.len() != 2 {
+            add(
+                "two-keys",
+                pplace.clone(),
+                format!(
+                    "the policy has {} key{}; Customer Key needs exactly two, one in each of two vaults",
+                    p.keys.len(),
+                    if p.keys.len() == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        let mut vaults = Vec::new();
+        for k in &p.keys {
+            let kplace = format!("policy {:?} key {:?}", p.name, k.name);
+            if !valid_key_name(&k.name) {
+                add(
+                    "key-name",
+                    kplace.clone(),
+                    "not a Key Vault key name (1-127 letters, digits and dashes)".into(),
+                );
+            } else if k.name == signer {
+                add(
+                    "key-name",
+                    kplace.clone(),
+                    format!("{signer:?} is the label of the transcript signer key"),
+                );
+            }
+            if let Some(other) = key_names.insert(k.name.to_lowercase(), p.name.clone()) {
+                add(
+                    "unique-key-names",
+                    kplace.clone(),
+                    format!(
+                        "the name is also used in policy {other:?}; each key needs its own name (Key Vault names are case-insensitive)"
+                    ),
+                );
+            }
+            if !crate::keygen::KEY_BITS.contains(&k.size) {
+                add(
+                    "key-size",
+                    kplace.clone(),
+                    format!("size {} is not 2048, 3072 or 4096", k.size),
+                );
+            }
+            let vault = match normalize_vault(&k.vault, mode) {
+                Ok(u) => Some(u),
+                Err(m) => {
+                    add("vault-url", kplace.clone(), m);
+                    None
+                }
+            };
+            if let Some(u) = &vault {
+                vaults.push(u.clone());
+            }
+            let pin_ok =
+                k.kek_sha256.len() == 64 && k.kek_sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !pin_ok {
+                add(
+                    "kek-pin",
+                    kplace.clone(),
+                    format!(
+                        "kek_sha256 {:?} is not 64 hex digits (the SHA-256 `byok kek inspect` prints)",
+                        k.kek_sha256
+                    ),
+                );
+            }
+            let rel = Path::new(&k.kek);
+            if k.kek.is_empty() || rel.is_absolute() {
+                add(
+                    "kek-path",
+                    kplace.clone(),
+                    format!(
+                        "kek {:?} must be a path relative to the plan file (e.g. keks/vaulta1-kek.json)",
+                        k.kek
+                    ),
+                );
+                continue;
+            }
+            let kek_path = base.join(rel);
+            let kek = match keks.get(&kek_path) {
+                Some(k) => k.clone(),
+                None => {
+                    let loaded = match Kek::load(&kek_path, None, mode) {
+                        Ok(k) => Some(k),
+                        Err(e) => {
+                            load_errors.push((kplace.clone(), e));
+                            None
+                        }
+                    };
+                    keks.insert(kek_path.clone(), loaded.clone());
+                    loaded
+                }
+            };
+            let Some(kek) = kek else {
+                // The load error is recorded once per file, below.
+                continue;
+            };
+            let fp = hex::encode(kek.sha256());
+            if pin_ok && !fp.eq_ignore_ascii_case(&k.kek_sha256) {
+                add(
+                    "kek-pin",
+                    kplace.clone(),
+                    format!(
+                        "the KEK in {} has SHA-256 {fp}, not the pinned {}: this is not the KEK taken from the vault; fetch it again",
+                        k.kek,
+                        k.kek_sha256
+                    ),
+                );
+            }
+            match (&kek.kid, &vault) {
+                (None, _) => add(
+                    "kek-vault",
+                    kplace.clone(),
+                    format!(
+                        "{} has no kid: use the KeyBundle JSON of `az keyvault key show` (or `byok kek fetch`)",
+                        k.kek
+                    ),
+                ),
+                (Some(kid), Some(u)) if &kid.vault != u => add(
+                    "kek-vault",
+                    kplace.clone(),
+                    format!(
+                        "the KEK {} is in vault {}, not in the key's vault {u}: a KEK only imports into its own vault",
+                        kid.url(),
+                        kid.vault
+                    ),
+                ),
+                _ => {}
+            }
+            let required = k.kek_attestation == KekAttestation::Required;
+            let attestation = match crate::attestation::policy::check_kek_files(
+                &kek_path, None, &kek, required, roots,
+            ) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    add("kek-attestation", kplace.clone(), e.message().to_string());
+                    None
+                }
+            };
+            if let Some(u) = vault {
+                out.push(KeyPlan {
+                    policy: p.name.clone(),
+                    service: p.service.clone(),
+                    key: k.clone(),
+                    vault: u,
+                    kek_path,
+                    kek,
+                    attestation,
+                });
+            }
+        }
+        if vaults.len() == 2 && vaults[0] == vaults[1] {
+            add(
+                "two-vaults",
+                pplace.clone(),
+                format!(
+                    "both keys are in vault {}; Customer Key needs two vaults (in two regions, two subscriptions)",
+                    vaults[0]
+                ),
+            );
+        }
+        if vaults.len() == 2 && vaults[0] != vaults[1] {
+            warnings.push(format!(
+                "policy {:?}: byok cannot check offline that vaults {} and {} are in two different Azure regions, ideally not a paired pair; check with `az keyvault show`",
+                p.name, vaults[0], vaults[1]
+            ));
+        }
+        if p.keys.len() == 2 && common_prefix(&p.keys[0].name, &p.keys[1].name).is_empty() {
+            warnings.push(format!(
+                "policy {:?}: key names {:?} and {:?} share no common prefix; the Customer Key document recommends a common prefix with use and scope (e.g. Contoso-O365EX-NA-VaultA1-Key001)",
+                p.name, p.keys[0].name, p.keys[1].name
+            ));
+        }
+    }
+    for (place, e) in load_errors {
+        add("kek-file", place, e.message().to_string());
+    }
+    if exchange > EXCHANGE_MAX_DEPS {
+        warnings.push(format!(
+            "the plan has {exchange} Exchange policies; Exchange Online allows at most {EXCHANGE_MAX_DEPS} DEPs per organization, counting those that exist"
+        ));
+    } else if exchange > 0 {
+        warnings.push(format!(
+            "Exchange Online allows at most {EXCHANGE_MAX_DEPS} DEPs per organization: this plan adds {exchange}; check how many exist (Get-DataEncryptionPolicy)"
+        ));
+    }
+    out
+}
+
+/// The dash-terminated common prefix of two key names ("" when none).
+fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
+    let n = a
+        .bytes()
+        .zip(b.bytes())
+        .take_while(|(x, y)| x.eq_ignore_ascii_case(y))
+        .count();
+    match a[..n].rfind('-') {
+        Some(i) => &a[..=i],
+        None => "",
+    }
+}
+
+fn valid_https_url(u: &str) -> bool {
+    match u.strip_prefix("https://") {
+        Some(rest) => {
+            let host = rest.split('/').next().unwrap_or("");
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'))
+                && !u.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceremony::testplan::{self, key, CEREMONY};
+    use serde_json::{json, Value};
+
+    type Edit = Box<dyn Fn(&mut Value)>;
+
+    /// Every rule, broken alone: the checker names it, with the words of its message.
+    #[test]
+    fn every_rule_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let abs = dir.path().join("keks/a.json").display().to_string();
+        let fp_b = testplan::keks()[1].1.clone();
+        let fp_b2 = fp_b.clone();
+        let cases: Vec<(&str, &[&str], Edit)> = vec![
+            (
+                "ceremony-id",
+                &["ceremony"],
+                Box::new(|p| p["ceremony"] = json!("../etc")),
+            ),
+            (
+                "token-label",
+                &["token"],
+                Box::new(|p| p["token"] = json!("")),
+            ),
+            (
+                "token-label",
+                &["token"],
+                Box::new(|p| p["token"] = json!(" Padded")),
+            ),
+            (
+                "two-officers",
+                &["officers", "dual control"],
+                Box::new(|p| {
+                    p["officers"].as_array_mut().unwrap().pop();
+                }),
+            ),
+            (
+                "distinct-officers",
+                &["officer 2", "alice example", "named twice"],
+                Box::new(|p| p["officers"][1]["name"] = json!("alice example ")),
+            ),
+            (
+                "officer-named",
+                &["officer 2"],
+                Box::new(|p| p["officers"][1]["role"] = json!("")),
+            ),
+            (
+                "service",
+                &["policy \"USA_mailboxes\"", "teams"],
+                Box::new(|p| p["policies"][0]["service"] = json!("teams")),
+            ),
+            (
+                "admin-url",
+                &["policy \"NA_geo\"", "needs admin_url"],
+                Box::new(|p| {
+                    p["policies"][1]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("admin_url");
+                }),
+            ),
+            (
+                "admin-url",
+                &["policy \"NA_geo\"", "not an https"],
+                Box::new(|p| {
+                    p["policies"][1]["admin_url"] = json!("http://contoso-admin.sharepoint.com")
+                }),
+            ),
+            (
+                "admin-url",
+                &["policy \"USA_mailboxes\"", "for sharepoint policies"],
+                Box::new(|p| {
+                    p["policies"][0]["admin_url"] = json!("https://contoso-admin.sharepoint.com")
+                }),
+            ),
+            (
+                "two-keys",
+                &["policy \"USA_mailboxes\"", "1 key"],
+                Box::new(|p| {
+                    p["policies"][0]["keys"].as_array_mut().unwrap().pop();
+                }),
+            ),
+            (
+                "two-vaults",
+                &[
+                    "policy \"USA_mailboxes\"",
+                    "both keys are in vault",
+                    "two vaults",
+                ],
+                Box::new(|p| p["policies"][0]["keys"][1] = key("Contoso-EX-A1-Key002", true)),
+            ),
+            (
+                "key-name",
+                &["Bad_Name"],
+                Box::new(|p| p["policies"][0]["keys"][0]["name"] = json!("Bad_Name")),
+            ),
+            (
+                "key-name",
+                &["transcript signer"],
+                Box::new(|p| {
+                    p["policies"][0]["keys"][0]["name"] =
+                        json!(format!("{CEREMONY}-transcript-signer"))
+                }),
+            ),
+            (
+                "unique-key-names",
+                &["policy \"NA_geo\"", "also used in policy \"USA_mailboxes\""],
+                Box::new(|p| p["policies"][1]["keys"][0]["name"] = json!("contoso-ex-a1-key001")),
+            ),
+            (
+                "key-size",
+                &["1024"],
+                Box::new(|p| p["policies"][1]["keys"][1]["size"] = json!(1024)),
+            ),
+            (
+                "vault-url",
+                &["https://example.com"],
+                Box::new(|p| p["policies"][0]["keys"][0]["vault"] = json!("https://example.com")),
+            ),
+            (
+                "vault-url",
+                &["loopback", "rehearsal"],
+                Box::new(|p| {
+                    p["policies"][0]["keys"][0]["vault"] = json!("https://127.0.0.1:8443")
+                }),
+            ),
+            (
+                "kek-pin",
+                &["not the pinned"],
+                Box::new(move |p| p["policies"][0]["keys"][0]["kek_sha256"] = json!(fp_b.clone())),
+            ),
+            (
+                "kek-pin",
+                &["64 hex digits"],
+                Box::new(|p| p["policies"][0]["keys"][0]["kek_sha256"] = json!("abc")),
+            ),
+            (
+                "kek-vault",
+                &[
+                    "is in vault https://contoso-vaulta2",
+                    "not in the key's vault https://contoso-vaulta1",
+                ],
+                Box::new(move |p| {
+                    p["policies"][0]["keys"][0]["kek"] = json!("keks/b.json");
+                    p["policies"][0]["keys"][0]["kek_sha256"] = json!(fp_b2.clone());
+                }),
+            ),
+            (
+                "kek-file",
+                &["keks/missing.json"],
+                Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/missing.json")),
+            ),
+            (
+                "kek-path",
+                &["relative"],
+                Box::new(move |p| p["policies"][0]["keys"][0]["kek"] = json!(abs.clone())),
+            ),
+            (
+                "policies",
+                &["no policy"],
+                Box::new(|p| p["policies"] = json!([])),
+            ),
+        ];
+        for (rule, words, edit) in cases {
+            let mut plan = testplan::value(4);
+            edit(&mut plan);
+            let (report, checked) = testplan::check(dir.path(), &plan);
+            assert!(checked.is_none(), "{rule}: a broken plan is not checked");
+            assert_eq!(
+                report.violations.len(),
+                1,
+                "{rule}: {:?}",
+                report.violations
+            );
+            let v = &report.violations[0];
+            assert_eq!(v.rule, rule, "{v:?}");
+            let text = v.text();
+            for w in words {
+                assert!(text.contains(w), "{rule}: {w:?} not in {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sound_plan_passes_with_its_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let (report, checked) = testplan::check(dir.path(), &testplan::value(4));
+        let plan = checked.expect("sound");
+        assert!(report.ok && report.violations.is_empty());
+        assert_eq!((report.policies, report.keys), (2, 4));
+        assert!(report
+            .warnings
+            .iter()
+            .any(|w| w.contains("two different Azure regions")));
+        assert!(report.warnings.iter().any(|w| w.contains("50 DEPs")));
+        assert_eq!(plan.mode, Mode::Ceremony);
+        // Names without a common prefix are a warning, not a violation.
+        let mut v = testplan::value(2);
+        v["policies"][0]["keys"][1]["name"] = json!("OtherKey");
+        let (report, checked) = testplan::check(dir.path(), &v);
+        assert!(checked.is_some());
+        assert!(report
+            .warnings
+            .iter()
+            .any(|w| w.contains("share no common prefix")));
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_at_once_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = testplan::value(4);
+        plan["ceremony"] = json!("bad id");
+        plan["policies"][0]["keys"][0]["size"] = json!(1000);
+        plan["policies"][1]["service"] = json!("onedrive");
+        let (report, _) = testplan::check(dir.path(), &plan);
+        let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, ["ceremony-id", "key-size", "service"]);
+        let e = crate::ceremony::plan::violations_error(&report.violations);
+        assert!(
+            e.message()
+                .starts_with("the plan breaks 3 rules: [ceremony-id]"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn loopback_vaults_only_in_a_rehearsal_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = testplan::value(2);
+        plan["rehearsal"] = json!(true);
+        plan["policies"][0]["keys"][0]["vault"] = json!("https://127.0.0.1:8443");
+        // The KEK's kid is still in the real vault: that rule still holds.
+        let (report, _) = testplan::check(dir.path(), &plan);
+        let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, ["kek-vault"]);
+        assert!(report.rehearsal);
+        assert!(report.warnings.iter().any(|w| w.starts_with("REHEARSAL")));
+    }
+
+    #[test]
+    fn vault_urls_normalize() {
+        assert_eq!(
+            normalize_vault("https://Contoso-VaultA1.vault.azure.net/", Mode::Ceremony).as_deref(),
+            Ok("https://contoso-vaulta1.vault.azure.net")
+        );
+        assert_eq!(
+            normalize_vault("https://127.0.0.1:8443", Mode::Rehearsal).as_deref(),
+            Ok("https://127.0.0.1:8443")
+        );
+        assert!(normalize_vault("https://127.0.0.1:8443", Mode::Ceremony)
+            .unwrap_err()
+            .contains("rehearsal"));
+        assert!(normalize_vault("http://x.vault.azure.net", Mode::Rehearsal).is_err());
+        assert!(normalize_vault("https://example.com", Mode::Rehearsal).is_err());
+        assert!(normalize_vault("https://x.vault.azure.net/keys", Mode::Rehearsal).is_err());
+    }
+
+    #[test]
+    fn prefixes_and_ids() {
+        assert_eq!(
+            common_prefix("Contoso-A1-Key001", "Contoso-A2-Key001"),
+            "Contoso-"
+        );
+        assert_eq!(common_prefix("KeyA", "KeyB"), "");
+        assert!(valid_ceremony_id("contoso-na-2026-12"));
+        assert!(!valid_ceremony_id("../x"));
+        assert!(!valid_ceremony_id(""));
+    }
+}

@@ -1,0 +1,200 @@
+//! Whole runs against the fake token: fresh, interactive, stopped and resumed, unsigned.
+
+use super::*;
+use crate::ceremony::testplan;
+use crate::console::Scripted;
+use crate::hsm::fake::FakeToken;
+
+fn opts(dir: &Path, resume: bool, non_interactive: bool) -> RunOptions {
+    RunOptions {
+        out: dir.join("out"),
+        resume,
+        non_interactive,
+        module: None,
+        token: None,
+        pin_file: None,
+    }
+}
+
+/// The KEK private key of plan key `k` (the tests' software vaults).
+fn kek_private(k: &KeyPlan) -> &'static rsa::PrivateKey {
+    let i = if k.key.kek == "keks/a.json" { 0 } else { 1 };
+    &testplan::keks()[i].2
+}
+
+#[test]
+fn a_fresh_run_makes_every_package_a_signed_transcript_and_the_manifest() {
+    let (dir, plan) = testplan::checked(2);
+    let token = FakeToken::default();
+    let console = Scripted::default();
+    let o = opts(dir.path(), false, true);
+    let r = execute(&plan, &o, &console, &token, Prior::default(), vec![]).unwrap();
+    assert!(r.signed && !r.resumed && !r.rehearsal);
+    assert_eq!(r.keys.len(), 2);
+    let v = transcript::verify(&o.out.join(TRANSCRIPT)).unwrap();
+    assert_eq!(v.report.digest, r.transcript_digest);
+    assert!(v.report.signed);
+    let written: Vec<&str> = v.records.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(
+        written,
+        [
+            "open",
+            "preflight",
+            "selftest",
+            "keygen-started",
+            "signer",
+            "kek-confirmed",
+            "kek-confirmed",
+            "keygen-started",
+            "keygen",
+            "keygen-started",
+            "keygen",
+            "wrap",
+            "wrap",
+            "manifest",
+            "close"
+        ]
+    );
+    // Each package holds exactly the token's key (unwrapped in software with the KEK).
+    for (k, mk) in plan.keys.iter().zip(&r.keys) {
+        let bytes = std::fs::read(o.out.join(&mk.package)).unwrap();
+        let (pkg, _) =
+            crate::package::inspect(&bytes, Some(&k.kek), crate::Mode::Ceremony).unwrap();
+        let ct = crate::kek::decode_b64url(&pkg.ciphertext).unwrap();
+        let un = crate::package::software_unwrap(kek_private(k), &ct).unwrap();
+        let (n, _) = crate::package::pkcs8_rsa_public(&un.pkcs8).unwrap();
+        let key = token.private_keys(&k.key.name).unwrap()[0];
+        assert_eq!(n, token.key_facts(key).unwrap().modulus);
+        assert_eq!(mk.package_sha256, sha256_hex(&bytes));
+    }
+    // The progress showed every step, and the total was the list's length.
+    let shown = console.transcript();
+    let n = steps(&plan).len();
+    assert!(shown.starts_with(&format!("begin: {n} steps")), "{shown}");
+    assert_eq!(shown.matches("\ndone: ").count(), n, "{shown}");
+}
+
+#[test]
+fn officers_confirm_each_kek_and_a_wrong_answer_stops_the_run_for_a_resume() {
+    let (dir, plan) = testplan::checked(2);
+    let token = FakeToken::default();
+    let o = opts(dir.path(), false, false);
+    let fp = plan.keys[0].kek.sha256();
+    let words = crate::words::to_words(&fp);
+    let list: Vec<&str> = words.split(' ').collect();
+    let first_last = format!("{} {}", list[0], list[list.len() - 1]);
+    // KEK a: the first and last words; KEK b: a wrong answer.
+    let console = Scripted::answering(&[&first_last, "aardvark zulu"]);
+    let e = execute(&plan, &o, &console, &token, Prior::default(), vec![]).unwrap_err();
+    assert!(e.message().contains("do not match its fingerprint"), "{e}");
+    assert!(console
+        .transcript()
+        .contains(&format!("SHA-256: {}", hex::encode(fp))));
+    // The transcript is unfinished; a resume asks only for KEK b.
+    let path = o.out.join(TRANSCRIPT);
+    assert!(transcript::verify(&path).is_err(), "not closed");
+    let (records, _) = transcript::read_unfinished(&path).unwrap();
+    let confirmed = records
+        .iter()
+        .filter(|r| r.step == StepName::KekConfirmed)
+        .count();
+    assert_eq!(confirmed, 1);
+    let prior = Prior { records };
+    let o = opts(dir.path(), true, false);
+    let temps = resume::check_dir(&plan, &o.out, &prior).unwrap();
+    let console = Scripted::answering(&["yes"]);
+    let r = execute(&plan, &o, &console, &token, prior, temps).unwrap();
+    assert!(r.resumed && r.signed);
+    let v = transcript::verify(&path).unwrap();
+    let methods: Vec<&str> = v
+        .records
+        .iter()
+        .filter(|r| r.step == StepName::KekConfirmed)
+        .filter_map(|r| r.detail_str("method"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "officers typed the first and last words",
+            "officers read the words aloud and answered yes"
+        ]
+    );
+    assert_eq!(
+        v.records
+            .iter()
+            .filter(|r| r.step == StepName::Resume)
+            .count(),
+        1
+    );
+    assert_eq!(
+        token.private_labels().len(),
+        3,
+        "two keys and the signer, nothing doubled"
+    );
+}
+
+#[test]
+fn no_answer_is_no_confirmation() {
+    let (dir, plan) = testplan::checked(2);
+    let console = Scripted::answering(&[""]);
+    let e = execute(
+        &plan,
+        &opts(dir.path(), false, false),
+        &console,
+        &FakeToken::default(),
+        Prior::default(),
+        vec![],
+    )
+    .unwrap_err();
+    assert!(e.message().contains("no answer for KEK keks/a.json"), "{e}");
+}
+
+#[test]
+fn a_token_that_cannot_sign_closes_unsigned_and_says_why() {
+    let (dir, plan) = testplan::checked(2);
+    let mut token = FakeToken::default();
+    token.can_sign = false;
+    let o = opts(dir.path(), false, true);
+    let r = execute(
+        &plan,
+        &o,
+        &Scripted::default(),
+        &token,
+        Prior::default(),
+        vec![],
+    )
+    .unwrap();
+    assert!(!r.signed);
+    let v = transcript::verify(&o.out.join(TRANSCRIPT)).unwrap();
+    assert!(v
+        .report
+        .unsigned_reason
+        .unwrap()
+        .contains("CKM_SHA256_RSA_PKCS"));
+    assert!(!token.private_labels().contains(&plan.signer_label()));
+}
+
+#[test]
+fn a_rehearsal_plan_is_recorded_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut value = testplan::value(2);
+    value["rehearsal"] = serde_json::json!(true);
+    let (_, plan) = testplan::check(dir.path(), &value);
+    let plan = plan.unwrap();
+    let o = opts(dir.path(), false, true);
+    let r = execute(
+        &plan,
+        &o,
+        &Scripted::default(),
+        &FakeToken::default(),
+        Prior::default(),
+        vec![],
+    )
+    .unwrap();
+    assert!(r.rehearsal);
+    let v = transcript::verify(&o.out.join(TRANSCRIPT)).unwrap();
+    assert_eq!(
+        v.records[0].detail.get("rehearsal"),
+        Some(&serde_json::json!(true))
+    );
+}

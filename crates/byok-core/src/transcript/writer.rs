@@ -1,0 +1,184 @@
+//! Writing a transcript: create it, append records (each written in one `write` with
+//! `O_APPEND` and `fsync`ed before the step is reported done), and reopen an unfinished
+//! one to resume, cutting a torn last line.
+
+use super::verify::{parse_chain, split_torn};
+use super::{sha256_hex, Record, Signature, StepName, LIMIT};
+use crate::{bail, err, Result};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// An open transcript that records are appended to.
+pub struct Writer {
+    file: File,
+    pub path: PathBuf,
+    next_seq: u64,
+    last_hash: [u8; 32],
+    closed: bool,
+    /// The records written so far (read back on resume, then appended).
+    pub records: Vec<Record>,
+}
+
+impl Writer {
+    /// Create a new transcript (the file must not exist); `anchor` is the plan's SHA-256.
+    pub fn create(path: &Path, anchor: [u8; 32]) -> Result<Writer> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    err!(
+                        "{} already exists: this directory already holds a ceremony; use --resume to finish it",
+                        path.display()
+                    )
+                } else {
+                    err!("cannot create the transcript {}: {e}", path.display())
+                }
+            })?;
+        file.sync_all()
+            .map_err(|e| err!("cannot sync {}: {e}", path.display()))?;
+        if let Some(dir) = path.parent() {
+            crate::fsutil::sync_dir(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            });
+        }
+        Ok(Writer {
+            file,
+            path: path.to_path_buf(),
+            next_seq: 0,
+            last_hash: anchor,
+            closed: false,
+            records: Vec::new(),
+        })
+    }
+
+    /// Reopen an unfinished transcript to append to it.
+    ///
+    /// The chain must verify up to its last complete line. A final line without its
+    /// newline was being written when the process died: it was never reported done,
+    /// so it is cut off, and its bytes' SHA-256 is returned for the resume record.
+    pub fn reopen(path: &Path) -> Result<(Writer, Option<String>)> {
+        let bytes = crate::fsutil::read_limited(path, LIMIT, "transcript")?;
+        let (complete, torn) = split_torn(&bytes);
+        let parsed = parse_chain(complete, true).map_err(|e| e.context(path.display()))?;
+        if parsed.closed {
+            bail!(
+                "{}: the ceremony is already closed; nothing to resume (check it with `byok transcript verify`)",
+                path.display()
+            );
+        }
+        let torn_hash = torn.map(sha256_hex);
+        if torn.is_some() {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| err!("cannot open {}: {e}", path.display()))?;
+            f.set_len(complete.len() as u64)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| err!("cannot cut the torn last line of {}: {e}", path.display()))?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| err!("cannot open {}: {e}", path.display()))?;
+        let last_hash = match parsed.last_line_hash {
+            Some(h) => h,
+            None => bail!(
+                "{}: the transcript is empty; the ceremony never started: remove the directory and run again without --resume",
+                path.display()
+            ),
+        };
+        Ok((
+            Writer {
+                file,
+                path: path.to_path_buf(),
+                next_seq: parsed.records.len() as u64,
+                last_hash,
+                closed: false,
+                records: parsed.records,
+            },
+            torn_hash,
+        ))
+    }
+
+    /// Append a record: fill `seq`, `prev`, `time`; write it in one `write` with
+    /// `O_APPEND`; `fsync`. Returns the record as written.
+    pub fn append(&mut self, rec: Record) -> Result<Record> {
+        self.append_inner(rec, None::<fn(&[u8]) -> Result<Signature>>)
+    }
+
+    /// Append the closing record, signed by `sign` over its line without the
+    /// signature (see the module docs); `sign` may return `Ok(None)`-like results by
+    /// the caller choosing [`Writer::append`] instead.
+    pub fn append_signed(
+        &mut self,
+        rec: Record,
+        sign: impl FnOnce(&[u8]) -> Result<Signature>,
+    ) -> Result<Record> {
+        self.append_inner(rec, Some(sign))
+    }
+
+    fn append_inner(
+        &mut self,
+        mut rec: Record,
+        sign: Option<impl FnOnce(&[u8]) -> Result<Signature>>,
+    ) -> Result<Record> {
+        if self.closed {
+            bail!("internal: the transcript is closed");
+        }
+        rec.seq = self.next_seq;
+        rec.prev = hex::encode(self.last_hash);
+        rec.time = crate::util::now_rfc3339();
+        rec.signature = None;
+        if let Some(sign) = sign {
+            let body = rec.line()?;
+            rec.signature = Some(sign(&body)?);
+        }
+        let mut line = rec.line()?;
+        let hash = crate::util::sha256(&line);
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|_| self.file.sync_all())
+            .map_err(|e| {
+                err!(
+                    "cannot append to the transcript {}: {e}",
+                    self.path.display()
+                )
+            })?;
+        self.next_seq += 1;
+        self.last_hash = hash;
+        if rec.step == StepName::Close {
+            self.closed = true;
+        }
+        self.records.push(rec.clone());
+        Ok(rec)
+    }
+
+    /// The SHA-256 of the last line written.
+    pub fn last_hash(&self) -> [u8; 32] {
+        self.last_hash
+    }
+}
+
+/// Read an unfinished transcript without changing it: the records of its complete
+/// lines (the chain checked) and the SHA-256 of a torn last line, if any. A closed
+/// transcript is an error: there is nothing to resume.
+pub fn read_unfinished(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
+    let bytes = crate::fsutil::read_limited(path, LIMIT, "transcript")?;
+    let (complete, torn) = split_torn(&bytes);
+    let parsed = parse_chain(complete, true).map_err(|e| e.context(path.display()))?;
+    if parsed.closed {
+        bail!(
+            "{}: the ceremony is already closed; nothing to resume (check it with `byok transcript verify`)",
+            path.display()
+        );
+    }
+    Ok((parsed.records, torn.map(sha256_hex)))
+}
