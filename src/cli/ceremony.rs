@@ -1,0 +1,356 @@
+//! `byok ceremony check` and `byok ceremony run` (offline); with feature `network`,
+//! `byok ceremony import` (the connected run).
+
+use super::args::{LoginArgs, TrustArgs};
+use super::output::{emit, print_stdout, warn_all, warn_plan, Words};
+use byok_core::ceremony::plan::{self, CheckReport};
+use byok_core::ceremony::run::{self, RunOptions, RunReport};
+use byok_core::ceremony::script;
+use byok_core::{Mode, Result};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum CeremonyCmd {
+    /// Check a ceremony plan against every rule before anything runs.
+    Check {
+        /// The plan (JSON).
+        plan: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the offline ceremony: preflight, KEK checks, keygen, wrap, manifest, transcript.
+    Run(CeremonyRunArgs),
+    /// The connected run: upload, verify and back up every key; print the Office 365 commands.
+    #[cfg(feature = "network")]
+    Import(import::CeremonyImportArgs),
+}
+
+#[derive(Args)]
+pub struct CeremonyRunArgs {
+    /// The plan (JSON).
+    plan: PathBuf,
+    /// The ceremony directory: new or empty, or the interrupted ceremony's with --resume.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Finish an interrupted ceremony in DIR.
+    #[arg(long)]
+    resume: bool,
+    /// Print every step (the officers' script) and touch nothing: no HSM, no files.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask the officers to confirm KEK fingerprints; rely on the plan's pins
+    /// (recorded as such in the transcript).
+    #[arg(long)]
+    non_interactive: bool,
+    /// PKCS#11 library of the HSM.
+    #[arg(long, env = "BYOK_PKCS11_MODULE", value_name = "PATH")]
+    module: Option<PathBuf>,
+    /// Narrow the plan's token, e.g. pkcs11:token=LABEL;serial=SERIAL (the label must be
+    /// the plan's). BYOK_TOKEN is ignored: the plan names the token.
+    #[arg(long, value_name = "LABEL|URI")]
+    token: Option<String>,
+    #[command(flatten)]
+    login: LoginArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: CeremonyCmd, mode: Mode) -> Result<()> {
+    match cmd {
+        CeremonyCmd::Check { plan, trust, json } => check(plan, trust, json, mode),
+        CeremonyCmd::Run(a) => ceremony_run(a, mode),
+        #[cfg(feature = "network")]
+        CeremonyCmd::Import(a) => import::run(a, mode),
+    }
+}
+
+/// A plan that breaks a rule prints its report (nothing, as text) and then fails with
+/// the violations.
+fn check(plan: PathBuf, trust: TrustArgs, json: bool, mode: Mode) -> Result<()> {
+    let roots = trust.roots()?;
+    let (r, _) = plan::check(&plan, &roots, mode)?;
+    warn_plan(&r.warnings, mode);
+    let out = Checked(r);
+    emit(json, &out)?;
+    if !out.0.ok {
+        return Err(plan::violations_error(&out.0.violations));
+    }
+    Ok(())
+}
+
+fn ceremony_run(a: CeremonyRunArgs, mode: Mode) -> Result<()> {
+    let roots = a.trust.roots()?;
+    let p = plan::load(&a.plan, &roots, mode)?;
+    warn_plan(&p.warnings, mode);
+    if a.dry_run {
+        return print_stdout(&script::script(&p, &a.plan, &a.out, a.non_interactive));
+    }
+    let opts = RunOptions {
+        out: a.out,
+        resume: a.resume,
+        non_interactive: a.non_interactive,
+        module: a.module,
+        token: a.token,
+        pin_file: a.login.pin_file,
+    };
+    let r = run::run(&p, &opts, &crate::cli::console::Terminal::default())?;
+    warn_all(&r.warnings);
+    emit(a.json, &Ran(r))
+}
+
+/// What `byok ceremony check` prints: one line for a sound plan, nothing for a broken
+/// one (its violations are the error).
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Checked(pub CheckReport);
+
+impl fmt::Display for Checked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        if r.ok {
+            writeln!(
+                f,
+                "plan {} is sound: {} policies, {} keys (SHA-256 {})",
+                r.plan, r.policies, r.keys, r.plan_sha256
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What `byok ceremony run` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Ran(pub RunReport);
+
+impl fmt::Display for Ran {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        writeln!(
+            f,
+            "ceremony {} closed: {} keys generated and wrapped into {}",
+            r.ceremony,
+            r.keys.len(),
+            r.out.display()
+        )?;
+        for k in &r.keys {
+            writeln!(f, "  {}  {} ({})", k.package, k.vault, k.policy)?;
+        }
+        writeln!(f, "manifest:   {} ({})", run::MANIFEST, r.manifest_sha256)?;
+        let signed = if r.signed {
+            "signed by the HSM"
+        } else {
+            "unsigned"
+        };
+        writeln!(f, "transcript: {} ({signed})", r.transcript.display())?;
+        write!(
+            f,
+            "digest:     {}\nwords:\n{}",
+            r.transcript_digest,
+            Words(&r.transcript_digest)
+        )
+    }
+}
+
+#[cfg(feature = "network")]
+mod import {
+    use super::super::args::{trust_roots, ConnArgs};
+    use super::super::output::{emit, warn_plan};
+    use byok_azure::import::{self, ImportOptions, ImportReport};
+    use byok_core::ceremony::plan;
+    use byok_core::{Mode, Result};
+    use clap::Args;
+    use serde::Serialize;
+    use std::fmt;
+    use std::path::PathBuf;
+
+    #[derive(Args)]
+    pub struct CeremonyImportArgs {
+        /// The plan (the same file as the offline run's).
+        plan: PathBuf,
+        /// The ceremony directory carried from the offline run.
+        #[arg(long, value_name = "DIR")]
+        packages: PathBuf,
+        /// Where backups go (default DIR/backups).
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// An extra attestation trust root, for rehearsals against the simulator only
+        /// (warned every time).
+        #[arg(long, value_name = "PEM")]
+        trust_root: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    }
+
+    pub fn run(a: CeremonyImportArgs, mode: Mode) -> Result<()> {
+        let roots = trust_roots(&a.trust_root)?;
+        let conn = a.conn.connection(mode);
+        let plan = plan::load(&a.plan, &roots, mode)?;
+        warn_plan(&plan.warnings, mode);
+        let r = import::import(&ImportOptions {
+            plan: &plan,
+            packages: &a.packages,
+            backup_dir: a.backup_dir.as_deref(),
+            conn: &conn,
+            roots: &roots,
+        })?;
+        emit(a.json, &Imported(r))
+    }
+
+    /// What `byok ceremony import` prints: the keys, then each policy's Office 365
+    /// commands.
+    #[derive(Serialize)]
+    #[serde(transparent)]
+    pub struct Imported(pub ImportReport);
+
+    impl fmt::Display for Imported {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let r = &self.0;
+            writeln!(
+                f,
+                "ceremony {}: every key uploaded, verified and backed up",
+                r.ceremony
+            )?;
+            for k in &r.keys {
+                let how = if k.uploaded_now {
+                    "uploaded"
+                } else {
+                    "already in the vault"
+                };
+                writeln!(
+                    f,
+                    "  {:<12} {}  ({how}; backup {})",
+                    k.policy, k.kid, k.backup_file
+                )?;
+            }
+            for c in &r.commands {
+                writeln!(f, "\nOffice 365, policy {} ({}):", c.policy, c.service)?;
+                for line in &c.setup {
+                    writeln!(f, "  {line}")?;
+                }
+                writeln!(f, "  after a future key roll:")?;
+                for line in &c.after_key_roll {
+                    writeln!(f, "    {line}")?;
+                }
+            }
+            writeln!(
+                f,
+                "\ntranscript: {} (digest {})",
+                r.transcript.display(),
+                r.transcript_digest
+            )?;
+            writeln!(f, "backups:    {}", r.backup_dir.display())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use byok_azure::import::{ImportedKey, PolicyCommands};
+
+        #[test]
+        fn text() {
+            let r = ImportReport {
+                ceremony: "c1".into(),
+                keys: vec![ImportedKey {
+                    policy: "exo".into(),
+                    vault: "https://v.vault.azure.net".into(),
+                    name: "k1".into(),
+                    kid: "https://v.vault.azure.net/keys/k1/1".into(),
+                    version: "1".into(),
+                    uploaded_now: false,
+                    verified: true,
+                    backup_file: "v-k1-1.keybackup".into(),
+                }],
+                commands: vec![PolicyCommands {
+                    policy: "exo".into(),
+                    service: "Exchange".into(),
+                    setup: vec!["New-DataEncryptionPolicy".into()],
+                    after_key_roll: vec!["Set-DataEncryptionPolicy -Refresh".into()],
+                }],
+                transcript: "c/import.jsonl".into(),
+                transcript_digest: "dd".into(),
+                backup_dir: "c/backups".into(),
+            };
+            assert_eq!(
+                Imported(r).to_string(),
+                "ceremony c1: every key uploaded, verified and backed up\n\
+                 \x20 exo          https://v.vault.azure.net/keys/k1/1  (already in the vault; backup v-k1-1.keybackup)\n\
+                 \n\
+                 Office 365, policy exo (Exchange):\n\
+                 \x20 New-DataEncryptionPolicy\n\
+                 \x20 after a future key roll:\n\
+                 \x20   Set-DataEncryptionPolicy -Refresh\n\
+                 \n\
+                 transcript: c/import.jsonl (digest dd)\n\
+                 backups:    c/backups\n"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Cmd};
+    use super::*;
+    use clap::Parser;
+
+    fn check_report(ok: bool) -> CheckReport {
+        CheckReport {
+            plan: "plan.json".into(),
+            plan_sha256: "aa".into(),
+            ok,
+            ceremony: Some("c1".into()),
+            rehearsal: false,
+            policies: 2,
+            keys: 4,
+            violations: vec![],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn check_text_only_for_a_sound_plan() {
+        assert_eq!(
+            Checked(check_report(true)).to_string(),
+            "plan plan.json is sound: 2 policies, 4 keys (SHA-256 aa)\n"
+        );
+        assert_eq!(Checked(check_report(false)).to_string(), "");
+    }
+
+    #[test]
+    fn run_needs_out_and_takes_the_flags() {
+        assert!(Cli::try_parse_from(["byok", "ceremony", "run", "plan.json"]).is_err());
+        let cli = Cli::try_parse_from([
+            "byok",
+            "ceremony",
+            "run",
+            "plan.json",
+            "--out",
+            "cer",
+            "--resume",
+            "--non-interactive",
+            "--token",
+            "pkcs11:token=T;serial=1",
+        ])
+        .unwrap();
+        let Cmd::Ceremony(CeremonyCmd::Run(a)) = cli.cmd else {
+            panic!("not ceremony run");
+        };
+        assert!(a.resume && a.non_interactive && !a.dry_run);
+        assert_eq!(a.out, PathBuf::from("cer"));
+        assert_eq!(a.token.as_deref(), Some("pkcs11:token=T;serial=1"));
+    }
+}

@@ -1,0 +1,186 @@
+//! `byok hsm info` and `byok hsm selftest`.
+
+use super::args::{HsmArgs, LoginArgs};
+use super::output::{emit, warn_all};
+use byok_core::hsm::Verdict;
+use byok_core::util::yes_no;
+use byok_core::wrap::{self, InfoReport, SelftestReport};
+use byok_core::Result;
+use clap::Subcommand;
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Subcommand)]
+pub enum HsmCmd {
+    /// Library, token, firmware, the mechanisms BYOK needs, and a verdict.
+    Info {
+        #[command(flatten)]
+        hsm: HsmArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wrap a throwaway key under a throwaway KEK in the HSM and check it in software.
+    Selftest {
+        #[command(flatten)]
+        hsm: HsmArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: HsmCmd) -> Result<()> {
+    match cmd {
+        HsmCmd::Info { hsm, json } => {
+            let t = hsm.target(None, None)?;
+            let h = t.open()?;
+            emit(json, &Info(wrap::info(&h)?))
+        }
+        HsmCmd::Selftest { hsm, login, json } => {
+            let t = hsm.target(None, login.pin_file.as_deref())?;
+            let h = t.open()?;
+            let s = h.login(
+                t.pin_file.as_deref(),
+                &crate::cli::console::Terminal::default(),
+            )?;
+            let r = wrap::selftest(&s)?;
+            drop(s);
+            warn_all(&r.warnings);
+            emit(json, &Selftest(r))
+        }
+    }
+}
+
+/// What `byok hsm info` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Info(pub InfoReport);
+
+/// The verdict as its JSON form names it (`native`, `composite`, `unsupported`).
+fn verdict_name(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl fmt::Display for Info {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        writeln!(f, "module:    {}", r.module.display())?;
+        writeln!(
+            f,
+            "library:   {} {} {}",
+            r.library_manufacturer, r.library_description, r.library_version
+        )?;
+        let t = &r.token;
+        writeln!(
+            f,
+            "token:     \"{}\" {} {} serial {} firmware {} hardware {}",
+            t.label, t.manufacturer, t.model, t.serial, t.firmware, t.hardware
+        )?;
+        writeln!(f, "mechanisms:")?;
+        for m in &r.mechanisms {
+            let sizes = match (m.min_key_size, m.max_key_size) {
+                (Some(a), Some(b)) => format!(" (key sizes {a}-{b})"),
+                _ => String::new(),
+            };
+            writeln!(f, "  {:<26} {}{sizes}", m.name, yes_no(Some(m.present)))?;
+        }
+        writeln!(
+            f,
+            "verdict:   {} ({})",
+            verdict_name(r.verdict),
+            r.verdict_mechanism
+        )
+    }
+}
+
+/// What `byok hsm selftest` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Selftest(pub SelftestReport);
+
+impl fmt::Display for Selftest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        writeln!(
+            f,
+            "self-test passed: a throwaway RSA-2048 key wrapped in the HSM with {} unwraps in software to the HSM's key",
+            r.mechanism
+        )?;
+        writeln!(
+            f,
+            "token objects before and after: {} and {}",
+            r.token_objects_before, r.token_objects_after
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byok_core::hsm::TokenIdentity;
+    use byok_core::wrap::MechanismReport;
+
+    fn token() -> TokenIdentity {
+        TokenIdentity {
+            label: "byok-test".into(),
+            manufacturer: "SoftHSM project".into(),
+            model: "SoftHSM v2".into(),
+            serial: "0123".into(),
+            firmware: "2.6".into(),
+            hardware: "2.6".into(),
+        }
+    }
+
+    #[test]
+    fn info_text() {
+        let r = InfoReport {
+            module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+            library_manufacturer: "SoftHSM".into(),
+            library_description: "Implementation of PKCS11".into(),
+            library_version: "2.6".into(),
+            token: token(),
+            login_required: true,
+            user_pin_locked: false,
+            mechanisms: vec![
+                MechanismReport {
+                    name: "CKM_RSA_AES_KEY_WRAP".into(),
+                    present: false,
+                    min_key_size: None,
+                    max_key_size: None,
+                    wrap: None,
+                },
+                MechanismReport {
+                    name: "CKM_RSA_PKCS_OAEP".into(),
+                    present: true,
+                    min_key_size: Some(512),
+                    max_key_size: Some(16384),
+                    wrap: Some(true),
+                },
+            ],
+            verdict: Verdict::Composite,
+            verdict_mechanism: Verdict::Composite.mechanism_text(),
+        };
+        assert_eq!(
+            Info(r).to_string(),
+            "module:    /usr/lib/softhsm/libsofthsm2.so\n\
+             library:   SoftHSM Implementation of PKCS11 2.6\n\
+             token:     \"byok-test\" SoftHSM project SoftHSM v2 serial 0123 firmware 2.6 hardware 2.6\n\
+             mechanisms:\n\
+             \x20 CKM_RSA_AES_KEY_WRAP       no\n\
+             \x20 CKM_RSA_PKCS_OAEP          yes (key sizes 512-16384)\n\
+             verdict:   composite (CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1))\n"
+        );
+    }
+
+    #[test]
+    fn verdict_names_are_the_json_names() {
+        assert_eq!(verdict_name(Verdict::Native), "native");
+        assert_eq!(verdict_name(Verdict::Unsupported), "unsupported");
+    }
+}

@@ -1,0 +1,150 @@
+//! `byok transcript verify` and `byok transcript render`.
+
+use super::output::{emit, print_stdout, Words};
+use byok_core::ceremony::render;
+use byok_core::transcript::{self, VerifyReport};
+use byok_core::util::sha256_hex;
+use byok_core::{bail, fsutil, Result};
+use clap::Subcommand;
+use serde::Serialize;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum TranscriptCmd {
+    /// Verify a transcript: hash chain, order, close record and HSM signature.
+    Verify {
+        file: PathBuf,
+        /// Also check that the transcript starts from this plan.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a printable record (transcript.html and transcript.md) of a verified transcript.
+    Render {
+        file: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+}
+
+pub fn run(cmd: TranscriptCmd) -> Result<()> {
+    match cmd {
+        TranscriptCmd::Verify { file, plan, json } => {
+            let v = transcript::verify(&file)?;
+            if let Some(p) = plan {
+                let bytes = fsutil::read_limited(&p, 1 << 20, "plan")?;
+                let sha = sha256_hex(&bytes);
+                if sha != v.report.plan_sha256 {
+                    bail!(
+                        "{} does not start from plan {} (its SHA-256 is {sha}, the transcript's {})",
+                        file.display(),
+                        p.display(),
+                        v.report.plan_sha256
+                    );
+                }
+            }
+            emit(json, &Verified(v.report))
+        }
+        TranscriptCmd::Render { file, out_dir } => {
+            let v = transcript::verify(&file)?;
+            let written = render::render(&v, &out_dir)?;
+            print_stdout(&wrote_lines(&written))
+        }
+    }
+}
+
+/// One `wrote FILE` line for each file written.
+fn wrote_lines(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|p| format!("wrote {}\n", p.display()))
+        .collect()
+}
+
+/// What `byok transcript verify` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Verified(pub VerifyReport);
+
+impl fmt::Display for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.0;
+        writeln!(
+            f,
+            "transcript {} verifies: {} records, closed {}",
+            r.file, r.records, r.last_time
+        )?;
+        match &r.signer_spki_sha256 {
+            Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {k})")?,
+            None => writeln!(
+                f,
+                "signature: none ({})",
+                r.unsigned_reason.as_deref().unwrap_or("")
+            )?,
+        }
+        write!(f, "digest:    {}\nwords:\n{}", r.digest, Words(&r.digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> VerifyReport {
+        VerifyReport {
+            file: "cer/transcript.jsonl".into(),
+            ok: true,
+            records: 17,
+            ceremony: Some("c1".into()),
+            plan_sha256: "00".repeat(32),
+            hsm: None,
+            signed: false,
+            signer_spki_sha256: None,
+            unsigned_reason: Some("rehearsal on SoftHSM".into()),
+            digest: "E58294F2E9A227486E8B061B31CC528FD7FA3F19".into(),
+            digest_words: String::new(),
+            first_time: "2026-01-01T00:00:00Z".into(),
+            last_time: "2026-01-01T00:10:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn unsigned_text() {
+        assert_eq!(
+            Verified(report()).to_string(),
+            "transcript cer/transcript.jsonl verifies: 17 records, closed 2026-01-01T00:10:00Z\n\
+             signature: none (rehearsal on SoftHSM)\n\
+             digest:    E58294F2E9A227486E8B061B31CC528FD7FA3F19\n\
+             words:\n\
+             \x20   topmost Istanbul Pluto vagabond\n\
+             \x20   treadmill Pacific brackish dictator\n\
+             \x20   goldfish Medusa afflict bravado\n\
+             \x20   chatter revolver Dupont midsummer\n\
+             \x20   stopwatch whimsical cowbell bottomless\n"
+        );
+    }
+
+    #[test]
+    fn signed_text() {
+        let mut r = report();
+        r.signed = true;
+        r.signer_spki_sha256 = Some("ab".into());
+        let text = Verified(r).to_string();
+        assert_eq!(
+            text.lines().nth(1),
+            Some("signature: verified (HSM key SPKI SHA-256 ab)")
+        );
+    }
+
+    #[test]
+    fn wrote() {
+        assert_eq!(
+            wrote_lines(&["d/transcript.html".into(), "d/transcript.md".into()]),
+            "wrote d/transcript.html\nwrote d/transcript.md\n"
+        );
+        assert_eq!(wrote_lines(&[]), "");
+    }
+}
