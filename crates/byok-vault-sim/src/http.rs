@@ -1,5 +1,6 @@
 //! HTTPS front end: TLS accept, HTTP/1.1 (hyper), fault injection, challenge
-//! authentication, `api-version` checks, body limits, and the JSON answer.
+//! authentication, the query string, `api-version` checks, body limits, and the JSON
+//! answer.
 //!
 //! Order per request, as the service does it: faults 429/503 (before anything), bearer
 //! challenge (401, before reading the body: the SDKs' first request has none), then
@@ -306,7 +307,6 @@ async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt;
 
     #[test]
     fn api_versions() {
@@ -405,7 +405,7 @@ mod tests {
         assert_eq!(h["content-type"], "application/json; charset=utf-8");
         assert_eq!(h["x-ms-request-id"].len(), 32);
         assert!(h.contains_key("x-ms-keyvault-service-version"));
-        let body = futures_body(r);
+        let body = body_of(r);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["code"], "Throttled");
 
@@ -418,11 +418,11 @@ mod tests {
         );
         assert_eq!(empty.status(), 204);
         assert!(!empty.headers().contains_key("content-type"));
-        assert!(futures_body(empty).is_empty());
+        assert!(body_of(empty).is_empty());
     }
 
     /// The whole body of an answer (a `Full` body is ready at once).
-    fn futures_body(r: Response<Full<Bytes>>) -> Bytes {
+    fn body_of(r: Response<Full<Bytes>>) -> Bytes {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
