@@ -1,5 +1,6 @@
 //! HTTPS front end: TLS accept, HTTP/1.1 (hyper), fault injection, challenge
-//! authentication, `api-version` checks, body limits, and the JSON answer.
+//! authentication, the query string, `api-version` checks, body limits, and the JSON
+//! answer.
 //!
 //! Order per request, as the service does it: faults 429/503 (before anything), bearer
 //! challenge (401, before reading the body: the SDKs' first request has none), then
@@ -12,6 +13,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 /// Largest request body accepted (a 4096-bit BYOK package is about 4 KiB).
 const MAX_BODY: usize = 1 << 20;
@@ -70,13 +72,6 @@ pub async fn serve(
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn respond(reply: Reply, extra: &[(&str, &str)]) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = Response::builder()
@@ -125,21 +120,53 @@ pub fn api_version_ok(v: &str) -> bool {
     base_ok && suffix_ok
 }
 
-/// The value of query parameter `name` (not percent-decoded).
-pub fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+/// The query parameters the simulator reads, percent-decoded (`form_urlencoded`, as
+/// a server reads a query string: `%24skiptoken` is `$skiptoken`). Of a repeated
+/// parameter the first counts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub api_version: Option<String>,
+    /// Page size of a list (`maxresults`).
+    pub maxresults: Option<String>,
+    /// Where a list page starts (`$skiptoken`, which this simulator's `nextLink`s carry).
+    pub skiptoken: Option<String>,
 }
 
-/// Constant-time comparison, so the pinned token cannot be guessed byte by byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+impl Query {
+    pub fn parse(query: &str) -> Query {
+        let mut q = Query::default();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let slot = match k.as_ref() {
+                "api-version" => &mut q.api_version,
+                "maxresults" => &mut q.maxresults,
+                "$skiptoken" => &mut q.skiptoken,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v.into_owned());
+            }
+        }
+        q
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Why a request is not authenticated, or `None` when it is: it must carry a bearer
+/// token, and the pinned one when there is one. The comparison is constant-time
+/// (`subtle`), so the pinned token cannot be guessed byte by byte.
+fn auth_error(authorization: Option<&str>, pinned: Option<&str>) -> Option<&'static str> {
+    let token = authorization
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty());
+    match (token, pinned) {
+        (None, _) => Some("AKV10000: Request is missing a Bearer or PoP token."),
+        (Some(t), Some(p)) if !bool::from(t.as_bytes().ct_eq(p.as_bytes())) => Some(
+            "AKV10032: Invalid token: this simulator accepts only the token in its --token-file.",
+        ),
+        _ => None,
+    }
 }
 
 async fn handle(
@@ -148,7 +175,7 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
+    let query = Query::parse(req.uri().query().unwrap_or(""));
 
     // Faults first, before doing anything.
     let n = app.requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -169,23 +196,11 @@ async fn handle(
     }
 
     // Challenge authentication.
-    let token = req
+    let authorization = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .filter(|t| !t.is_empty());
-    let auth_error = match (token, &app.token) {
-        (None, _) => Some("AKV10000: Request is missing a Bearer or PoP token."),
-        (Some(t), Some(pinned)) if !same(t.as_bytes(), pinned.as_bytes()) => Some(
-            "AKV10032: Invalid token: this simulator accepts only the token in its --token-file.",
-        ),
-        _ => None,
-    };
-    if let Some(msg) = auth_error {
+        .and_then(|v| v.to_str().ok());
+    if let Some(msg) = auth_error(authorization, app.token.as_deref().map(String::as_str)) {
         log(&method, &path, 401, " (challenge)");
         return Ok(respond(
             routes::error(401, "Unauthorized", msg),
@@ -193,7 +208,7 @@ async fn handle(
         ));
     }
 
-    match query_param(&query, "api-version") {
+    match query.api_version.as_deref() {
         None => {
             log(&method, &path, 400, " (no api-version)");
             return Ok(respond(
@@ -266,7 +281,7 @@ async fn handle(
             path: &path2,
             query: &query,
             body: &body,
-            now: now(),
+            now: byok_core::util::unix_now(),
         };
         routes::dispatch(&app2, &r)
     })
@@ -287,4 +302,130 @@ async fn handle(
     }
     log(&method, &path, reply.status, "");
     Ok(respond(reply, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions() {
+        for v in [
+            "7.0",
+            "7.3",
+            "7.6",
+            "7.5-preview",
+            "7.6-preview.2",
+            "7.6-preview.123",
+            "2025-07-01",
+        ] {
+            assert!(api_version_ok(v), "{v}");
+        }
+        for v in [
+            "",
+            "6.0",
+            "7.7",
+            "7",
+            "7.6-beta",
+            "7.6-preview.",
+            "7.6-preview.1234",
+            "7.6-preview.x",
+            "2016-10-01",
+            "2025-07-02",
+            " 7.6",
+        ] {
+            assert!(!api_version_ok(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn queries_are_percent_decoded_and_first_wins() {
+        let q = Query::parse("api-version=7.6&maxresults=2&%24skiptoken=4&other=x");
+        assert_eq!(
+            q,
+            Query {
+                api_version: Some("7.6".into()),
+                maxresults: Some("2".into()),
+                skiptoken: Some("4".into()),
+            }
+        );
+        let q = Query::parse("$skiptoken=7&api-version=7.5&api-version=7.6");
+        assert_eq!(q.skiptoken.as_deref(), Some("7"));
+        assert_eq!(q.api_version.as_deref(), Some("7.5"));
+        let q = Query::parse("api-version=7.6%2Dpreview.2&maxresults");
+        assert_eq!(q.api_version.as_deref(), Some("7.6-preview.2"));
+        assert_eq!(q.maxresults.as_deref(), Some(""));
+        assert_eq!(Query::parse(""), Query::default());
+        // Names are exact: no case folding, no prefix match.
+        assert_eq!(
+            Query::parse("API-VERSION=7.6&api-versions=7.6"),
+            Query::default()
+        );
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        // Any token when none is pinned; the scheme is case-insensitive.
+        assert_eq!(auth_error(Some("Bearer abc"), None), None);
+        assert_eq!(auth_error(Some("bearer  abc "), None), None);
+        for missing in [
+            None,
+            Some("Basic abc"),
+            Some("Bearer"),
+            Some("Bearer   "),
+            Some(""),
+        ] {
+            let e = auth_error(missing, None).expect("refused");
+            assert!(e.starts_with("AKV10000"), "{missing:?}");
+        }
+        let pinned = Some("s3cret");
+        assert_eq!(auth_error(Some("Bearer s3cret"), pinned), None);
+        for wrong in [
+            "Bearer s3cre",
+            "Bearer s3cret2",
+            "Bearer S3CRET",
+            "Bearer x",
+        ] {
+            let e = auth_error(Some(wrong), pinned).expect("refused");
+            assert!(e.starts_with("AKV10032"), "{wrong}");
+            assert!(!e.contains("s3cret"), "the token is never echoed");
+        }
+        assert!(auth_error(None, pinned).is_some());
+    }
+
+    #[test]
+    fn answers_carry_the_service_headers() {
+        let r = respond(
+            routes::error(429, "Throttled", "later"),
+            &[("retry-after", "1")],
+        );
+        assert_eq!(r.status(), 429);
+        let h = r.headers();
+        assert_eq!(h["retry-after"], "1");
+        assert_eq!(h["content-type"], "application/json; charset=utf-8");
+        assert_eq!(h["x-ms-request-id"].len(), 32);
+        assert!(h.contains_key("x-ms-keyvault-service-version"));
+        let body = body_of(r);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "Throttled");
+
+        let empty = respond(
+            Reply {
+                status: 204,
+                body: None,
+            },
+            &[],
+        );
+        assert_eq!(empty.status(), 204);
+        assert!(!empty.headers().contains_key("content-type"));
+        assert!(body_of(empty).is_empty());
+    }
+
+    /// The whole body of an answer (a `Full` body is ready at once).
+    fn body_of(r: Response<Full<Bytes>>) -> Bytes {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(r.into_body().collect()).unwrap().to_bytes()
+    }
 }

@@ -9,9 +9,9 @@
 //! It is a SIMULATOR: "HSM" keys are software keys whose private halves live in the state
 //! directory (see [`state`]). Never import a production key into it.
 //!
-//! Modules: [`http`] (TLS listener, auth, faults), [`routes`] (operations), [`state`]
-//! (persistence), [`crypto`] (keys, wrapping, BYOK unwrap, backup sealing), [`tls`]
-//! (certificates).
+//! Modules: [`http`] (TLS listener, auth, query, faults), [`routes`] (operations),
+//! [`state`] (persistence), [`crypto`] (keys, wrapping, BYOK unwrap, backup sealing),
+//! [`tls`] (certificates).
 
 pub mod crypto;
 pub mod http;
@@ -20,7 +20,8 @@ pub mod state;
 pub mod tls;
 
 use byok_core::{bail, err, Result};
-use std::path::PathBuf;
+use byok_testkit::testchain::TestChain;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
@@ -35,6 +36,11 @@ pub const RECOVERY_LEVELS: [&str; 7] = [
     "CustomizedRecoverable",
     "CustomizedRecoverable+ProtectedSubscription",
 ];
+
+/// The TEST attestation chain with its private keys (mode 600), in the state directory.
+pub const ATTESTATION_CHAIN_FILE: &str = "attestation-chain.json";
+/// The TEST chain's root certificate: pass it to byok as `--trust-root` (rehearsals only).
+pub const ATTESTATION_ROOT_FILE: &str = "attestation-root.pem";
 
 /// Fault injection: each is "every Nth", 0 = off. Counters, not chance, so a test that
 /// knows its request sequence knows exactly which request is hit.
@@ -66,6 +72,41 @@ pub struct Config {
     pub managed_hsm: bool,
 }
 
+/// Read the pinned bearer token from `path` (`--token-file`): a private file (as
+/// `fsutil::read_secret_file` checks) holding one non-empty UTF-8 line.
+pub fn read_token(path: &Path) -> Result<Zeroizing<String>> {
+    let bytes = byok_core::fsutil::read_secret_file(path, "token file")?;
+    match std::str::from_utf8(&bytes) {
+        Ok(s) if !s.trim().is_empty() => Ok(Zeroizing::new(s.trim().to_string())),
+        _ => bail!(
+            "token file {} is empty or not UTF-8; put the token in it",
+            path.display()
+        ),
+    }
+}
+
+/// What a vault holds, loaded from its state directory.
+pub struct Vault {
+    store: state::Store,
+    sealer: crypto::Sealer,
+    attestation: Option<TestChain>,
+}
+
+impl Vault {
+    /// The state, the backup secret and (for a Managed HSM) the TEST attestation chain.
+    pub fn open(dir: &Path, subscription_key: Option<&Path>, managed_hsm: bool) -> Result<Vault> {
+        Ok(Vault {
+            store: state::Store::open(dir)?,
+            sealer: crypto::Sealer::open(dir, subscription_key)?,
+            attestation: if managed_hsm {
+                Some(attestation_chain(dir)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
 /// The running vault, shared by all connections.
 pub struct App {
     store: Mutex<state::Store>,
@@ -75,7 +116,7 @@ pub struct App {
     pub faults: Faults,
     pub accept_padded_pkcs8: bool,
     /// The TEST attestation chain (Managed HSM mode only).
-    pub attestation: Option<byok_testkit::testchain::TestChain>,
+    pub attestation: Option<TestChain>,
     /// `https://127.0.0.1:PORT`, the vault's own address.
     pub base_url: String,
     pub port: u16,
@@ -84,6 +125,23 @@ pub struct App {
 }
 
 impl App {
+    /// The vault `vault` serving at `base_url` (port `port`), as `config` says.
+    pub fn new(vault: Vault, config: Config, base_url: String, port: u16) -> App {
+        App {
+            store: Mutex::new(vault.store),
+            sealer: vault.sealer,
+            token: config.token,
+            recovery_level: config.recovery_level,
+            faults: config.faults,
+            accept_padded_pkcs8: config.accept_padded_pkcs8,
+            attestation: vault.attestation,
+            base_url,
+            port,
+            requests: AtomicU64::new(0),
+            mutations: AtomicU64::new(0),
+        }
+    }
+
     /// The state, even if another thread panicked while holding it (it is only ever
     /// replaced whole, after a successful write, so it is never half-changed).
     pub fn lock(&self) -> MutexGuard<'_, state::Store> {
@@ -102,82 +160,97 @@ impl App {
             ]
             .contains(&vault)
     }
+
+    /// A vault in `dir` at `https://127.0.0.1:4443`, for unit tests (nothing listens).
+    #[cfg(test)]
+    pub(crate) fn for_tests(dir: &Path, recovery_level: &str, managed_hsm: bool) -> Result<App> {
+        let config = Config {
+            listen: "127.0.0.1:4443".into(),
+            state_dir: dir.to_path_buf(),
+            token: None,
+            recovery_level: recovery_level.into(),
+            faults: Faults::default(),
+            accept_padded_pkcs8: false,
+            subscription_key: None,
+            managed_hsm,
+        };
+        let vault = Vault::open(dir, None, managed_hsm)?;
+        Ok(App::new(
+            vault,
+            config,
+            "https://127.0.0.1:4443".into(),
+            4443,
+        ))
+    }
 }
 
-/// Check the flags, prepare the state directory and certificates, and serve until killed.
-pub fn run(config: Config) -> Result<()> {
-    if !RECOVERY_LEVELS.contains(&config.recovery_level.as_str()) {
+fn check_recovery_level(level: &str) -> Result<()> {
+    if !RECOVERY_LEVELS.contains(&level) {
         bail!(
-            "--recovery-level {:?} is not a Key Vault recovery level; use one of {}",
-            config.recovery_level,
+            "--recovery-level {level:?} is not a Key Vault recovery level; use one of {}",
             RECOVERY_LEVELS.join(", ")
         );
     }
-    let dir = &config.state_dir;
+    Ok(())
+}
+
+/// The state directory, made (private: it holds the simulated HSM's private keys) when
+/// missing, as an absolute path.
+fn state_dir(dir: &Path) -> Result<PathBuf> {
     if !dir.is_dir() {
-        // Private: the state holds the simulated HSM's private keys.
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| err!("cannot create state directory {}: {e}", dir.display()))?;
+            .map_err(|e| err!(Io, "cannot create state directory {}: {e}", dir.display()))?;
     }
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| err!("cannot use state directory {}: {e}", dir.display()))?;
+    dir.canonicalize()
+        .map_err(|e| err!(Io, "cannot use state directory {}: {e}", dir.display()))
+}
+
+/// The one line printed on stdout when ready: `{"url": …, "ca": …}`, url first (the
+/// harness and the demo read it).
+fn ready_line(base_url: &str, ca: &Path) -> String {
+    format!(
+        "{{\"url\": {}, \"ca\": {}}}",
+        serde_json::Value::from(base_url),
+        serde_json::Value::from(ca.to_string_lossy().as_ref())
+    )
+}
+
+/// Check the flags, prepare the state directory and certificates, and serve until killed.
+pub fn run(config: Config) -> Result<()> {
+    check_recovery_level(&config.recovery_level)?;
+    let dir = state_dir(&config.state_dir)?;
     tls::ensure_certificates(&dir)?;
     let tls_config = tls::server_config(&dir)?;
-    let store = state::Store::open(&dir)?;
-    let sealer = crypto::Sealer::open(&dir, config.subscription_key.as_deref())?;
-    let attestation = if config.managed_hsm {
-        Some(attestation_chain(&dir)?)
-    } else {
-        None
-    };
+    let vault = Vault::open(&dir, config.subscription_key.as_deref(), config.managed_hsm)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| err!("cannot start the async runtime: {e}"))?;
+        .map_err(|e| err!(Internal, "cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
-            .map_err(|e| err!("cannot listen on {}: {e}", config.listen))?;
+            .map_err(|e| err!(Io, "cannot listen on {}: {e}", config.listen))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| err!("cannot read the listening address: {e}"))?;
+            .map_err(|e| err!(Io, "cannot read the listening address: {e}"))?;
         let host = match addr.ip() {
             std::net::IpAddr::V4(ip) => ip.to_string(),
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         };
         let base_url = format!("https://{host}:{}", addr.port());
-        let app = std::sync::Arc::new(App {
-            store: Mutex::new(store),
-            sealer,
-            token: config.token,
-            recovery_level: config.recovery_level,
-            faults: config.faults,
-            accept_padded_pkcs8: config.accept_padded_pkcs8,
-            attestation,
-            base_url: base_url.clone(),
-            port: addr.port(),
-            requests: AtomicU64::new(0),
-            mutations: AtomicU64::new(0),
-        });
-        let ca = dir.join(tls::CA_FILE);
-        // Field order as documented: url first, then ca.
-        let line = format!(
-            "{{\"url\": {}, \"ca\": {}}}",
-            serde_json::Value::from(base_url.as_str()),
-            serde_json::Value::from(ca.to_string_lossy().as_ref())
-        );
+        let app = std::sync::Arc::new(App::new(vault, config, base_url.clone(), addr.port()));
+        let line = ready_line(&base_url, &dir.join(tls::CA_FILE));
         {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{line}")
                 .and_then(|_| out.flush())
-                .map_err(|e| err!("cannot write the ready line to stdout: {e}"))?;
+                .map_err(|e| err!(Io, "cannot write the ready line to stdout: {e}"))?;
         }
         eprintln!(
             "byok-vault-sim: serving {base_url} (state {}, recovery level {}{})",
@@ -197,20 +270,15 @@ pub fn run(config: Config) -> Result<()> {
     })
 }
 
-/// The TEST attestation chain with its private keys (mode 600), in the state directory.
-pub const ATTESTATION_CHAIN_FILE: &str = "attestation-chain.json";
-/// The TEST chain's root certificate: pass it to byok as `--trust-root` (rehearsals only).
-pub const ATTESTATION_ROOT_FILE: &str = "attestation-root.pem";
-
 /// Load the TEST attestation chain from `dir`, or make it on first start; (re)write
 /// its root certificate to `dir/attestation-root.pem`.
-fn attestation_chain(dir: &std::path::Path) -> Result<byok_testkit::testchain::TestChain> {
-    use byok_testkit::testchain::TestChain;
+fn attestation_chain(dir: &Path) -> Result<TestChain> {
     let path = dir.join(ATTESTATION_CHAIN_FILE);
     let chain = match std::fs::read(&path) {
         Ok(bytes) => {
             let text = String::from_utf8(bytes).map_err(|_| {
                 err!(
+                    Integrity,
                     "{} is not text; move it away to make a new chain",
                     path.display()
                 )
@@ -223,12 +291,12 @@ fn attestation_chain(dir: &std::path::Path) -> Result<byok_testkit::testchain::T
             })?
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let serial = format!("SIM-{}", &crypto::new_version_id()[..8]);
+            let serial = format!("SIM-{}", hex::encode(rand::random::<[u8; 4]>()));
             let chain = TestChain::generate(&serial, true)?;
             byok_core::fsutil::write_new(&path, chain.to_json()?.as_bytes(), 0o600)?;
             chain
         }
-        Err(e) => bail!("cannot read {}: {e}", path.display()),
+        Err(e) => bail!(Io, "cannot read {}: {e}", path.display()),
     };
     byok_core::fsutil::write_replace(
         &dir.join(ATTESTATION_ROOT_FILE),
@@ -236,4 +304,126 @@ fn attestation_chain(dir: &std::path::Path) -> Result<byok_testkit::testchain::T
         0o644,
     )?;
     Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byok_core::ErrorKind;
+
+    #[test]
+    fn recovery_levels() {
+        for l in RECOVERY_LEVELS {
+            check_recovery_level(l).unwrap();
+        }
+        for l in ["Forever", "recoverable", "", "Recoverable+"] {
+            let e = check_recovery_level(l).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadInput);
+            assert!(e.message().contains("Recoverable+Purgeable"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_ready_line_is_url_then_ca() {
+        let line = ready_line("https://127.0.0.1:4443", Path::new("/s/ca \"x\".pem"));
+        assert_eq!(
+            line,
+            r#"{"url": "https://127.0.0.1:4443", "ca": "/s/ca \"x\".pem"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ca"], "/s/ca \"x\".pem");
+    }
+
+    #[test]
+    fn state_dir_is_made_private_and_absolute() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rel = tmp.path().join("a/b/../c");
+        let dir = state_dir(&rel).unwrap();
+        assert!(dir.is_absolute());
+        assert_eq!(dir, tmp.path().canonicalize().unwrap().join("a/c"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&dir).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o077, 0);
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(state_dir(&file).unwrap_err().kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn own_vault_addresses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let app = App::for_tests(tmp.path(), "Recoverable", false).unwrap();
+        let addressed = "https://MyHost:4443";
+        for own in [
+            "https://127.0.0.1:4443",
+            "https://LOCALHOST:4443",
+            "https://[::1]:4443",
+            "https://myhost:4443",
+        ] {
+            assert!(app.is_own_vault(own, addressed), "{own}");
+        }
+        for other in [
+            "https://127.0.0.1:4444",
+            "https://contoso.vault.azure.net",
+            "http://127.0.0.1:4443",
+            "https://myhost:1",
+        ] {
+            assert!(!app.is_own_vault(other, addressed), "{other}");
+        }
+    }
+
+    #[test]
+    fn tokens_from_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8], mode: u32| {
+            let p = tmp.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            p
+        };
+        let good = write("good", b"  s3cret\n", 0o600);
+        assert_eq!(read_token(&good).unwrap().as_str(), "s3cret");
+        for (name, bytes) in [("empty", &b" \n"[..]), ("binary", &b"\xff\xfe"[..])] {
+            let e = read_token(&write(name, bytes, 0o600)).unwrap_err();
+            assert!(e.message().contains("empty or not UTF-8"), "{e}");
+        }
+        // Others may not read it.
+        assert!(read_token(&write("open", b"s3cret", 0o644)).is_err());
+        assert!(read_token(&tmp.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn the_attestation_chain_is_made_once_and_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let first = attestation_chain(d).unwrap();
+        let root = std::fs::read_to_string(d.join(ATTESTATION_ROOT_FILE)).unwrap();
+        assert_eq!(root, first.root_pem());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(d.join(ATTESTATION_CHAIN_FILE))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o077, 0, "the chain holds private keys");
+        // The root file is rewritten at every start; the chain is reused.
+        std::fs::write(d.join(ATTESTATION_ROOT_FILE), "stale").unwrap();
+        let again = attestation_chain(d).unwrap();
+        assert_eq!(again.root_pem(), first.root_pem());
+        assert_eq!(
+            std::fs::read_to_string(d.join(ATTESTATION_ROOT_FILE)).unwrap(),
+            root
+        );
+        // A damaged chain file is refused, not replaced.
+        std::fs::write(d.join(ATTESTATION_CHAIN_FILE), b"\xff").unwrap();
+        let e = attestation_chain(d).err().expect("refused");
+        assert!(e.message().contains("move it away"), "{e}");
+        std::fs::write(d.join(ATTESTATION_CHAIN_FILE), b"{}").unwrap();
+        assert!(attestation_chain(d).is_err());
+        assert_eq!(
+            std::fs::read(d.join(ATTESTATION_CHAIN_FILE)).unwrap(),
+            b"{}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `byok-vault-sim`: a local Azure Key Vault for BYOK rehearsals and tests.
 //!
-//! Thin command-line layer over [`byok_core::sim`]; see `docs/simulator.md`.
+//! Thin command-line layer: flags → [`Config`] → [`byok_vault_sim::run`]; see
+//! `docs/simulator.md`.
 
 use byok_vault_sim::{Config, Faults};
 use clap::Parser;
@@ -49,42 +50,107 @@ struct Args {
     managed_hsm: bool,
 }
 
-fn main() {
-    let args = Args::parse();
-    let token = match &args.token_file {
-        None => None,
-        Some(path) => match byok_core::fsutil::read_secret_file(path, "token file") {
-            Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
-                Ok(s) if !s.trim().is_empty() => {
-                    Some(zeroize::Zeroizing::new(s.trim().to_string()))
-                }
-                _ => {
-                    eprintln!("error: token file {} is empty or not UTF-8", path.display());
-                    std::process::exit(2);
-                }
+impl Args {
+    /// The configuration these flags ask for (this reads the token file).
+    fn into_config(self) -> byok_core::Result<Config> {
+        let token = match &self.token_file {
+            None => None,
+            Some(path) => Some(byok_vault_sim::read_token(path)?),
+        };
+        Ok(Config {
+            listen: self.listen,
+            state_dir: self.state_dir,
+            token,
+            recovery_level: self.recovery_level,
+            faults: Faults {
+                every_429: self.fault_429,
+                every_503: self.fault_503,
+                every_drop: self.fault_drop,
             },
-            Err(e) => {
-                eprintln!("error: {e}");
-                std::process::exit(2);
-            }
-        },
-    };
-    let config = Config {
-        listen: args.listen,
-        state_dir: args.state_dir,
-        token,
-        recovery_level: args.recovery_level,
-        faults: Faults {
-            every_429: args.fault_429,
-            every_503: args.fault_503,
-            every_drop: args.fault_drop,
-        },
-        accept_padded_pkcs8: args.accept_padded_pkcs8,
-        subscription_key: args.subscription_key,
-        managed_hsm: args.managed_hsm,
+            accept_padded_pkcs8: self.accept_padded_pkcs8,
+            subscription_key: self.subscription_key,
+            managed_hsm: self.managed_hsm,
+        })
+    }
+}
+
+fn main() {
+    let config = match Args::parse().into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
     };
     if let Err(e) = byok_vault_sim::run(config) {
         eprintln!("error: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("byok-vault-sim").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_the_config() {
+        let c = parse(&["--state-dir", "d"]).unwrap().into_config().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.recovery_level, "Recoverable+ProtectedSubscription");
+        assert!(c.token.is_none() && c.subscription_key.is_none());
+        assert!(!c.managed_hsm && !c.accept_padded_pkcs8);
+        assert_eq!(
+            c.faults.every_429 + c.faults.every_503 + c.faults.every_drop,
+            0
+        );
+        let c = parse(&[
+            "--state-dir",
+            "d",
+            "--listen",
+            "127.0.0.1:4443",
+            "--fault-429",
+            "3",
+            "--fault-503",
+            "4",
+            "--fault-drop",
+            "5",
+            "--managed-hsm",
+            "--accept-padded-pkcs8",
+            "--recovery-level",
+            "Purgeable",
+            "--subscription-key",
+            "s.key",
+        ])
+        .unwrap()
+        .into_config()
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:4443");
+        assert_eq!(c.state_dir, PathBuf::from("d"));
+        assert_eq!(
+            (c.faults.every_429, c.faults.every_503, c.faults.every_drop),
+            (3, 4, 5)
+        );
+        assert!(c.managed_hsm && c.accept_padded_pkcs8);
+        assert_eq!(c.recovery_level, "Purgeable");
+        assert_eq!(c.subscription_key, Some(PathBuf::from("s.key")));
+    }
+
+    #[test]
+    fn bad_flags_and_token_files_are_refused() {
+        assert!(parse(&[]).is_err(), "--state-dir is required");
+        assert!(parse(&["--state-dir", "d", "--fault-429", "-1"]).is_err());
+        let a = parse(&["--state-dir", "d", "--token", "/nonexistent/token"]).unwrap();
+        assert_eq!(a.token_file, Some(PathBuf::from("/nonexistent/token")));
+        assert!(a.into_config().is_err());
     }
 }

@@ -8,10 +8,13 @@
 //! after every change, so a crash leaves the old state or the new one.
 
 use byok_core::fsutil;
-use byok_core::{err, Result};
+use byok_core::{bail, err, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The state file in the state directory.
+pub const STATE_FILE: &str = "state.json";
 
 /// The format number written to the state file; a file with another one is refused.
 const FORMAT: u32 = 1;
@@ -73,6 +76,16 @@ pub struct Version {
     pub origin: Option<String>,
 }
 
+impl State {
+    /// A vault with no keys, in the current format.
+    pub fn empty() -> State {
+        State {
+            format: FORMAT,
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
 impl KeyRecord {
     pub fn latest(&self) -> Option<&Version> {
         self.versions.last()
@@ -109,29 +122,27 @@ pub struct Store {
 impl Store {
     /// Load `DIR/state.json`, or start empty when there is none.
     pub fn open(dir: &Path) -> Result<Store> {
-        let path = dir.join("state.json");
+        let path = dir.join(STATE_FILE);
         let state = match std::fs::read(&path) {
             Ok(bytes) => {
                 let state: State = serde_json::from_slice(&bytes).map_err(|e| {
                     err!(
+                        Integrity,
                         "{} is not a simulator state file ({e}); move it away to start empty",
                         path.display()
                     )
                 })?;
                 if state.format != FORMAT {
-                    return Err(err!(
+                    bail!(
                         "{} has format {}; this simulator reads format {FORMAT}",
                         path.display(),
                         state.format
-                    ));
+                    );
                 }
                 state
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
-                format: FORMAT,
-                keys: BTreeMap::new(),
-            },
-            Err(e) => return Err(err!("cannot read {}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::empty(),
+            Err(e) => return Err(err!(Io, "cannot read {}: {e}", path.display())),
         };
         Ok(Store { path, state })
     }
@@ -139,9 +150,136 @@ impl Store {
     /// Write `next` to disk and, only when that worked, make it the current state.
     pub fn commit(&mut self, next: State) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&next)
-            .map_err(|e| err!("cannot serialize the simulator state: {e}"))?;
+            .map_err(|e| err!(Internal, "cannot serialize the simulator state: {e}"))?;
         fsutil::write_replace(&self.path, &bytes, 0o600)?;
         self.state = next;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byok_core::ErrorKind;
+
+    fn version(id: &str) -> Version {
+        Version {
+            version: id.to_string(),
+            kty: "RSA-HSM".into(),
+            key_ops: vec!["import".into()],
+            enabled: true,
+            nbf: Some(1),
+            exp: None,
+            created: 10,
+            updated: 11,
+            tags: BTreeMap::from([("a".into(), "b".into())]),
+            n: "AQ".into(),
+            e: "AQAB".into(),
+            private_pkcs8: "MA".into(),
+            origin: Some("generated".into()),
+        }
+    }
+
+    fn record() -> KeyRecord {
+        KeyRecord {
+            name: "Kek".into(),
+            versions: vec![version("aa"), version("BB")],
+            deleted: Some(Deleted {
+                deleted_date: 5,
+                scheduled_purge_date: 6,
+            }),
+        }
+    }
+
+    #[test]
+    fn versions_by_id_and_latest() {
+        let mut r = record();
+        assert_eq!(r.latest().unwrap().version, "BB");
+        assert_eq!(r.version("").unwrap().version, "BB");
+        assert_eq!(r.version("AA").unwrap().version, "aa");
+        assert_eq!(r.version("bb").unwrap().version, "BB");
+        assert!(r.version("cc").is_none());
+        r.version_mut("aa").unwrap().enabled = false;
+        assert!(!r.versions[0].enabled);
+        r.version_mut("").unwrap().updated = 99;
+        assert_eq!(r.versions[1].updated, 99);
+        assert!(r.version_mut("cc").is_none());
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert!(store.state.keys.is_empty());
+        assert!(!dir.path().join(STATE_FILE).exists(), "nothing written yet");
+        let mut next = store.state.clone();
+        next.keys.insert("kek".into(), record());
+        store.commit(next).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join(STATE_FILE))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o077, 0, "the state file must be private");
+        let again = Store::open(dir.path()).unwrap();
+        assert_eq!(again.state.format, FORMAT);
+        assert_eq!(again.state.keys["kek"], record());
+        // A second commit replaces the file whole.
+        let mut store = again;
+        store.commit(State::empty()).unwrap();
+        assert!(Store::open(dir.path()).unwrap().state.keys.is_empty());
+    }
+
+    #[test]
+    fn older_files_without_origin_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = serde_json::to_value(version("aa")).unwrap();
+        v.as_object_mut().unwrap().remove("origin");
+        let text = serde_json::json!({"format": 1, "keys": {"k": {"name": "k", "versions": [v]}}});
+        std::fs::write(dir.path().join(STATE_FILE), text.to_string()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = &store.state.keys["k"];
+        assert_eq!(rec.versions[0].origin, None);
+        assert_eq!(rec.deleted, None);
+    }
+
+    #[test]
+    fn damaged_or_foreign_state_files_are_refused() {
+        let mut good = serde_json::to_value(State::empty()).unwrap();
+        good["keys"]["k"] = serde_json::to_value(record()).unwrap();
+        let mut unknown = good.clone();
+        unknown["keys"]["k"]["versions"][0]["extractable"] = true.into();
+        let mut other_format = good.clone();
+        other_format["format"] = 2.into();
+        let (unknown, other_format) = (unknown.to_string(), other_format.to_string());
+        let cases: [(&[u8], ErrorKind); 5] = [
+            (b"{\"format\": 1, \"keys\": {", ErrorKind::Integrity),
+            (b"\x00\x01", ErrorKind::Integrity),
+            (b"[]", ErrorKind::Integrity),
+            (unknown.as_bytes(), ErrorKind::Integrity),
+            (other_format.as_bytes(), ErrorKind::BadInput),
+        ];
+        for (i, (bytes, kind)) in cases.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(STATE_FILE), bytes).unwrap();
+            let e = Store::open(dir.path())
+                .err()
+                .unwrap_or_else(|| panic!("case {i}"));
+            assert_eq!(e.kind(), *kind, "case {i}: {e}");
+            assert!(e.message().contains(STATE_FILE), "{e}");
+        }
+        // The good one loads.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_FILE), good.to_string()).unwrap();
+        assert_eq!(Store::open(dir.path()).unwrap().state.keys["k"], record());
+    }
+
+    #[test]
+    fn an_unreadable_state_file_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be cannot be read as one.
+        std::fs::create_dir(dir.path().join(STATE_FILE)).unwrap();
+        let e = Store::open(dir.path()).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     }
 }

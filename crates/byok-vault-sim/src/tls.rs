@@ -25,7 +25,12 @@ pub fn ensure_certificates(dir: &Path) -> Result<()> {
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
     };
-    let rc = |e: rcgen::Error| err!("cannot make the simulator's TLS certificates: {e}");
+    let rc = |e: rcgen::Error| {
+        err!(
+            Internal,
+            "cannot make the simulator's TLS certificates: {e}"
+        )
+    };
     let ca_key = KeyPair::generate().map_err(rc)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(rc)?;
     ca_params
@@ -73,16 +78,79 @@ pub fn server_config(dir: &Path) -> Result<Arc<rustls::ServerConfig>> {
     let key_path = dir.join(KEY_FILE);
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect())
-        .map_err(|e| err!("cannot read {}: {e}", cert_path.display()))?;
+        .map_err(|e| err!(Io, "cannot read {}: {e}", cert_path.display()))?;
     let key = PrivateKeyDer::from_pem_file(&key_path)
-        .map_err(|e| err!("cannot read {}: {e}", key_path.display()))?;
+        .map_err(|e| err!(Io, "cannot read {}: {e}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| err!("TLS setup failed: {e}"))?
+        .map_err(|e| err!(Internal, "TLS setup failed: {e}"))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| err!("the simulator's server certificate is unusable: {e}"))?;
+        .map_err(|e| {
+            err!(
+                Integrity,
+                "the simulator's server certificate is unusable: {e}; delete {} and {} to make new ones",
+                cert_path.display(),
+                key_path.display()
+            )
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(dir: &Path, f: &str) -> String {
+        std::fs::read_to_string(dir.join(f)).unwrap()
+    }
+
+    #[test]
+    fn certificates_are_made_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        ensure_certificates(d).unwrap();
+        let (ca, cert, key) = (read(d, CA_FILE), read(d, CERT_FILE), read(d, KEY_FILE));
+        assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+        // The server file is the server certificate followed by the CA.
+        assert_eq!(cert.matches("BEGIN CERTIFICATE").count(), 2);
+        assert!(cert.ends_with(&ca));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(d.join(KEY_FILE)).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o077, 0, "the server key must be private");
+        let config = server_config(d).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+
+        // A restart keeps all three, so clients keep trusting ca.pem.
+        ensure_certificates(d).unwrap();
+        assert_eq!(read(d, CA_FILE), ca);
+        assert_eq!((read(d, CERT_FILE), read(d, KEY_FILE)), (cert.clone(), key));
+
+        // A partial set is remade whole (a new CA).
+        std::fs::remove_file(d.join(CA_FILE)).unwrap();
+        ensure_certificates(d).unwrap();
+        assert_ne!(read(d, CA_FILE), ca);
+        assert_ne!(read(d, CERT_FILE), cert);
+        server_config(d).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_or_missing_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let e = server_config(d).err().unwrap();
+        assert_eq!(e.kind(), byok_core::ErrorKind::Io, "{e}");
+        ensure_certificates(d).unwrap();
+        // The key of another certificate does not match this one.
+        let other = tempfile::tempdir().unwrap();
+        ensure_certificates(other.path()).unwrap();
+        std::fs::copy(other.path().join(KEY_FILE), d.join(KEY_FILE)).unwrap();
+        let e = server_config(d).err().unwrap();
+        assert_eq!(e.kind(), byok_core::ErrorKind::Integrity, "{e}");
+        std::fs::write(d.join(KEY_FILE), "not a key").unwrap();
+        assert!(server_config(d).is_err());
+    }
 }

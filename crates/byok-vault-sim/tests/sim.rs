@@ -1508,3 +1508,36 @@ fn lists_are_paged_with_next_links() {
         json!([])
     );
 }
+
+/// Request bodies as Key Vault reads them: of two equal keys the last wins (its .NET JSON
+/// reader does that; the body is not refused), unknown fields are ignored, and a wrong
+/// type is a 400 that names the field.
+#[test]
+fn duplicate_keys_unknown_fields_and_wrong_types() {
+    let dir = tmp();
+    let sim = Sim::start(dir.path(), &[]);
+    let send = |path: &str, body: &str| {
+        sim.raw(
+            "POST",
+            &format!("{path}?api-version=7.6"),
+            &[("authorization", AUTH)],
+            Some(body.as_bytes().to_vec()),
+        )
+        .unwrap()
+    };
+    let r = send(
+        "/keys/dup/create",
+        r#"{"kty": "EC", "kty": "RSA", "key_ops": ["sign"], "key_ops": ["wrapKey"],
+            "release_policy": null, "attributes": {"enabled": true, "hsmPlatform": "x"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["key"]["kty"], "RSA");
+    assert_eq!(r.body["key"]["key_ops"], json!(["wrapKey"]));
+    let r = send("/keys/dup2/create", r#"{"kty": "RSA", "kty": "EC"}"#);
+    expect_err(r, 400, "BadParameter");
+    let r = send("/keys/dup2/create", r#"{"kty": "RSA", "key_size": "big"}"#);
+    let r = expect_err(r, 400, "BadParameter");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("'key_size'"), "{message}");
+    expect_err(sim.call("GET", "/keys/dup2", None), 404, "KeyNotFound");
+}
