@@ -10,21 +10,23 @@
 //! its root is passed as an extra trust root
 //! ([`super::TrustRoots::add_extra_pem`]).
 //!
-//! Certificates are assembled by hand with a few DER helpers rather than with
-//! a builder: the card certificate must be X.509 **v1** (no version field, no
-//! extensions) and the root has serial number 0, like the real ones, which
-//! certificate builders do not produce.
+//! Certificates are assembled field by field with the `der` crate's encoders
+//! rather than with a certificate builder: the card certificate must be X.509
+//! **v1** (no version field, no extensions) and the root has serial number 0,
+//! like the real ones, which certificate builders do not produce.
 
 use base64::Engine;
+use const_oid::db::{rfc4519, rfc5280, rfc5912};
+use der::asn1::{
+    AnyRef, BitStringRef, ContextSpecific, Null, OctetStringRef, UtcTime, Utf8StringRef,
+};
+use der::{DateTime, Encode, Tag, TagMode, TagNumber};
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, PrivateKey, PublicKey};
 use sha2::{Digest, Sha256};
 
 use byok_core::attestation::*;
 use byok_core::{err, Result};
-
-/// sha256WithRSAEncryption (1.2.840.113549.1.1.11).
-const OID_SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
 
 /// Bits of the generated chain keys (fast enough for tests).
 pub const TEST_KEY_BITS: usize = 2048;
@@ -138,17 +140,59 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+fn der_error(e: der::Error) -> byok_core::Error {
+    err!("test chain: DER encoding failed ({e})")
+}
+
+/// The DER of one value.
+fn encode(v: &impl Encode) -> Result<Vec<u8>> {
+    v.to_der().map_err(der_error)
+}
+
+/// A constructed element (`SEQUENCE`, `SET`) holding already encoded elements.
+fn constructed(tag: Tag, parts: &[Vec<u8>]) -> Result<Vec<u8>> {
+    let content = parts.concat();
+    encode(&AnyRef::new(tag, &content).map_err(der_error)?)
+}
+
+fn sequence(parts: &[Vec<u8>]) -> Result<Vec<u8>> {
+    constructed(Tag::Sequence, parts)
+}
+
 /// A Name with O and CN.
-fn name(org: &str, cn: &str) -> Vec<u8> {
-    let atv = |oid: &[u8], v: &str| tlv(0x31, &seq(&[&tlv(0x06, oid), &tlv(0x0c, v.as_bytes())]));
-    seq(&[
-        &atv(&[0x55, 0x04, 0x0a], org),
-        &atv(&[0x55, 0x04, 0x03], cn),
+fn name(org: &str, cn: &str) -> Result<Vec<u8>> {
+    let rdn = |oid, v: &str| -> Result<Vec<u8>> {
+        let value = Utf8StringRef::new(v).map_err(der_error)?;
+        let atv = sequence(&[encode(&oid)?, encode(&value)?])?;
+        constructed(Tag::Set, &[atv])
+    };
+    sequence(&[
+        rdn(rfc4519::ORGANIZATION_NAME, org)?,
+        rdn(rfc4519::COMMON_NAME, cn)?,
     ])
 }
 
-fn alg_id() -> Vec<u8> {
-    seq(&[&tlv(0x06, OID_SHA256_RSA), &[0x05, 0x00]])
+/// sha256WithRSAEncryption with NULL parameters.
+fn alg_id() -> Result<Vec<u8>> {
+    sequence(&[
+        encode(&rfc5912::SHA_256_WITH_RSA_ENCRYPTION)?,
+        encode(&Null)?,
+    ])
+}
+
+fn utc_time(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Result<Vec<u8>> {
+    let t = DateTime::new(year, month, day, hour, minute, second).map_err(der_error)?;
+    encode(&UtcTime::from_date_time(t).map_err(der_error)?)
+}
+
+/// `[n] EXPLICIT` around an encoded element.
+fn explicit(n: u32, inner: &[u8]) -> Result<Vec<u8>> {
+    let value = <AnyRef<'_> as der::Decode>::from_der(inner).map_err(der_error)?;
+    encode(&ContextSpecific {
+        tag_number: TagNumber(n),
+        tag_mode: TagMode::Explicit,
+        value,
+    })
 }
 
 fn spki_der(key: &PublicKey) -> Result<Vec<u8>> {
@@ -176,37 +220,38 @@ fn make_cert(
     v1: bool,
     ca: bool,
 ) -> Result<Vec<u8>> {
-    let validity = seq(&[&tlv(0x17, b"240101000000Z"), &tlv(0x17, b"491231235959Z")]);
-    let spki = spki_der(subject_key)?;
+    let validity = sequence(&[
+        utc_time(2024, 1, 1, 0, 0, 0)?,
+        utc_time(2049, 12, 31, 23, 59, 59)?,
+    ])?;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     if !v1 {
-        parts.push(tlv(0xa0, &int_u64(2)));
+        parts.push(explicit(0, &encode(&2u8)?)?);
     }
-    parts.push(int_u64(serial));
-    parts.push(alg_id());
+    parts.push(encode(&serial)?);
+    parts.push(alg_id()?);
     parts.push(issuer.to_vec());
     parts.push(validity);
     parts.push(subject.to_vec());
-    parts.push(spki);
+    parts.push(spki_der(subject_key)?);
     if !v1 {
         // basicConstraints (critical), cA = ca.
         let bc_value = if ca {
-            seq(&[&[0x01, 0x01, 0xff]])
+            sequence(&[encode(&true)?])?
         } else {
-            seq(&[])
+            sequence(&[])?
         };
-        let ext = seq(&[
-            &tlv(0x06, &[0x55, 0x1d, 0x13]),
-            &[0x01, 0x01, 0xff],
-            &tlv(0x04, &bc_value),
-        ]);
-        parts.push(tlv(0xa3, &seq(&[&ext])));
+        let ext = sequence(&[
+            encode(&rfc5280::ID_CE_BASIC_CONSTRAINTS)?,
+            encode(&true)?,
+            encode(&OctetStringRef::new(&bc_value).map_err(der_error)?)?,
+        ])?;
+        parts.push(explicit(3, &sequence(&[ext])?)?);
     }
-    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
-    let tbs = seq(&refs);
+    let tbs = sequence(&parts)?;
     let sig = sign_sha256(issuer_key, &tbs)?;
-    let bits = [&[0u8][..], &sig].concat();
-    Ok(seq(&[&tbs, &alg_id(), &tlv(0x03, &bits)]))
+    let bits = BitStringRef::from_bytes(&sig).map_err(der_error)?;
+    sequence(&[tbs, alg_id()?, encode(&bits)?])
 }
 
 impl TestChain {
@@ -225,12 +270,12 @@ impl TestChain {
         let root_name = name(
             "TEST Marvell (not a real root)",
             "test-localca.liquidsecurity",
-        );
-        let card_name = name("TEST HSM card", &format!("HSM:{hsm_serial}, {mode}"));
+        )?;
+        let card_name = name("TEST HSM card", &format!("HSM:{hsm_serial}, {mode}"))?;
         let part_cn = format!("HSM:{hsm_serial}:PARTN:2, {mode}");
-        let part_name = name("TEST HSM partition", &part_cn);
-        let owner_root_name = name("TEST owner", &format!("test-hsm-{hsm_serial}"));
-        let owner_part_name = name("TEST owner partition", &part_cn);
+        let part_name = name("TEST HSM partition", &part_cn)?;
+        let owner_root_name = name("TEST owner", &format!("test-hsm-{hsm_serial}"))?;
+        let owner_part_name = name("TEST owner partition", &part_cn)?;
 
         let root_pub = root_key.to_public_key();
         // The root has serial 0, like Marvell's 2024 reissue.
@@ -482,41 +527,6 @@ impl TestChain {
             owner_partition_cert: bytes("owner_partition_cert")?,
         })
     }
-}
-
-// ---------------------------------------------------------------------------
-// Writer (used by the test-chain generator).
-
-/// Encode one DER element.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let sig = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | sig.len() as u8);
-        out.extend_from_slice(sig);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
-/// A DER INTEGER from a small unsigned value.
-fn int_u64(v: u64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let skip = bytes.iter().take_while(|b| **b == 0).count().min(7);
-    let mut c: Vec<u8> = bytes.get(skip..).unwrap_or_default().to_vec();
-    if c.first().is_some_and(|b| b & 0x80 != 0) {
-        c.insert(0, 0);
-    }
-    tlv(0x02, &c)
 }
 
 #[cfg(test)]

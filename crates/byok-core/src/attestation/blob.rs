@@ -202,3 +202,124 @@ pub fn maybe_gunzip(data: &[u8]) -> Result<Vec<u8>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attestation::{ATTR_CLASS, ATTR_LABEL};
+    use std::io::Write;
+
+    const SAMPLE: &[u8] =
+        include_bytes!("../../../../tests/fixtures/attestation/gcp-ec-p256-attestation.bin");
+
+    fn object(handle: u32, attrs: &[(u32, &[u8])]) -> Vec<u8> {
+        let mut area = Vec::new();
+        for (t, v) in attrs {
+            area.extend_from_slice(&t.to_be_bytes());
+            area.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            area.extend_from_slice(v);
+        }
+        [
+            &handle.to_be_bytes()[..],
+            &(attrs.len() as u32).to_be_bytes(),
+            &(area.len() as u32).to_be_bytes(),
+            &area,
+        ]
+        .concat()
+    }
+
+    /// An `MRVL-1` (short header) blob with a dummy signature.
+    fn short_blob(object: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 16];
+        b.extend_from_slice(&(object.len() as u32).to_be_bytes());
+        b.extend_from_slice(object);
+        b.extend_from_slice(&[0x5a; SIGNATURE_LEN]);
+        b
+    }
+
+    #[test]
+    fn short_header_layout() {
+        let o = object(
+            0x2001,
+            &[(ATTR_CLASS, &[3]), (ATTR_LABEL, b"k"), (0x8000_0001, &[])],
+        );
+        let blob = short_blob(&o);
+        let p = parse(&blob).expect("parses");
+        assert_eq!(p.layout, Layout::ShortHeader);
+        assert_eq!(p.signed.len(), blob.len() - SIGNATURE_LEN);
+        assert_eq!(p.signature, &[0x5a; SIGNATURE_LEN][..]);
+        assert_eq!(p.objects.len(), 1);
+        assert_eq!(p.objects[0].handle, 0x2001);
+        assert_eq!(p.objects[0].get(ATTR_CLASS), Some(&[3u8][..]));
+        assert_eq!(p.objects[0].get(0x8000_0001), Some(&[][..]));
+        assert_eq!(p.objects[0].get(0x0999), None);
+    }
+
+    #[test]
+    fn response_header_layout_of_the_google_sample() {
+        let p = parse(SAMPLE).expect("parses");
+        assert_eq!(p.layout, Layout::ResponseHeader);
+        assert_eq!(p.objects.len(), 2);
+        assert_eq!(p.signature.len(), SIGNATURE_LEN);
+    }
+
+    #[test]
+    fn truncations_and_bad_counts_are_refused_without_panic() {
+        let o = object(1, &[(ATTR_CLASS, &[3]), (ATTR_LABEL, b"label")]);
+        let blob = short_blob(&o);
+        for n in 0..blob.len() {
+            assert!(parse(&blob[..n]).is_err(), "truncated to {n}");
+        }
+        for n in 0..SAMPLE.len() {
+            assert!(parse(&SAMPLE[..n]).is_err(), "sample truncated to {n}");
+        }
+        // Attribute count larger than the area can hold.
+        let mut bad = o.clone();
+        bad[4..8].copy_from_slice(&1000u32.to_be_bytes());
+        let e = parse(&short_blob(&bad)).unwrap_err();
+        assert!(e.message().contains("cannot fit"), "{e}");
+        // Object size below its header.
+        let mut b = short_blob(&o);
+        b[16..20].copy_from_slice(&4u32.to_be_bytes());
+        assert!(parse(&b).unwrap_err().message().contains("smaller than"));
+        // Every extreme value in every header word.
+        for at in (0..32).step_by(4) {
+            for v in [0u32, 1, 8, 12, 0x7fff_ffff, 0xffff_fff4, u32::MAX] {
+                let mut d = SAMPLE.to_vec();
+                d[at..at + 4].copy_from_slice(&v.to_be_bytes());
+                let _ = parse(&d);
+                let mut d = short_blob(&o);
+                d[at..at + 4].copy_from_slice(&v.to_be_bytes());
+                let _ = parse(&d);
+            }
+        }
+    }
+
+    #[test]
+    fn a_known_attribute_twice_is_refused_an_unknown_one_is_kept() {
+        let twice = object(1, &[(ATTR_CLASS, &[3]), (ATTR_CLASS, &[2])]);
+        let e = parse(&short_blob(&twice)).unwrap_err();
+        assert!(e.message().contains("appears twice"), "{e}");
+        let vendor = object(1, &[(0x8000_0001, &[1]), (0x8000_0001, &[2])]);
+        let blob = short_blob(&vendor);
+        let p = parse(&blob).expect("vendor attributes");
+        assert_eq!(p.objects[0].attributes.len(), 2);
+        assert_eq!(p.objects[0].get(0x8000_0001), Some(&[1u8][..]));
+    }
+
+    #[test]
+    fn gunzip_passes_plain_data_and_refuses_bombs_and_damage() {
+        assert_eq!(maybe_gunzip(b"plain").expect("plain"), b"plain");
+        let gz = |data: &[u8]| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            enc.write_all(data).expect("gzip");
+            enc.finish().expect("gzip")
+        };
+        assert_eq!(maybe_gunzip(&gz(SAMPLE)).expect("gz"), SAMPLE);
+        let bomb = gz(&vec![0u8; (1 << 20) + 1]);
+        let e = maybe_gunzip(&bomb).unwrap_err();
+        assert!(e.message().contains("1 MiB"), "{e}");
+        let e = maybe_gunzip(&[0x1f, 0x8b, 8, 0, 1, 2]).unwrap_err();
+        assert!(e.message().contains("gzip"), "{e}");
+    }
+}

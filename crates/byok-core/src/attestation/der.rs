@@ -1,69 +1,21 @@
-//! A small, lenient DER reader and writer for the few X.509 fields the
-//! attestation check needs.
+//! The few X.509 fields the attestation check needs, read with the `der` crate.
 //!
-//! Why hand-written: the Marvell chain mixes an X.509 **v1** card certificate
-//! (no extensions) with roots whose 2024 reissue has serial number 0, which
-//! strict RFC 5280 parsers refuse. We never trust what we parse here: every
-//! certificate is only used after its signature has been checked by its
-//! issuer's key (or its key has been compared with a pinned key), so all this
-//! reader must do is cut the DER into the right slices without panicking.
-//! The exact `tbsCertificate` bytes are kept as they appear in the input, so
-//! signatures are verified over the original encoding.
+//! Why not a certificate crate: the Marvell chain mixes an X.509 **v1** card
+//! certificate (no version field, no extensions) with roots whose 2024 reissue has
+//! serial number 0, which strict RFC 5280 parsers refuse. So this reads just the fields
+//! byok uses, with `der`'s readers (strict DER for every element it reads) and `const-oid`
+//! names, and skips the rest (serial number, validity, unique ids, extensions). Nothing
+//! parsed here is trusted: a certificate is only used after its signature has been
+//! checked with its issuer's key (or its key compared with a pinned key). The exact
+//! `tbsCertificate` bytes are kept as they appear in the input, so signatures are checked
+//! over the original encoding.
+
+use const_oid::db::rfc4519::COMMON_NAME;
+use der::asn1::{AnyRef, BitStringRef, ContextSpecific, Null, ObjectIdentifier};
+use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 
 use crate::error::Result;
 use crate::{bail, err};
-
-/// One DER element: its tag, the whole encoding and the content octets.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tlv<'a> {
-    pub tag: u8,
-    pub full: &'a [u8],
-    pub content: &'a [u8],
-}
-
-/// Read one element at the start of `input`; returns it and the rest.
-/// Only single-byte tags and definite lengths (up to 4 length octets) are
-/// accepted, which covers every certificate we meet.
-pub(crate) fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-    let tag = *input.first()?;
-    if tag & 0x1f == 0x1f {
-        return None; // multi-byte tags never occur in certificates
-    }
-    let first = *input.get(1)? as usize;
-    let (len, hdr) = if first < 0x80 {
-        (first, 2usize)
-    } else {
-        let n = first & 0x7f;
-        if n == 0 || n > 4 {
-            return None; // indefinite or absurd length
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | *input.get(2 + i)? as usize;
-        }
-        (len, 2 + n)
-    };
-    let end = hdr.checked_add(len)?;
-    let full = input.get(..end)?;
-    let content = full.get(hdr..)?;
-    let rest = input.get(end..)?;
-    Some((Tlv { tag, full, content }, rest))
-}
-
-/// Read an element with the expected tag.
-fn expect<'a>(input: &'a [u8], tag: u8, what: &str) -> Result<(Tlv<'a>, &'a [u8])> {
-    match read_tlv(input) {
-        Some((t, rest)) if t.tag == tag => Ok((t, rest)),
-        _ => Err(err!("malformed certificate: cannot read its {what}")),
-    }
-}
-
-/// DER of the OID 2.5.4.3 (commonName).
-const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
-/// DER of sha256WithRSAEncryption, sha384WithRSAEncryption, sha512WithRSAEncryption.
-pub(crate) const OID_SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
-pub(crate) const OID_SHA384_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
-pub(crate) const OID_SHA512_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
 
 /// The parts of a certificate the attestation check uses.
 #[derive(Debug, Clone)]
@@ -72,8 +24,8 @@ pub(crate) struct Cert {
     pub der: Vec<u8>,
     /// The exact `tbsCertificate` encoding (what the issuer signed).
     pub tbs: Vec<u8>,
-    /// OID (content octets) of the outer signature algorithm.
-    pub sig_alg: Vec<u8>,
+    /// The outer signature algorithm (equal to the signed inner one).
+    pub sig_alg: ObjectIdentifier,
     /// The signature value (bit string without its unused-bits octet).
     pub signature: Vec<u8>,
     /// 1 for v1, 3 for v3 (the version field plus one).
@@ -86,67 +38,84 @@ pub(crate) struct Cert {
     pub spki: Vec<u8>,
 }
 
+fn malformed(what: &str) -> crate::Error {
+    err!("malformed certificate: cannot read its {what}")
+}
+
+fn reader<'a>(bytes: &'a [u8], what: &str) -> Result<SliceReader<'a>> {
+    SliceReader::new(bytes).map_err(|e| malformed(what).with_source(e))
+}
+
+/// Read the next element, which must have `tag`: its whole encoding and its content.
+fn element<'a>(r: &mut SliceReader<'a>, tag: Tag, what: &str) -> Result<(&'a [u8], &'a [u8])> {
+    let full = r.tlv_bytes().map_err(|e| malformed(what).with_source(e))?;
+    let any = AnyRef::from_der(full).map_err(|e| malformed(what).with_source(e))?;
+    if any.tag() != tag {
+        return Err(malformed(what));
+    }
+    Ok((full, any.value()))
+}
+
 impl Cert {
     /// Parse a certificate leniently (any serial number, v1 to v3).
     pub fn parse(der: &[u8]) -> Result<Cert> {
-        let (outer, rest) = expect(der, 0x30, "outer SEQUENCE")?;
-        if !rest.is_empty() {
+        let mut r = reader(der, "outer SEQUENCE")?;
+        let (_, outer) = element(&mut r, Tag::Sequence, "outer SEQUENCE")?;
+        if !r.is_finished() {
             bail!("malformed certificate: trailing bytes after it");
         }
-        let (tbs, r) = expect(outer.content, 0x30, "tbsCertificate")?;
-        let (alg, r) = expect(r, 0x30, "signature algorithm")?;
-        let (sig, r) = expect(r, 0x03, "signature")?;
-        if !r.is_empty() {
+        let mut r = reader(outer, "tbsCertificate")?;
+        let (tbs_full, tbs) = element(&mut r, Tag::Sequence, "tbsCertificate")?;
+        let (alg_full, alg) = element(&mut r, Tag::Sequence, "signature algorithm")?;
+        let (sig_full, _) = element(&mut r, Tag::BitString, "signature")?;
+        if !r.is_finished() {
             bail!("malformed certificate: unexpected fields after the signature");
         }
-        let (oid, oid_rest) = expect(alg.content, 0x06, "signature algorithm OID")?;
-        let signature = match sig.content.split_first() {
-            Some((0, s)) => s.to_vec(),
-            _ => bail!("malformed certificate: signature bit string has unused bits"),
-        };
+        let signature = BitStringRef::from_der(sig_full)
+            .map_err(|e| malformed("signature").with_source(e))?
+            .as_bytes()
+            .ok_or_else(|| err!("malformed certificate: signature bit string has unused bits"))?
+            .to_vec();
 
         // tbsCertificate fields.
-        let mut t = tbs.content;
-        let mut version = 1u8;
-        if let Some((v, r)) = read_tlv(t) {
-            if v.tag == 0xa0 {
-                let (int, _) = expect(v.content, 0x02, "version")?;
-                version = match int.content {
-                    [0] => 1,
-                    [1] => 2,
-                    [2] => 3,
-                    _ => bail!("malformed certificate: unknown version"),
-                };
-                t = r;
-            }
-        }
-        let (_serial, r) = expect(t, 0x02, "serial number")?;
-        let (inner_alg, r) = expect(r, 0x30, "inner signature algorithm")?;
-        // The outer algorithm is not signed: it must repeat the signed inner
-        // one byte for byte (RFC 5280 4.1.1.2), and carry NULL or no
-        // parameters, so that no byte of the certificate is unauthenticated.
-        if inner_alg.full != alg.full {
+        let mut t = reader(tbs, "tbsCertificate")?;
+        // [0] EXPLICIT version, absent in a v1 certificate such as Marvell's card one.
+        let version = match ContextSpecific::<u8>::decode_explicit(&mut t, TagNumber(0))
+            .map_err(|e| malformed("version").with_source(e))?
+        {
+            None => 1,
+            Some(v) => match v.value {
+                0 => 1,
+                1 => 2,
+                2 => 3,
+                _ => bail!("malformed certificate: unknown version"),
+            },
+        };
+        // The serial number is not used; any INTEGER is accepted (Marvell's root has 0).
+        element(&mut t, Tag::Integer, "serial number")?;
+        let (inner_alg, _) = element(&mut t, Tag::Sequence, "inner signature algorithm")?;
+        // The outer algorithm is not signed: it must repeat the signed inner one byte for
+        // byte (RFC 5280 4.1.1.2), so that no byte of the certificate is unauthenticated.
+        if inner_alg != alg_full {
             bail!("malformed certificate: its outer and signed signature algorithms differ");
         }
-        match oid_rest {
-            [] | [0x05, 0x00] => {}
-            _ => bail!("malformed certificate: unexpected signature algorithm parameters"),
-        }
-        let (issuer, r) = expect(r, 0x30, "issuer")?;
-        let (_validity, r) = expect(r, 0x30, "validity")?;
-        let (subject, r) = expect(r, 0x30, "subject")?;
-        let (spki, _) = expect(r, 0x30, "subject public key")?;
+        let sig_alg = algorithm(alg)?;
+        let (issuer, issuer_content) = element(&mut t, Tag::Sequence, "issuer")?;
+        element(&mut t, Tag::Sequence, "validity")?;
+        let (subject, subject_content) = element(&mut t, Tag::Sequence, "subject")?;
+        let (spki, _) = element(&mut t, Tag::Sequence, "subject public key")?;
+        // Unique ids and extensions follow in v2/v3: not used (but signed).
         Ok(Cert {
             der: der.to_vec(),
-            tbs: tbs.full.to_vec(),
-            sig_alg: oid.content.to_vec(),
+            tbs: tbs_full.to_vec(),
+            sig_alg,
             signature,
             version,
-            issuer_der: issuer.full.to_vec(),
-            subject_der: subject.full.to_vec(),
-            issuer_cn: common_name(issuer.content),
-            subject_cn: common_name(subject.content),
-            spki: spki.full.to_vec(),
+            issuer_der: issuer.to_vec(),
+            subject_der: subject.to_vec(),
+            issuer_cn: common_name(issuer_content),
+            subject_cn: common_name(subject_content),
+            spki: spki.to_vec(),
         })
     }
 
@@ -164,138 +133,180 @@ impl Cert {
     }
 }
 
-/// The common name(s) of an X.501 Name (content octets of the SEQUENCE),
-/// joined with ", " if there are several. Empty if none is readable.
-fn common_name(mut name: &[u8]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    while let Some((rdn, rest)) = read_tlv(name) {
-        name = rest;
-        let mut set = rdn.content;
-        while let Some((atv, rest)) = read_tlv(set) {
-            set = rest;
-            let Some((oid, r)) = read_tlv(atv.content) else {
-                continue;
-            };
-            if oid.tag != 0x06 || oid.content != OID_CN {
-                continue;
-            }
-            if let Some((val, _)) = read_tlv(r) {
-                out.push(String::from_utf8_lossy(val.content).into_owned());
-            }
+/// The OID of an AlgorithmIdentifier (content octets), whose parameters must be NULL or
+/// absent: the RSA signature algorithms have no others.
+fn algorithm(alg: &[u8]) -> Result<ObjectIdentifier> {
+    let mut a = reader(alg, "signature algorithm")?;
+    let oid: ObjectIdentifier = a
+        .decode()
+        .map_err(|e| malformed("signature algorithm OID").with_source(e))?;
+    if !a.is_finished() {
+        let null = a.decode::<Null>();
+        if null.is_err() || !a.is_finished() {
+            bail!("malformed certificate: unexpected signature algorithm parameters");
         }
     }
+    Ok(oid)
+}
+
+/// The common name(s) of an X.501 Name (content octets of the SEQUENCE), joined with
+/// ", " if there are several. Empty if none is readable.
+fn common_name(name: &[u8]) -> String {
+    let mut out = Vec::new();
+    // Reading stops at the first unreadable part: a CN only names a certificate in
+    // messages and in the partition/serial text, it proves nothing.
+    let _ = collect_common_names(name, &mut out);
     out.join(", ")
 }
 
-/// Split a PEM bundle into DER certificates (`CERTIFICATE` blocks only).
-pub(crate) fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>> {
-    pem_blocks(pem)?
-        .into_iter()
-        .filter(|(label, _)| label == "CERTIFICATE")
-        .map(|(_, der)| Ok(der))
-        .collect()
-}
-
-/// All PEM blocks of a text, as (label, DER).
-pub(crate) fn pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>> {
-    use base64::Engine;
-    let mut out = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in pem.lines() {
-        let line = line.trim();
-        if let Some(label) = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-        {
-            if current.is_some() {
-                bail!("malformed PEM: BEGIN {label} inside another block");
+fn collect_common_names(name: &[u8], out: &mut Vec<String>) -> der::Result<()> {
+    let mut rdns = SliceReader::new(name)?;
+    while !rdns.is_finished() {
+        let rdn: AnyRef<'_> = rdns.decode()?;
+        let mut atvs = SliceReader::new(rdn.value())?;
+        while !atvs.is_finished() {
+            let atv: AnyRef<'_> = atvs.decode()?;
+            let mut fields = SliceReader::new(atv.value())?;
+            if fields.decode::<ObjectIdentifier>().ok() != Some(COMMON_NAME) {
+                continue;
             }
-            current = Some((label.to_string(), String::new()));
-        } else if let Some(label) = line
-            .strip_prefix("-----END ")
-            .and_then(|l| l.strip_suffix("-----"))
-        {
-            let Some((open, body)) = current.take() else {
-                bail!("malformed PEM: END {label} without BEGIN");
-            };
-            if open != label {
-                bail!("malformed PEM: BEGIN {open} closed by END {label}");
-            }
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(body.as_bytes())
-                .map_err(|e| err!("malformed PEM: {label} block is not base64 ({e})"))?;
-            out.push((label.to_string(), der));
-        } else if let Some((_, body)) = current.as_mut() {
-            // Skip RFC 1421 headers such as "Proc-Type:" inside a block.
-            if !line.contains(':') {
-                body.push_str(line);
-            }
+            let value: AnyRef<'_> = fields.decode()?;
+            out.push(String::from_utf8_lossy(value.value()).into_owned());
         }
     }
-    if let Some((label, _)) = current {
-        bail!("malformed PEM: {label} block is not closed");
-    }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    // ---------------------------------------------------------------------------
-    // Writer (used by the test-chain generator).
+    use const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION;
 
-    /// Encode one DER element.
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|b| **b == 0).count();
-            let sig = bytes.get(skip..).unwrap_or_default();
-            out.push(0x80 | sig.len() as u8);
-            out.extend_from_slice(sig);
-        }
-        out.extend_from_slice(content);
-        out
-    }
+    const CHAIN: &str =
+        include_str!("../../../../tests/fixtures/attestation/gcp-ec-p256-chain.pem");
+    const ROOTS: &str =
+        include_str!("../../../../tests/fixtures/attestation/marvell-liquidsecurity-roots.pem");
 
-    /// A DER INTEGER from a small unsigned value.
-    fn int_u64(v: u64) -> Vec<u8> {
-        let bytes = v.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count().min(7);
-        let mut c: Vec<u8> = bytes.get(skip..).unwrap_or_default().to_vec();
-        if c.first().is_some_and(|b| b & 0x80 != 0) {
-            c.insert(0, 0);
-        }
-        tlv(0x02, &c)
+    fn certs(pem: &str) -> Vec<Vec<u8>> {
+        super::super::pem::certificates(pem).expect("pem")
     }
 
     #[test]
-    fn tlv_round_trip_and_truncation() {
-        let long = vec![7u8; 300];
-        let enc = tlv(0x04, &long);
-        let (t, rest) = read_tlv(&enc).expect("parse");
-        assert_eq!(t.content, &long[..]);
-        assert!(rest.is_empty());
-        for n in 0..enc.len() {
-            assert!(read_tlv(&enc[..n]).is_none());
-        }
-        assert_eq!(int_u64(0), vec![2, 1, 0]);
-        assert_eq!(int_u64(128), vec![2, 2, 0, 128]);
+    fn reads_the_real_chain_v1_card_and_serial_zero_root() {
+        let chain: Vec<Cert> = certs(CHAIN)
+            .iter()
+            .map(|d| Cert::parse(d).expect("parses"))
+            .collect();
+        assert_eq!(chain.len(), 4);
+        // 0: Marvell partition (v3), 1: Marvell card (v1, no version field).
+        assert_eq!(chain[0].version, 3);
+        assert_eq!(chain[1].version, 1);
+        assert!(
+            chain[0].subject_cn.contains(":PARTN:"),
+            "{}",
+            chain[0].subject_cn
+        );
+        assert_eq!(chain[0].issuer_der, chain[1].subject_der);
+        assert_eq!(chain[0].sig_alg, SHA_256_WITH_RSA_ENCRYPTION);
+        assert_eq!(chain[0].signature.len(), 256);
+        assert!(chain[0].tbs.len() < chain[0].der.len());
+        assert_eq!(chain[0].der.first(), Some(&0x30));
+        let roots: Vec<Cert> = certs(ROOTS)
+            .iter()
+            .map(|d| Cert::parse(d).expect("lenient parse of a serial-0 root"))
+            .collect();
+        assert!(roots.iter().all(Cert::is_self_issued));
+        assert!(roots[0].subject_cn.contains("liquidsecurity"));
+        assert!(roots[0].describe().starts_with("CN="));
     }
 
     #[test]
-    fn garbage_is_refused_without_panic() {
+    fn every_truncation_and_garbage_is_refused_without_panic() {
+        let der = &certs(CHAIN)[1];
+        for n in 0..der.len() {
+            assert!(Cert::parse(&der[..n]).is_err(), "truncated to {n}");
+        }
+        let mut longer = der.clone();
+        longer.push(0);
+        let e = Cert::parse(&longer).unwrap_err();
+        assert!(e.message().contains("trailing bytes"), "{e}");
         for input in [
             &b""[..],
             b"\x30",
             b"\x30\x85\x01",
             b"\x30\x80\x00\x00",
             b"\x1f\x01\x00",
+            b"\x30\x00",
+            b"\x30\x03\x30\x01\x00",
+            b"\x04\x02\x30\x00",
         ] {
-            assert!(Cert::parse(input).is_err());
+            let e = Cert::parse(input).unwrap_err();
+            assert!(e.message().starts_with("malformed certificate"), "{e}");
         }
+    }
+
+    /// Flipping any byte of a real certificate either makes it unreadable or changes
+    /// the signed bytes or the signature (so no byte escapes the signature check); it
+    /// never panics.
+    #[test]
+    fn byte_flips_never_panic() {
+        let der = &certs(CHAIN)[0];
+        let good = Cert::parse(der).expect("parses");
+        for i in 0..der.len() {
+            let mut bad = der.clone();
+            bad[i] ^= 0x41;
+            if let Ok(c) = Cert::parse(&bad) {
+                assert!(
+                    c.tbs != good.tbs || c.signature != good.signature,
+                    "byte {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn outer_algorithm_must_repeat_the_signed_one() {
+        let der = &certs(CHAIN)[0];
+        // The outer AlgorithmIdentifier follows the tbsCertificate; change its NULL
+        // parameters into an empty OCTET STRING (05 00 -> 04 00).
+        let mut bad = der.clone();
+        let tail = bad.len() - 256 - 5 - 2;
+        assert_eq!(&bad[tail..tail + 2], &[0x05, 0x00]);
+        bad[tail] = 0x04;
+        let e = Cert::parse(&bad).unwrap_err();
+        assert!(e.message().contains("differ"), "{e}");
+    }
+
+    #[test]
+    fn common_names_joined_and_junk_skipped() {
+        // Name: SET{ATV(CN, "a")}, SET{ATV(O, "x"), ATV(CN, "b")}
+        let cn = |v: &str| {
+            [
+                &[
+                    0x30,
+                    7 + v.len() as u8,
+                    6,
+                    3,
+                    0x55,
+                    4,
+                    3,
+                    0x0c,
+                    v.len() as u8,
+                ][..],
+                v.as_bytes(),
+            ]
+            .concat()
+        };
+        let o = [0x30, 8, 6, 3, 0x55, 4, 10, 0x0c, 1, b'x'];
+        let set = |parts: &[&[u8]]| {
+            let c = parts.concat();
+            [&[0x31, c.len() as u8][..], &c].concat()
+        };
+        let name = [set(&[&cn("a")]), set(&[&o, &cn("b")])].concat();
+        assert_eq!(common_name(&name), "a, b");
+        // An unreadable tail keeps what was read before it.
+        let junk = [name.clone(), vec![0x31, 0x7f]].concat();
+        assert_eq!(common_name(&junk), "a, b");
+        assert_eq!(common_name(&[]), "");
     }
 }

@@ -230,3 +230,156 @@ pub fn check_kek_files(
         roots,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, Mode};
+    use base64::Engine;
+    use rsa::traits::PublicKeyParts;
+
+    const SAMPLE: &[u8] =
+        include_bytes!("../../../../tests/fixtures/attestation/gcp-ec-p256-attestation.bin");
+    const CHAIN: &str =
+        include_str!("../../../../tests/fixtures/attestation/gcp-ec-p256-chain.pem");
+    const ROOTS: &str =
+        include_str!("../../../../tests/fixtures/attestation/marvell-liquidsecurity-roots.pem");
+    const VERSION: &str = "0123456789abcdef0123456789abcdef";
+
+    /// A KEK file (KeyBundle JSON) for `host`, with `attestation` merged in if given.
+    fn kek_file(host: &str, attestation: Option<serde_json::Value>) -> Vec<u8> {
+        let key = rsa::PrivateKey::new(&mut rand::rng(), 2048)
+            .expect("key")
+            .to_public_key();
+        let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let mut v = serde_json::json!({
+            "key": {
+                "kid": format!("https://{host}/keys/kek/{VERSION}"),
+                "kty": "RSA-HSM",
+                "n": b64u(&key.n_bytes()),
+                "e": b64u(&key.e_bytes()),
+            },
+            "attributes": {"enabled": true},
+        });
+        if let Some(a) = attestation {
+            v["attributes"]["attestation"] = a;
+        }
+        v.to_string().into_bytes()
+    }
+
+    /// An MRVL-1 attestation whose chain (Google's sample) reaches only the pinned roots.
+    fn attestation(version: &str) -> serde_json::Value {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        serde_json::json!({
+            "version": version,
+            "certificatePemFile": b64(CHAIN.as_bytes()),
+            "privateKeyAttestation": b64(SAMPLE),
+        })
+    }
+
+    fn kek(bytes: &[u8]) -> Kek {
+        Kek::from_bytes(bytes, None, Mode::Rehearsal).expect("kek")
+    }
+
+    #[test]
+    fn untrusted_root_gets_the_trust_root_hint_only_for_the_simulator() {
+        // The chain reaches no root given: UntrustedRoot, whatever the message says.
+        let sim = kek_file("127.0.0.1:8443", Some(attestation("MRVL-1")));
+        let e = check_kek(&sim, None, &kek(&sim), true, &TrustRoots::empty()).unwrap_err();
+        assert!(e.is(ErrorKind::UntrustedRoot), "{e}");
+        assert!(e.message().starts_with("the KEK file: "), "{e}");
+        assert!(e.message().contains("--trust-root"), "{e}");
+        // A real vault's KEK: the same kind, no rehearsal hint.
+        let real = kek_file("hsm1.managedhsm.azure.net", Some(attestation("MRVL-1")));
+        let e = check_kek(&real, None, &kek(&real), true, &TrustRoots::empty()).unwrap_err();
+        assert!(e.is(ErrorKind::UntrustedRoot), "{e}");
+        assert!(!e.message().contains("--trust-root"), "{e}");
+        // Another kind of failure on the simulator: no hint either.
+        let bad = kek_file("127.0.0.1:8443", Some(attestation("MRVL-2")));
+        let e = check_kek(&bad, None, &kek(&bad), true, &TrustRoots::empty()).unwrap_err();
+        assert!(e.is(ErrorKind::BadInput), "{e}");
+        assert!(!e.message().contains("--trust-root"), "{e}");
+    }
+
+    #[test]
+    fn a_separate_attestation_file_is_named_in_errors() {
+        let file = kek_file("hsm1.managedhsm.azure.net", None);
+        let sep = attestation("MRVL-1").to_string();
+        let e = check_kek(
+            &file,
+            Some((Path::new("att.json"), sep.as_bytes())),
+            &kek(&file),
+            false,
+            &TrustRoots::marvell().expect("pins"),
+        )
+        .unwrap_err();
+        // The sample attests an EC key: it is not this KEK.
+        assert!(e.message().starts_with("attestation att.json: "), "{e}");
+        assert!(e.is(ErrorKind::Integrity), "{e}");
+    }
+
+    #[test]
+    fn absent_attestations() {
+        let roots = TrustRoots::marvell().expect("pins");
+        let premium = kek_file("vault1.vault.azure.net", None);
+        assert!(!has_attestation(&premium));
+        let a = check_kek(&premium, None, &kek(&premium), false, &roots).expect("absent");
+        assert_eq!(a.status, "absent");
+        assert!(a.summary.contains(PREMIUM_NO_ATTESTATION));
+        let e = check_kek(&premium, None, &kek(&premium), true, &roots).unwrap_err();
+        assert!(
+            e.message()
+                .contains("cannot meet an attestation requirement"),
+            "{e}"
+        );
+        let mhsm = kek_file("hsm1.managedhsm.azure.net", None);
+        let e = check_kek(&mhsm, None, &kek(&mhsm), true, &roots).unwrap_err();
+        assert!(e.message().contains("kek fetch --attestation"), "{e}");
+        assert!(has_attestation(&kek_file("h", Some(attestation("MRVL-1")))));
+    }
+
+    #[test]
+    fn verify_file_dispatches_on_the_content() {
+        let roots = TrustRoots::marvell().expect("pins");
+        let chain = Some(CHAIN.as_bytes());
+        let r = verify_file(SAMPLE, None, chain, None, &roots, Mode::Ceremony).expect("blob");
+        assert_eq!(r.format, "marvell");
+        for (file, chain, kid, needle) in [
+            (&b" \n"[..], None, None, "empty"),
+            (SAMPLE, None, None, "give --chain"),
+            (
+                SAMPLE,
+                chain,
+                Some("https://hsm1.managedhsm.azure.net/keys/k/0123456789abcdef0123456789abcdef"),
+                "--kid is for Azure",
+            ),
+            (b"{}", chain, None, "--chain is for a generic Marvell blob"),
+            (
+                b"{\"version\": \"MRVL-1\"}",
+                None,
+                Some("https://hsm1.managedhsm.azure.net/keys/k/0123456789abcdef0123456789abcdef"),
+                "--kid needs the key",
+            ),
+        ] {
+            let e = verify_file(file, None, chain, kid, &roots, Mode::Ceremony).unwrap_err();
+            assert!(e.message().contains(needle), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn trust_root_files_warn_every_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (roots, warnings) = trust_roots(&[]).expect("pinned");
+        assert!(!roots.has_extra() && warnings.is_empty());
+        let good = dir.path().join("roots.pem");
+        std::fs::write(&good, ROOTS).expect("write");
+        let (roots, warnings) = trust_roots(std::slice::from_ref(&good)).expect("extra");
+        assert!(roots.has_extra());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("rehearsals only"), "{}", warnings[0]);
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(&bad, "no pem").expect("write");
+        let e = trust_roots(&[bad]).unwrap_err();
+        assert!(e.message().starts_with("trust root "), "{e}");
+    }
+}
