@@ -126,7 +126,7 @@ impl KeyId {
 fn host_service(authority: &str) -> Option<&'static str> {
     let (host, port) = split_port(authority)?;
     if let Some(p) = port {
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 5 {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err() {
             return None;
         }
     }
@@ -208,6 +208,9 @@ mod tests {
             format!("https://contoso.vault.azure.net.evil.com/keys/k/{V}"),
             format!("https://contoso.vault.azure.net:444/keys/k/{V}"),
             format!("https://10.0.0.1:443/keys/k/{V}"),
+            format!("https://127.0.0.1:99999/keys/k/{V}"),
+            format!("https://127.0.0.1:/keys/k/{V}"),
+            format!("https://127.0.0.1:+443/keys/k/{V}"),
             format!("https://contoso.vault.azure.net/keys/k/{V}?x=1"),
             format!("https://a.vault.azure.net/keys/k/{V}"),
         ] {

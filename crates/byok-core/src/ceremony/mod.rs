@@ -12,6 +12,7 @@
 //! `byok ceremony import`, reads the same plan, the `manifest.json` the run wrote, and
 //! continues in its own transcript (see `docs/transcript.md`).
 
+mod execute;
 pub mod manifest;
 pub mod plan;
 pub mod render;

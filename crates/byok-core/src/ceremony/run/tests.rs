@@ -1,9 +1,14 @@
 //! Whole runs against the fake token: fresh, interactive, stopped and resumed, unsigned.
 
 use super::*;
+use crate::ceremony::manifest::TRANSCRIPT;
+use crate::ceremony::plan::KeyPlan;
 use crate::ceremony::testplan;
 use crate::console::Scripted;
 use crate::hsm::fake::FakeToken;
+use crate::transcript::StepName;
+use crate::util::sha256_hex;
+use std::path::Path;
 
 fn opts(dir: &Path, resume: bool, non_interactive: bool) -> RunOptions {
     RunOptions {

@@ -1,0 +1,268 @@
+//! Every plan rule, by calling the checker.
+
+use super::*;
+use crate::ceremony::testplan::{self, key, CEREMONY};
+use serde_json::{json, Value};
+
+type Edit = Box<dyn Fn(&mut Value)>;
+
+/// Every rule, broken alone: the checker names it, with the words of its message.
+#[test]
+fn every_rule_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let abs = dir.path().join("keks/a.json").display().to_string();
+    let fp_b = testplan::keks()[1].1.clone();
+    let fp_b2 = fp_b.clone();
+    let cases: Vec<(&str, &[&str], Edit)> = vec![
+        (
+            "ceremony-id",
+            &["ceremony"],
+            Box::new(|p| p["ceremony"] = json!("../etc")),
+        ),
+        (
+            "token-label",
+            &["token"],
+            Box::new(|p| p["token"] = json!("")),
+        ),
+        (
+            "token-label",
+            &["token"],
+            Box::new(|p| p["token"] = json!(" Padded")),
+        ),
+        (
+            "two-officers",
+            &["officers", "dual control"],
+            Box::new(|p| {
+                p["officers"].as_array_mut().unwrap().pop();
+            }),
+        ),
+        (
+            "distinct-officers",
+            &["officer 2", "alice example", "named twice"],
+            Box::new(|p| p["officers"][1]["name"] = json!("alice example ")),
+        ),
+        (
+            "officer-named",
+            &["officer 2"],
+            Box::new(|p| p["officers"][1]["role"] = json!("")),
+        ),
+        (
+            "service",
+            &["policy \"USA_mailboxes\"", "teams"],
+            Box::new(|p| p["policies"][0]["service"] = json!("teams")),
+        ),
+        (
+            "admin-url",
+            &["policy \"NA_geo\"", "needs admin_url"],
+            Box::new(|p| {
+                p["policies"][1]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("admin_url");
+            }),
+        ),
+        (
+            "admin-url",
+            &["policy \"NA_geo\"", "not an https"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] = json!("http://contoso-admin.sharepoint.com")
+            }),
+        ),
+        (
+            "admin-url",
+            &["policy \"USA_mailboxes\"", "for sharepoint policies"],
+            Box::new(|p| {
+                p["policies"][0]["admin_url"] = json!("https://contoso-admin.sharepoint.com")
+            }),
+        ),
+        (
+            "two-keys",
+            &["policy \"USA_mailboxes\"", "1 key"],
+            Box::new(|p| {
+                p["policies"][0]["keys"].as_array_mut().unwrap().pop();
+            }),
+        ),
+        (
+            "two-vaults",
+            &[
+                "policy \"USA_mailboxes\"",
+                "both keys are in vault",
+                "two vaults",
+            ],
+            Box::new(|p| p["policies"][0]["keys"][1] = key("Contoso-EX-A1-Key002", true)),
+        ),
+        (
+            "key-name",
+            &["Bad_Name"],
+            Box::new(|p| p["policies"][0]["keys"][0]["name"] = json!("Bad_Name")),
+        ),
+        (
+            "key-name",
+            &["transcript signer"],
+            Box::new(|p| {
+                p["policies"][0]["keys"][0]["name"] = json!(format!("{CEREMONY}-transcript-signer"))
+            }),
+        ),
+        (
+            "unique-key-names",
+            &["policy \"NA_geo\"", "also used in policy \"USA_mailboxes\""],
+            Box::new(|p| p["policies"][1]["keys"][0]["name"] = json!("contoso-ex-a1-key001")),
+        ),
+        (
+            "key-size",
+            &["1024"],
+            Box::new(|p| p["policies"][1]["keys"][1]["size"] = json!(1024)),
+        ),
+        (
+            "vault-url",
+            &["https://example.com"],
+            Box::new(|p| p["policies"][0]["keys"][0]["vault"] = json!("https://example.com")),
+        ),
+        (
+            "vault-url",
+            &["loopback", "rehearsal"],
+            Box::new(|p| p["policies"][0]["keys"][0]["vault"] = json!("https://127.0.0.1:8443")),
+        ),
+        (
+            "kek-pin",
+            &["not the pinned"],
+            Box::new(move |p| p["policies"][0]["keys"][0]["kek_sha256"] = json!(fp_b.clone())),
+        ),
+        (
+            "kek-pin",
+            &["64 hex digits"],
+            Box::new(|p| p["policies"][0]["keys"][0]["kek_sha256"] = json!("abc")),
+        ),
+        (
+            "kek-vault",
+            &[
+                "is in vault https://contoso-vaulta2",
+                "not in the key's vault https://contoso-vaulta1",
+            ],
+            Box::new(move |p| {
+                p["policies"][0]["keys"][0]["kek"] = json!("keks/b.json");
+                p["policies"][0]["keys"][0]["kek_sha256"] = json!(fp_b2.clone());
+            }),
+        ),
+        (
+            "kek-file",
+            &["keks/missing.json"],
+            Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/missing.json")),
+        ),
+        (
+            "kek-path",
+            &["relative"],
+            Box::new(move |p| p["policies"][0]["keys"][0]["kek"] = json!(abs.clone())),
+        ),
+        (
+            "policies",
+            &["no policy"],
+            Box::new(|p| p["policies"] = json!([])),
+        ),
+    ];
+    for (rule, words, edit) in cases {
+        let mut plan = testplan::value(4);
+        edit(&mut plan);
+        let (report, checked) = testplan::check(dir.path(), &plan);
+        assert!(checked.is_none(), "{rule}: a broken plan is not checked");
+        assert_eq!(
+            report.violations.len(),
+            1,
+            "{rule}: {:?}",
+            report.violations
+        );
+        let v = &report.violations[0];
+        assert_eq!(v.rule, rule, "{v:?}");
+        let text = v.text();
+        for w in words {
+            assert!(text.contains(w), "{rule}: {w:?} not in {text}");
+        }
+    }
+}
+
+#[test]
+fn a_sound_plan_passes_with_its_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, checked) = testplan::check(dir.path(), &testplan::value(4));
+    let plan = checked.expect("sound");
+    assert!(report.ok && report.violations.is_empty());
+    assert_eq!((report.policies, report.keys), (2, 4));
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.contains("two different Azure regions")));
+    assert!(report.warnings.iter().any(|w| w.contains("50 DEPs")));
+    assert_eq!(plan.mode, Mode::Ceremony);
+    // Names without a common prefix are a warning, not a violation.
+    let mut v = testplan::value(2);
+    v["policies"][0]["keys"][1]["name"] = json!("OtherKey");
+    let (report, checked) = testplan::check(dir.path(), &v);
+    assert!(checked.is_some());
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.contains("share no common prefix")));
+}
+
+#[test]
+fn every_broken_rule_is_reported_at_once_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = testplan::value(4);
+    plan["ceremony"] = json!("bad id");
+    plan["policies"][0]["keys"][0]["size"] = json!(1000);
+    plan["policies"][1]["service"] = json!("onedrive");
+    let (report, _) = testplan::check(dir.path(), &plan);
+    let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
+    assert_eq!(rules, ["ceremony-id", "key-size", "service"]);
+    let e = crate::ceremony::plan::violations_error(&report.violations);
+    assert!(
+        e.message()
+            .starts_with("the plan breaks 3 rules: [ceremony-id]"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains('\n'));
+}
+
+#[test]
+fn loopback_vaults_only_in_a_rehearsal_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = testplan::value(2);
+    plan["rehearsal"] = json!(true);
+    plan["policies"][0]["keys"][0]["vault"] = json!("https://127.0.0.1:8443");
+    // The KEK's kid is still in the real vault: that rule still holds.
+    let (report, _) = testplan::check(dir.path(), &plan);
+    let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
+    assert_eq!(rules, ["kek-vault"]);
+    assert!(report.rehearsal);
+    assert!(report.warnings.iter().any(|w| w.starts_with("REHEARSAL")));
+}
+
+#[test]
+fn vault_urls_normalize() {
+    assert_eq!(
+        normalize_vault("https://Contoso-VaultA1.vault.azure.net/", Mode::Ceremony).as_deref(),
+        Ok("https://contoso-vaulta1.vault.azure.net")
+    );
+    assert_eq!(
+        normalize_vault("https://127.0.0.1:8443", Mode::Rehearsal).as_deref(),
+        Ok("https://127.0.0.1:8443")
+    );
+    assert!(normalize_vault("https://127.0.0.1:8443", Mode::Ceremony)
+        .unwrap_err()
+        .contains("rehearsal"));
+    assert!(normalize_vault("http://x.vault.azure.net", Mode::Rehearsal).is_err());
+    assert!(normalize_vault("https://example.com", Mode::Rehearsal).is_err());
+    assert!(normalize_vault("https://x.vault.azure.net/keys", Mode::Rehearsal).is_err());
+}
+
+#[test]
+fn prefixes_and_ids() {
+    assert_eq!(
+        common_prefix("Contoso-A1-Key001", "Contoso-A2-Key001"),
+        "Contoso-"
+    );
+    assert_eq!(common_prefix("KeyA", "KeyB"), "");
+    assert!(valid_ceremony_id("contoso-na-2026-12"));
+    assert!(!valid_ceremony_id("../x"));
+    assert!(!valid_ceremony_id(""));
+}
