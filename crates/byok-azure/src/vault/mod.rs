@@ -1,39 +1,44 @@
 //! The Key Vault client: the official Azure SDK for Rust (`azure_security_keyvault_keys`,
 //! `azure_identity`) behind a small synchronous wrapper.
 //!
-//! What the wrapper adds to the SDK, and why:
-//! - **Our own HTTP client** (reqwest with rustls and ring): `--ca-file` / `BYOK_CA_FILE`
-//!   adds trusted CAs (the simulator's, or a TLS-inspecting proxy's), and it sets timeouts.
-//! - **No blind retry of writes.** The SDK retries any request whose connection broke,
-//!   writes included, so a dropped import would add a second key version. The transport
-//!   here turns a broken write into an "outcome unknown" error that is not retried; the
-//!   callers then look at what the vault holds and decide (see `upload`). Requests that
-//!   never reached the server, and 429/5xx answers, are retried by the SDK with backoff,
-//!   honouring `Retry-After`.
-//! - **TLS failures fail at once** with a message about `--ca-file`, instead of a minute
-//!   of retries.
-//! - **Credentials as `az` users expect**: a static bearer token (`--access-token-file`,
-//!   `BYOK_ACCESS_TOKEN`), else a service principal from `AZURE_TENANT_ID`,
-//!   `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`, else a managed identity, else the Azure
-//!   CLI's login. (azure_identity has no default chain yet.)
-//! - **One-line errors** with the service's error code and what to do.
+//! What the wrapper adds to the SDK, and why (one file each):
+//! - [`transport`]: **our own HTTP client** (reqwest with rustls and ring: `--ca-file` /
+//!   `BYOK_CA_FILE` adds trusted CAs, the simulator's or a TLS-inspecting proxy's, and it
+//!   sets timeouts), **no blind retry of writes** (a write whose connection broke becomes
+//!   "outcome unknown"; the callers look at the vault and decide, see `upload`), and **TLS
+//!   failures fail at once** with a message about `--ca-file`.
+//! - [`credential`]: **credentials as `az` users expect**: a static bearer token
+//!   (`--access-token-file`, `BYOK_ACCESS_TOKEN`), else a service principal from
+//!   `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`, else a managed
+//!   identity, else the Azure CLI's login.
+//! - [`errors`]: **one-line errors with a kind**, the service's error code and what to do.
+//! - [`bundle`]: the vault's `KeyBundle` JSON as it came, with typed accessors.
 //!
 //! The SDK is pinned to 1.1.0-beta.1: 1.0.0 caches a challenge's scope before checking
 //! that it matches the vault's host, so after one refused challenge it would send the
 //! token to the unchecked host. The challenge check stays on for every real vault; it is
 //! off only for loopback addresses (the simulator), whose challenge names
-//! `vault.azure.net`.
+//! `vault.azure.net`, and only in a rehearsal.
 
-use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+mod bundle;
+mod credential;
+mod errors;
+mod transport;
+
+pub use bundle::KeyBundle;
+pub use errors::{outcome_unknown, sdk_error};
+
+use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
-use azure_core::time::{Duration, OffsetDateTime};
+use azure_core::time::Duration;
 use azure_security_keyvault_keys::models::{
     CreateKeyParameters, EncryptionAlgorithm, ImportKeyParameters, JsonWebKey, KeyAttributes,
     KeyClientGetKeyAttestationOptions, KeyClientGetKeyOptions, KeyClientUnwrapKeyOptions,
     KeyOperation, KeyOperationParameters, KeyType, RestoreKeyParameters,
 };
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
-use byok_core::{bail, err, Error, Mode, Result};
+use byok_core::keyid::KeyId;
+use byok_core::{bail, err, Mode, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,24 +46,6 @@ use std::sync::Arc;
 
 /// The data-plane API version byok speaks.
 pub const API_VERSION: &str = "2025-07-01";
-
-/// What the transport wraps a write in when its connection broke after it was sent: the
-/// vault may or may not have applied it. [`sdk_error`] finds it in the error's causes and
-/// makes the error [`ErrorKind::OutcomeUnknown`](byok_core::ErrorKind::OutcomeUnknown).
-#[derive(Debug)]
-struct WriteOutcomeUnknown(azure_core::Error);
-
-impl std::fmt::Display for WriteOutcomeUnknown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the connection broke after the request was sent")
-    }
-}
-
-impl std::error::Error for WriteOutcomeUnknown {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
 
 /// How to reach vaults: extra CAs and credentials.
 #[derive(Debug, Clone)]
@@ -80,6 +67,7 @@ pub struct Vault {
     pub url: String,
     /// The connection's mode: a rehearsal accepts the simulator's loopback addresses.
     pub mode: Mode,
+    service: &'static str,
     http: reqwest::Client,
     cred: Arc<dyn TokenCredential>,
 }
@@ -93,343 +81,53 @@ pub enum AttestationAnswer {
     NoAttestation(String),
 }
 
-/// A key as the vault returns it (`KeyBundle` JSON), with typed accessors.
-#[derive(Debug, Clone)]
-pub struct KeyBundle {
-    pub json: Value,
-}
-
-impl KeyBundle {
-    fn key(&self) -> &Value {
-        &self.json["key"]
-    }
-    pub fn kid(&self) -> Option<&str> {
-        self.key()["kid"].as_str()
-    }
-    pub fn version(&self) -> Option<&str> {
-        self.kid().and_then(|k| k.rsplit('/').next())
-    }
-    pub fn kty(&self) -> Option<&str> {
-        self.key()["kty"].as_str()
-    }
-    pub fn key_ops(&self) -> Vec<String> {
-        self.key()["key_ops"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-    fn b64(&self, field: &str) -> Option<Vec<u8>> {
-        let s = self.key()[field].as_str()?;
-        let raw = byok_core::kek::decode_b64url(s).ok()?;
-        let i = raw.iter().position(|b| *b != 0).unwrap_or(raw.len());
-        Some(raw[i..].to_vec())
-    }
-    /// Modulus, big-endian without leading zeros.
-    pub fn n(&self) -> Option<Vec<u8>> {
-        self.b64("n")
-    }
-    pub fn e(&self) -> Option<Vec<u8>> {
-        self.b64("e")
-    }
-    pub fn attributes(&self) -> &Value {
-        &self.json["attributes"]
-    }
-    pub fn enabled(&self) -> Option<bool> {
-        self.attributes()["enabled"].as_bool()
-    }
-    /// Expiry, Unix seconds.
-    pub fn exp(&self) -> Option<i64> {
-        self.attributes()["exp"].as_i64()
-    }
-    pub fn recovery_level(&self) -> Option<&str> {
-        self.attributes()["recoveryLevel"].as_str()
-    }
-    pub fn tag(&self, name: &str) -> Option<&str> {
-        self.json["tags"][name].as_str()
-    }
-    /// SHA-256 of the public key's SubjectPublicKeyInfo DER.
-    pub fn spki_sha256(&self) -> Result<String> {
-        use rsa::pkcs8::EncodePublicKey;
-        use sha2::Digest;
-        let (Some(n), Some(e)) = (self.n(), self.e()) else {
-            bail!("the vault's key has no RSA public key");
-        };
-        let key = byok_core::kek::rsa_from_parts(&n, &e)?;
-        let der = key
-            .to_public_key_der()
-            .map_err(|e| err!("cannot encode the vault's public key: {e}"))?;
-        Ok(hex::encode(sha2::Sha256::digest(der.as_bytes())))
-    }
+/// A vault URL with a dummy key path: a valid key id exactly when the URL is a vault's.
+fn probe_kid(url: &str) -> String {
+    format!("{url}/keys/probe/{}", "0".repeat(32))
 }
 
 /// Check a vault URL: https, and a Key Vault or Managed HSM host, or (in a rehearsal) a
-/// loopback address. Returns it without a trailing slash.
+/// loopback address. Returns it lowercase, without a trailing slash.
 pub fn check_vault_url(url: &str, mode: Mode) -> Result<String> {
     let trimmed = url.trim_end_matches('/');
     // Reuse the key-id rules: a vault URL plus a dummy key path must be a valid kid.
-    let probe = format!("{trimmed}/keys/probe/{}", "0".repeat(32));
-    match byok_core::keyid::KeyId::parse(&probe, Mode::Rehearsal) {
+    match KeyId::parse(&probe_kid(trimmed), Mode::Rehearsal) {
         Ok(k) if k.service == "loopback" && mode != Mode::Rehearsal => {
             bail!("vault {url:?} {}", byok_core::keyid::LOOPBACK_REFUSED)
+        }
+        // The key-id rules take any five digits as a port: the URL parser knows 1-65535.
+        Ok(_) if reqwest::Url::parse(trimmed).is_err() => {
+            bail!("{url:?} is not a vault URL: its port is not a port number (1-65535)")
         }
         Ok(_) => Ok(trimmed.to_ascii_lowercase()),
         Err(_) => bail!("{url:?} is not a vault URL: use https://VAULT.vault.azure.net (or a Managed HSM, or in a rehearsal the simulator's https://127.0.0.1:PORT)"),
     }
 }
 
-fn is_loopback(url: &str) -> bool {
-    let host = url.trim_start_matches("https://");
-    host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
-}
-
-/// A bearer token from a file or the environment.
-#[derive(Debug)]
-struct StaticToken(Secret);
-
-#[async_trait::async_trait]
-impl TokenCredential for StaticToken {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        // A far expiry: the SDK must never try to refresh a token it cannot renew.
-        Ok(AccessToken::new(
-            self.0.secret().to_string(),
-            OffsetDateTime::now_utc() + Duration::days(365),
-        ))
-    }
-}
-
-/// Try credentials in turn; the first that yields a token wins.
-#[derive(Debug)]
-struct Chain(Vec<Arc<dyn TokenCredential>>);
-
-#[async_trait::async_trait]
-impl TokenCredential for Chain {
-    async fn get_token(
-        &self,
-        scopes: &[&str],
-        options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        let mut errs = Vec::new();
-        for c in &self.0 {
-            match c.get_token(scopes, options.clone()).await {
-                Ok(t) => return Ok(t),
-                Err(e) => errs.push(e.to_string()),
-            }
-        }
-        Err(azure_core::Error::with_message(
-            azure_core::error::ErrorKind::Credential,
-            format!(
-                "no credential worked ({}); run `az login`, or give --access-token-file or BYOK_ACCESS_TOKEN",
-                errs.join("; ")
-            ),
-        ))
-    }
-}
-
-/// The HTTP transport: our reqwest client, with writes never retried blind and TLS
-/// failures never retried.
-#[derive(Debug)]
-struct ByokTransport(reqwest::Client);
-
-fn find_source<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(x) = cur {
-        if x.downcast_ref::<T>().is_some() {
-            return true;
-        }
-        if let Some(inner) = x
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            if find_source::<T>(inner) {
-                return true;
-            }
-        }
-        cur = x.source();
-    }
-    false
-}
-
-/// Requests that change nothing, or whose repetition changes nothing.
-fn safe_to_repeat(req: &azure_core::http::Request) -> bool {
-    use azure_core::http::Method;
-    let path = req.url().path();
-    matches!(req.method(), Method::Get | Method::Head)
-        || (req.method() == Method::Post
-            && (path.ends_with("/backup")
-                || path.ends_with("/wrapkey")
-                || path.ends_with("/unwrapkey")))
-}
-
-#[async_trait::async_trait]
-impl azure_core::http::HttpClient for ByokTransport {
-    async fn execute_request(
-        &self,
-        req: &azure_core::http::Request,
-    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
-        use azure_core::error::ErrorKind;
-        self.0.execute_request(req).await.map_err(|e| {
-            if find_source::<rustls::Error>(&e) {
-                azure_core::Error::with_message(
-                    ErrorKind::Other,
-                    "TLS: the server's certificate is not trusted; for the simulator or a proxy give its CA with --ca-file or BYOK_CA_FILE",
-                )
-            } else if matches!(e.kind(), ErrorKind::Io) && !safe_to_repeat(req) {
-                azure_core::Error::with_error(
-                    ErrorKind::Other,
-                    WriteOutcomeUnknown(e),
-                    "byok: the connection broke after the request was sent",
-                )
-            } else {
-                e
-            }
-        })
-    }
-}
-
-/// Did this request break after it was sent, so that the vault may or may not have applied it?
-pub fn outcome_unknown(e: &Error) -> bool {
-    e.is(byok_core::ErrorKind::OutcomeUnknown)
-}
-
-fn http_client(conn: &Connection) -> Result<reqwest::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut b = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(15))
-        .read_timeout(std::time::Duration::from_secs(60))
-        .timeout(std::time::Duration::from_secs(120))
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(path) = &conn.ca_file {
-        let pem = byok_core::fsutil::read_limited(path, 1 << 20, "CA file")?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            err!(
-                "CA file {} is not a PEM bundle of certificates ({e})",
-                path.display()
-            )
-        })?;
-        if certs.is_empty() {
-            bail!("CA file {} holds no certificate", path.display());
-        }
-        // Extra CAs are added to the system's, not put in their place.
-        b = b.tls_certs_merge(certs);
-    }
-    b.build().map_err(|e| err!("cannot set up HTTPS ({e})"))
-}
-
-fn credential(conn: &Connection, options: &ClientOptions) -> Result<Arc<dyn TokenCredential>> {
-    if let Some(path) = &conn.access_token_file {
-        let raw = byok_core::fsutil::read_secret_file(path, "access token file")?;
-        let token = std::str::from_utf8(&raw)
-            .map_err(|_| err!("access token file {} is not text", path.display()))?
-            .trim()
-            .to_string();
-        if token.is_empty() {
-            bail!("access token file {} is empty", path.display());
-        }
-        return Ok(Arc::new(StaticToken(Secret::new(token))));
-    }
-    if let Ok(token) = std::env::var("BYOK_ACCESS_TOKEN") {
-        if !token.trim().is_empty() {
-            return Ok(Arc::new(StaticToken(Secret::new(token.trim().to_string()))));
-        }
-    }
-    let mut chain: Vec<Arc<dyn TokenCredential>> = Vec::new();
-    if let (Ok(t), Ok(c), Ok(s)) = (
-        std::env::var("AZURE_TENANT_ID"),
-        std::env::var("AZURE_CLIENT_ID"),
-        std::env::var("AZURE_CLIENT_SECRET"),
-    ) {
-        chain.push(
-            azure_identity::ClientSecretCredential::new(
-                &t,
-                c,
-                Secret::new(s),
-                Some(azure_identity::ClientSecretCredentialOptions {
-                    client_options: options.clone(),
-                }),
-            )
-            .map_err(|e| err!("the service principal in AZURE_* is not usable ({e})"))?,
-        );
-    }
-    if let Ok(mi) = azure_identity::ManagedIdentityCredential::new(Some(
-        azure_identity::ManagedIdentityCredentialOptions {
-            client_options: options.clone(),
-            ..Default::default()
-        },
-    )) {
-        chain.push(mi);
-    }
-    if let Ok(cli) = azure_identity::AzureCliCredential::new(None) {
-        chain.push(cli);
-    }
-    Ok(Arc::new(Chain(chain)))
-}
-
-/// One line for an SDK error: status, the service's code and message, and what to do.
-pub fn sdk_error(what: &str, e: azure_core::Error) -> Error {
-    use azure_core::error::ErrorKind;
-    let mut detail = String::new();
-    if let ErrorKind::HttpResponse {
-        status,
-        error_code,
-        raw_response,
-    } = e.kind()
-    {
-        let body: Value = raw_response
-            .as_ref()
-            .and_then(|r| serde_json::from_slice(r.body().as_ref()).ok())
-            .unwrap_or(Value::Null);
-        let code = body["error"]["code"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| error_code.clone())
-            .unwrap_or_default();
-        let msg = body["error"]["message"].as_str().unwrap_or("");
-        let hint = match u16::from(*status) {
-            401 => "; check the credentials (az login, --access-token-file or BYOK_ACCESS_TOKEN)",
-            403 => "; the identity lacks this permission on the vault (access policy or RBAC role), or the key's operations forbid it",
-            429 => "; the vault is throttling: wait and run the command again",
-            _ => "",
-        };
-        detail = format!("HTTP {} {code}: {msg}{hint}", u16::from(*status));
-    }
-    if detail.is_empty() {
-        // Walk the cause chain: the SDK's top message often hides the reason.
-        let mut parts = vec![e.to_string()];
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            let t = s.to_string();
-            if !parts.contains(&t) {
-                parts.push(t);
-            }
-            src = s.source();
-        }
-        detail = parts.join(": ");
-    }
-    let kind = if find_source::<WriteOutcomeUnknown>(&e) {
-        byok_core::ErrorKind::OutcomeUnknown
-    } else if e.http_status().map(u16::from) == Some(404) {
-        byok_core::ErrorKind::NotFound
-    } else {
-        byok_core::ErrorKind::Service
-    };
-    Error::new(kind, format!("{what} failed: {detail}")).with_source(e)
+/// The service of a vault URL: `keyvault`, `managedhsm` or `loopback`; `None` when it is
+/// not a vault URL.
+pub fn vault_service(url: &str) -> Option<&'static str> {
+    check_vault_url(url, Mode::Rehearsal).ok()?;
+    KeyId::parse(&probe_kid(url.trim_end_matches('/')), Mode::Rehearsal)
+        .ok()
+        .map(|k| k.service)
 }
 
 impl Vault {
     /// Connect to `url` (checked) with `conn`'s CAs and credentials.
     pub fn connect(url: &str, conn: &Connection) -> Result<Vault> {
         let url = check_vault_url(url, conn.mode)?;
-        let http = http_client(conn)?;
+        let service = vault_service(&url).ok_or_else(|| {
+            err!(
+                Internal,
+                "internal: {url} passed the vault URL check but names no service"
+            )
+        })?;
+        let http = transport::http_client(conn)?;
         let options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(ByokTransport(http.clone())))),
+            transport: Some(Transport::new(Arc::new(transport::ByokTransport(
+                http.clone(),
+            )))),
             retry: RetryOptions::exponential(ExponentialRetryOptions {
                 initial_delay: Duration::milliseconds(500),
                 max_retries: 6,
@@ -438,7 +136,7 @@ impl Vault {
             }),
             ..Default::default()
         };
-        let cred = credential(conn, &options)?;
+        let cred = credential::credential(conn, &options)?;
         let client = KeyClient::new(
             &url,
             cred.clone(),
@@ -447,19 +145,20 @@ impl Vault {
                 client_options: options,
                 // The simulator's challenge names vault.azure.net: only a rehearsal, which
                 // alone reaches loopback addresses, skips the check, and only for them.
-                verify_challenge_resource: Some(!(conn.mode.is_rehearsal() && is_loopback(&url))),
+                verify_challenge_resource: Some(!skip_challenge_check(conn.mode, service)),
             }),
         )
         .map_err(|e| sdk_error("setting up the Key Vault client", e))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| err!("cannot start the async runtime ({e})"))?;
+            .map_err(|e| err!(Io, "cannot start the async runtime ({e})"))?;
         Ok(Vault {
             rt,
             client,
             url,
             mode: conn.mode,
+            service,
             http,
             cred,
         })
@@ -469,11 +168,8 @@ impl Vault {
     /// (`recoveryLevel`, `created`) out when serialized, and byok checks them.
     fn bundle<T, F>(r: azure_core::http::Response<T, F>) -> Result<KeyBundle> {
         let json: Value = serde_json::from_slice(r.body().as_ref())
-            .map_err(|e| err!("the vault's answer is not JSON ({e})"))?;
-        if !json["key"].is_object() {
-            bail!("the vault's answer holds no key");
-        }
-        Ok(KeyBundle { json })
+            .map_err(|e| err!(Service, "the vault's answer is not JSON ({e})"))?;
+        KeyBundle::from_json(json)
     }
 
     /// The key `name` (latest, or `version`); `None` when the vault has no such key.
@@ -484,11 +180,14 @@ impl Vault {
         });
         match self.rt.block_on(self.client.get_key(name, opts)) {
             Ok(r) => Ok(Some(Self::bundle(r)?)),
-            Err(e) if e.http_status().map(u16::from) == Some(404) => Ok(None),
-            Err(e) => Err(sdk_error(
-                &format!("getting key {name} from {}", self.url),
-                e,
-            )),
+            Err(e) => {
+                let e = sdk_error(&format!("getting key {name} from {}", self.url), e);
+                if e.is(byok_core::ErrorKind::NotFound) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 
@@ -498,7 +197,10 @@ impl Vault {
     /// 400, 404, 405 or 501 for a key it has) gives `NoAttestation` with its words.
     pub fn get_attestation(&self, name: &str, version: &str) -> Result<AttestationAnswer> {
         if version.is_empty() {
-            bail!("internal: an attestation request needs the key's version");
+            bail!(
+                Internal,
+                "internal: an attestation request needs the key's version"
+            );
         }
         let opts = KeyClientGetKeyAttestationOptions {
             key_version: Some(version.to_string()),
@@ -606,7 +308,7 @@ impl Vault {
             .map_err(|e| sdk_error(&format!("unwrapKey with {name} in {}", self.url), e))?;
         model
             .result
-            .ok_or_else(|| err!("the vault's unwrapKey answer has no result"))
+            .ok_or_else(|| err!(Service, "the vault's unwrapKey answer has no result"))
     }
 
     /// The raw backup bytes of key `name` (what `az keyvault key backup` writes).
@@ -619,7 +321,7 @@ impl Vault {
         model
             .value
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| err!("the vault's backup of {name} is empty"))
+            .ok_or_else(|| err!(Service, "the vault's backup of {name} is empty"))
     }
 
     /// Restore a backup; a taken name (also by a deleted key) is a 409 from the vault.
@@ -657,10 +359,21 @@ impl Vault {
         Ok(t.token.secret().to_string())
     }
 
+    /// The vault's service: `keyvault`, `managedhsm` or `loopback` (the simulator).
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
     /// The HTTP client (for the blob copy), and the runtime to drive it.
     pub fn http(&self) -> (&reqwest::Client, &tokio::runtime::Runtime) {
         (&self.http, &self.rt)
     }
+}
+
+/// Skip the SDK's check that a challenge names the vault's host? Only for the simulator's
+/// loopback address, and only in a rehearsal (whose challenge names vault.azure.net).
+fn skip_challenge_check(mode: Mode, service: &str) -> bool {
+    mode.is_rehearsal() && service == "loopback"
 }
 
 /// Refuse a name that is not a valid Key Vault key name.
@@ -669,4 +382,137 @@ pub fn check_key_name(name: &str) -> Result<()> {
         bail!("{name:?} is not a valid Key Vault key name (1-127 letters, digits and dashes)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byok_core::ErrorKind;
+
+    #[test]
+    fn vault_urls_of_real_vaults() {
+        for (url, want) in [
+            (
+                "https://contoso-vault1.vault.azure.net",
+                "https://contoso-vault1.vault.azure.net",
+            ),
+            (
+                "https://Contoso-Vault1.vault.azure.net/",
+                "https://contoso-vault1.vault.azure.net",
+            ),
+            (
+                "https://contoso.vault.azure.cn//",
+                "https://contoso.vault.azure.cn",
+            ),
+            (
+                "https://contoso-hsm.managedhsm.azure.net",
+                "https://contoso-hsm.managedhsm.azure.net",
+            ),
+        ] {
+            for mode in [Mode::Ceremony, Mode::Rehearsal] {
+                assert_eq!(check_vault_url(url, mode).unwrap(), want, "{url} {mode:?}");
+            }
+        }
+        assert_eq!(
+            vault_service("https://contoso.vault.azure.net"),
+            Some("keyvault")
+        );
+        assert_eq!(
+            vault_service("https://contoso.managedhsm.azure.net/"),
+            Some("managedhsm")
+        );
+        assert_eq!(vault_service("https://127.0.0.1:8443"), Some("loopback"));
+        assert_eq!(vault_service("https://example.com"), None);
+    }
+
+    #[test]
+    fn loopback_only_in_a_rehearsal() {
+        for url in [
+            "https://127.0.0.1:8443",
+            "https://localhost:1",
+            "https://[::1]:9",
+            "https://127.8.9.10:443",
+        ] {
+            assert_eq!(check_vault_url(url, Mode::Rehearsal).unwrap(), url);
+            let e = check_vault_url(url, Mode::Ceremony).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadInput);
+            assert!(e.message().contains("only in a rehearsal"), "{e}");
+        }
+    }
+
+    #[test]
+    fn hostile_and_malformed_urls_are_refused() {
+        for url in [
+            "https://vault.azure.net.evil.com",
+            "https://contoso.vault.azure.net.evil.com",
+            "https://evil.com/contoso.vault.azure.net",
+            "https://evil.com#.vault.azure.net",
+            "https://evil.com?.vault.azure.net",
+            "https://user@contoso.vault.azure.net",
+            "https://user:pw@contoso.vault.azure.net",
+            "https://contoso.vault.azure.net@evil.com",
+            "https://contoso.vault.azure.net:443",
+            "https://contoso.vault.azure.net:8443",
+            "https://contoso.vault.azure.net/keys",
+            "https://contoso.vault.azure.net/keys/k",
+            "http://contoso.vault.azure.net",
+            "HTTPS://contoso.vault.azure.net",
+            "contoso.vault.azure.net",
+            "https://ab.vault.azure.net",
+            "https://1contoso.vault.azure.net",
+            "https://con_toso.vault.azure.net",
+            "https://127.0.0.1.nip.io:8443",
+            "https://127.evil.com",
+            "https://localhost.evil.com:8443",
+            "https://127.0.0.1:99999",
+            "https://127.0.0.1:",
+            "https://[::1]x:9",
+            "https://10.0.0.1:8443",
+            "",
+            "https://",
+        ] {
+            for mode in [Mode::Ceremony, Mode::Rehearsal] {
+                let e = check_vault_url(url, mode).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::BadInput, "{url}");
+            }
+            assert_ne!(vault_service(url), Some("keyvault"), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_challenge_check_is_skipped_only_for_the_simulator_in_a_rehearsal() {
+        assert!(skip_challenge_check(Mode::Rehearsal, "loopback"));
+        assert!(!skip_challenge_check(Mode::Ceremony, "loopback"));
+        assert!(!skip_challenge_check(Mode::Rehearsal, "keyvault"));
+        assert!(!skip_challenge_check(Mode::Rehearsal, "managedhsm"));
+        assert!(!skip_challenge_check(Mode::Ceremony, "keyvault"));
+    }
+
+    #[test]
+    fn key_names() {
+        check_key_name("Contoso-O365EX-NA-VaultA1-Key001").unwrap();
+        check_key_name(&"k".repeat(127)).unwrap();
+        for bad in ["", "a_b", "a b", "a/b", "ä", &"k".repeat(128)] {
+            assert_eq!(
+                check_key_name(bad).unwrap_err().kind(),
+                ErrorKind::BadInput,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_refuses_a_bad_url_before_any_network() {
+        let conn = Connection {
+            ca_file: None,
+            access_token_file: None,
+            mode: Mode::Ceremony,
+        };
+        let e = Vault::connect("https://127.0.0.1:9", &conn).err().unwrap();
+        assert!(e.message().contains("only in a rehearsal"), "{e}");
+        let e = Vault::connect("https://vault.azure.net.evil.com", &conn)
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), ErrorKind::BadInput);
+    }
 }
