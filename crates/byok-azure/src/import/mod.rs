@@ -15,36 +15,25 @@
 //! later runs), chained from the plan's hash and naming the offline transcript's digest,
 //! and closed unsigned (the connected workstation holds no HSM) with the reason stated.
 
+mod commands;
+mod inputs;
+
+pub use commands::PolicyCommands;
+
 use crate::backup::{self, ManifestEntry};
 use crate::pipeline;
-use crate::vault::{Connection, Vault};
+use crate::vault::{check_vault_url, Connection, Vault};
 use byok_core::ceremony::plan::CheckedPlan;
-use byok_core::ceremony::run::{MANIFEST, TRANSCRIPT};
-use byok_core::transcript::{self, sha256_hex, Record, Writer};
-use byok_core::{bail, err, Result};
-use serde::{Deserialize, Serialize};
+use byok_core::ceremony::run::TRANSCRIPT;
+use byok_core::transcript::{self, Record, Writer};
+use byok_core::util::sha256_hex;
+use byok_core::{bail, err, ErrorKind, Result};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The subset of `manifest.json` the import reads.
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    ceremony: String,
-    plan_sha256: String,
-    keys: Vec<ManifestKey>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct ManifestKey {
-    policy: String,
-    vault: String,
-    name: String,
-    kek_kid: String,
-    public_key: String,
-    public_key_sha256: String,
-    package: String,
-    package_sha256: String,
-}
+/// Most import runs of one ceremony directory.
+const MAX_RUNS: usize = 999;
 
 /// One imported key.
 #[derive(Debug, Serialize)]
@@ -58,15 +47,6 @@ pub struct ImportedKey {
     pub uploaded_now: bool,
     pub verified: bool,
     pub backup_file: String,
-}
-
-/// One policy's Office 365 commands.
-#[derive(Debug, Serialize)]
-pub struct PolicyCommands {
-    pub policy: String,
-    pub service: String,
-    pub setup: Vec<String>,
-    pub after_key_roll: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,92 +69,10 @@ pub struct ImportOptions<'a> {
     pub roots: &'a byok_core::attestation::TrustRoots,
 }
 
-/// Check the carried-over directory against the plan before anything is sent.
-fn check_inputs(plan: &CheckedPlan, dir: &Path) -> Result<(Manifest, String, String)> {
-    let tpath = dir.join(TRANSCRIPT);
-    let verified = transcript::verify(&tpath)
-        .map_err(|e| e.context("the offline transcript does not verify; stop: the ceremony directory was altered or is incomplete"))?;
-    if verified.report.plan_sha256 != plan.sha256_hex() {
-        bail!(
-            "{} was made from another plan (SHA-256 {}), not {}: use the plan of that ceremony",
-            tpath.display(),
-            verified.report.plan_sha256,
-            plan.path.display()
-        );
-    }
-    let recorded_manifest = verified
-        .records
-        .iter()
-        .find(|r| r.step == "manifest")
-        .and_then(|r| r.outputs.get(MANIFEST).cloned())
-        .ok_or_else(|| {
-            err!(
-                "{} records no manifest: the offline ceremony did not finish",
-                tpath.display()
-            )
-        })?;
-    let mpath = dir.join(MANIFEST);
-    let mbytes = byok_core::fsutil::read_limited(&mpath, 1 << 20, "manifest")?;
-    if sha256_hex(&mbytes) != recorded_manifest {
-        bail!(
-            "{} is not the manifest the transcript recorded: it was altered; stop and investigate",
-            mpath.display()
-        );
-    }
-    let manifest: Manifest = serde_json::from_slice(&mbytes)
-        .map_err(|e| err!("{} does not parse ({e})", mpath.display()))?;
-    if manifest.plan_sha256 != plan.sha256_hex() || manifest.ceremony != plan.plan.ceremony {
-        bail!("{} belongs to another ceremony or plan", mpath.display());
-    }
-    for pk in &plan.keys {
-        let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
-            bail!("the manifest has no key {} of the plan", pk.key.name);
-        };
-        if mk.policy != pk.policy {
-            bail!(
-                "the manifest puts {} in policy {}, the plan in {}",
-                mk.name,
-                mk.policy,
-                pk.policy
-            );
-        }
-        if crate::vault::check_vault_url(&mk.vault, plan.mode)?
-            != crate::vault::check_vault_url(&pk.key.vault, plan.mode)?
-        {
-            bail!(
-                "the manifest puts {} in {}, the plan in {}",
-                mk.name,
-                mk.vault,
-                pk.key.vault
-            );
-        }
-        for (file, want) in [
-            (&mk.package, &mk.package_sha256),
-            (&mk.public_key, &mk.public_key_sha256),
-        ] {
-            if file.contains('/') || file.starts_with('.') {
-                bail!("the manifest names {file:?}, which is not a file of the ceremony directory");
-            }
-            let bytes = byok_core::fsutil::read_limited(&dir.join(file), 1 << 20, "ceremony file")?;
-            if &sha256_hex(&bytes) != want {
-                bail!("{file} is not the file the ceremony made (its SHA-256 differs from the manifest's): it was altered in transit; stop");
-            }
-        }
-    }
-    let digest = verified.report.digest.clone();
-    Ok((
-        manifest,
-        sha256_hex(
-            &std::fs::read(&tpath).map_err(|e| err!("cannot read {}: {e}", tpath.display()))?,
-        ),
-        digest,
-    ))
-}
-
 /// The transcript file of this import run: an unfinished one is continued; after a
 /// closed one, the next number.
 fn transcript_path(dir: &Path) -> Result<(PathBuf, bool)> {
-    for n in 1..1000 {
+    for n in 1..=MAX_RUNS {
         let name = if n == 1 {
             "import-transcript.jsonl".to_string()
         } else {
@@ -189,79 +87,15 @@ fn transcript_path(dir: &Path) -> Result<(PathBuf, bool)> {
             return Ok((p, true));
         }
     }
-    bail!("too many import transcripts in {}", dir.display())
+    bail!(
+        Exists,
+        "{} already holds {MAX_RUNS} import transcripts: copy the ceremony directory and import from the copy",
+        dir.display()
+    )
 }
 
-/// The vault name Office 365 cmdlets want: the first label of the vault's host.
-fn vault_name(url: &str) -> String {
-    backup::vault_file_label(url)
-}
-
-fn commands(plan: &CheckedPlan, keys: &[ImportedKey]) -> Vec<PolicyCommands> {
-    let mut out = Vec::new();
-    for p in &plan.plan.policies {
-        let ks: Vec<&ImportedKey> = keys.iter().filter(|k| k.policy == p.name).collect();
-        if ks.len() != 2 {
-            continue;
-        }
-        let (a, b) = (ks[0], ks[1]);
-        let q = |s: &str| format!("\"{}\"", s.replace('"', "`\""));
-        let (setup, roll) = if p.service == "exchange" {
-            let mut setup = vec![format!(
-                "New-DataEncryptionPolicy -Name {} -Description {} -AzureKeyIDs {}, {}",
-                q(&p.name),
-                q(p.description.as_deref().unwrap_or(&p.name)),
-                q(&a.kid),
-                q(&b.kid)
-            )];
-            setup.push(format!(
-                "Set-Mailbox -Identity <mailbox> -DataEncryptionPolicy {}",
-                q(&p.name)
-            ));
-            (
-                setup,
-                vec![format!(
-                    "Set-DataEncryptionPolicy -Identity {} -Refresh",
-                    q(&p.name)
-                )],
-            )
-        } else {
-            let admin = p.admin_url.clone().unwrap_or_default();
-            let setup = vec![format!(
-                "Register-SPODataEncryptionPolicy -Identity {admin} -PrimaryKeyVaultName {} -PrimaryKeyName {} -PrimaryKeyVersion {} -SecondaryKeyVaultName {} -SecondaryKeyName {} -SecondaryKeyVersion {}",
-                vault_name(&a.vault), a.name, a.version, vault_name(&b.vault), b.name, b.version
-            )];
-            let roll = vec![
-                format!(
-                    "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultName {} -KeyName {} -KeyVersion <new version> -KeyType Primary",
-                    vault_name(&a.vault),
-                    a.name
-                ),
-                "(wait until Get-SPODataEncryptionPolicy shows the roll done, then the secondary:)".to_string(),
-                format!(
-                    "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultName {} -KeyName {} -KeyVersion <new version> -KeyType Secondary",
-                    vault_name(&b.vault),
-                    b.name
-                ),
-            ];
-            (setup, roll)
-        };
-        let mut roll = roll;
-        roll.insert(
-            0,
-            "after `byok upload … --new-version` and `byok backup` of the rolled key:".to_string(),
-        );
-        out.push(PolicyCommands {
-            policy: p.name.clone(),
-            service: p.service.clone(),
-            setup,
-            after_key_roll: roll,
-        });
-    }
-    out
-}
-
-/// Run the import. `vaults` connects to a vault URL (the CLI passes `Vault::connect`).
+/// Run the import: check the ceremony directory, connect to every vault, then key by key
+/// upload, verify and back up, each step recorded in this run's transcript.
 pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
     let plan = opts.plan;
     let mode = plan.mode;
@@ -270,19 +104,23 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
         ..opts.conn.clone()
     };
     let dir = opts.packages;
-    let (manifest, offline_sha, offline_digest) = check_inputs(plan, dir)?;
+    let inputs::Checked {
+        manifest,
+        transcript_sha256: offline_sha,
+        transcript_digest: offline_digest,
+    } = inputs::check_inputs(plan, dir)?;
     let backup_dir = opts
         .backup_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.join("backups"));
     if !backup_dir.exists() {
         std::fs::create_dir(&backup_dir)
-            .map_err(|e| err!("cannot create {}: {e}", backup_dir.display()))?;
+            .map_err(|e| err!(Io, "cannot create {}: {e}", backup_dir.display()))?;
     }
     // Connect to every vault first: a wrong URL or credential stops the run before any upload.
     let mut vaults: BTreeMap<String, Vault> = BTreeMap::new();
     for k in &manifest.keys {
-        let url = crate::vault::check_vault_url(&k.vault, mode)?;
+        let url = check_vault_url(&k.vault, mode)?;
         if !vaults.contains_key(&url) {
             vaults.insert(url.clone(), Vault::connect(&url, &conn)?);
         }
@@ -304,17 +142,25 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
         )?;
         w
     };
-    let done_in_backups: Vec<ManifestEntry> =
-        backup::read_manifest(&backup_dir).unwrap_or_default();
+    // Backups of an earlier run; a manifest that is there but unreadable stops the run.
+    let done_in_backups: Vec<ManifestEntry> = match backup::read_manifest(&backup_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.is(ErrorKind::NotFound) => Vec::new(),
+        Err(e) => return Err(e),
+    };
     let mut keys = Vec::new();
     for pk in &plan.keys {
         let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
-            bail!("internal: key {} vanished from the manifest", pk.key.name);
+            bail!(
+                Internal,
+                "internal: key {} vanished from the manifest",
+                pk.key.name
+            );
         };
-        let url = crate::vault::check_vault_url(&mk.vault, mode)?;
+        let url = check_vault_url(&mk.vault, mode)?;
         let v = vaults
             .get(&url)
-            .ok_or_else(|| err!("internal: no connection to {url}"))?;
+            .ok_or_else(|| err!(Internal, "internal: no connection to {url}"))?;
         if byok_core::keyid::KeyId::parse(&mk.kek_kid, mode)?.vault != url {
             bail!("the manifest's KEK for {} is not in {url}", mk.name);
         }
@@ -342,7 +188,21 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
                 .filter(|r| !r.ok)
                 .map(|r| format!("{} (fix: {})", r.rule, r.fix))
                 .collect();
-            bail!("key {} in {url} fails: {}", mk.name, failed.join("; "));
+            // Another key than the ceremony's is an integrity failure; the rest is the
+            // vault's configuration.
+            let kind = if ver
+                .rules
+                .iter()
+                .any(|r| !r.ok && r.rule == pipeline::verify::SAME_KEY_RULE)
+            {
+                ErrorKind::Integrity
+            } else {
+                ErrorKind::Service
+            };
+            return Err(byok_core::Error::new(
+                kind,
+                format!("key {} in {url} fails: {}", mk.name, failed.join("; ")),
+            ));
         }
         w.append(
             Record::new("verify", "byok")
@@ -357,10 +217,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
         let existing = done_in_backups
             .iter()
             .find(|e| {
-                crate::vault::check_vault_url(&e.vault, mode)
-                    .ok()
-                    .as_deref()
-                    == Some(url.as_str())
+                check_vault_url(&e.vault, mode).ok().as_deref() == Some(url.as_str())
                     && e.key == mk.name
                     && e.version == version
             })
@@ -389,7 +246,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
             backup_file: entry.file,
         });
     }
-    let commands = commands(plan, &keys);
+    let commands = commands::commands(plan, &keys);
     let mut close = Record::new("close", "byok")
         .detail(
             "unsigned",
@@ -404,8 +261,16 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
                 .collect::<Vec<_>>(),
         );
     for k in &keys {
+        if !backup::is_plain_file_name(&k.backup_file) {
+            bail!(
+                Integrity,
+                "the backup manifest in {} names {:?}, which is not a file there: the manifest was altered",
+                backup_dir.display(),
+                k.backup_file
+            );
+        }
         let bytes = std::fs::read(backup_dir.join(&k.backup_file))
-            .map_err(|e| err!("cannot read {}: {e}", k.backup_file))?;
+            .map_err(|e| err!(Io, "cannot read {}: {e}", k.backup_file))?;
         close = close.output(&k.backup_file, &sha256_hex(&bytes));
     }
     w.append(close)?;
@@ -418,4 +283,35 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
         transcript_digest: verified.report.digest,
         backup_dir,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed_transcript(p: &Path) {
+        let mut w = Writer::create(p, [1; 32]).unwrap();
+        w.append(Record::new("open", "byok").input("plan", &hex::encode([1u8; 32])))
+            .unwrap();
+        w.append(Record::new("close", "byok").detail("unsigned", "test"))
+            .unwrap();
+    }
+
+    #[test]
+    fn each_run_gets_its_transcript() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let (p, cont) = transcript_path(d).unwrap();
+        assert_eq!(p, d.join("import-transcript.jsonl"));
+        assert!(!cont);
+        closed_transcript(&p);
+        let (p2, cont) = transcript_path(d).unwrap();
+        assert_eq!(p2, d.join("import-transcript-2.jsonl"));
+        assert!(!cont);
+        // An unfinished run is continued.
+        let mut w = Writer::create(&p2, [1; 32]).unwrap();
+        w.append(Record::new("open", "byok").input("plan", &hex::encode([1u8; 32])))
+            .unwrap();
+        assert_eq!(transcript_path(d).unwrap(), (p2, true));
+    }
 }
