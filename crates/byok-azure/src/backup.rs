@@ -12,10 +12,9 @@
 //! appends one JSON line to `manifest.jsonl` (flushed to disk): file, SHA-256, size, vault,
 //! key, version, time, and the SHA-256 of the key's public key for restore drills.
 
-use byok_core::fsutil;
-use byok_core::{bail, err, Result};
+use byok_core::util::{rfc3339, sha256_hex, yyyymmdd};
+use byok_core::{bail, err, fsutil, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,16 +67,18 @@ pub fn vault_file_label(vault_url: &str) -> String {
         .to_string()
 }
 
+/// Most backups of one key on one day (`-2` … `-9999`).
+const MAX_PER_DAY: u32 = 9999;
+
 /// The first free backup file name in `dir` for this vault, key and date.
-pub fn next_backup_path(dir: &Path, vault_url: &str, key: &str, yyyymmdd: &str) -> PathBuf {
+pub fn next_backup_path(dir: &Path, vault_url: &str, key: &str, yyyymmdd: &str) -> Result<PathBuf> {
     let base = format!(
         "{}-{}-Backup-{}",
         vault_file_label(vault_url),
         key,
         yyyymmdd
     );
-    let mut n = 1;
-    loop {
+    for n in 1..=MAX_PER_DAY {
         let name = if n == 1 {
             format!("{base}.backup")
         } else {
@@ -85,43 +86,78 @@ pub fn next_backup_path(dir: &Path, vault_url: &str, key: &str, yyyymmdd: &str) 
         };
         let p = dir.join(name);
         if std::fs::symlink_metadata(&p).is_err() {
-            return p;
+            return Ok(p);
         }
-        n += 1;
     }
+    bail!(
+        Exists,
+        "{} already holds {MAX_PER_DAY} backups named {base}: use another backup directory",
+        dir.display()
+    )
 }
 
-/// Check that `bytes` have the form of a Key Vault key backup.
+/// Is `name`, as a manifest lists it, a plain file name of the backup directory (no
+/// path, not hidden)? Anything else is refused before it is joined to a path.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['/', '\\', '\0']) && !name.starts_with('.')
+}
+
+/// Check that `bytes` have the form of a Key Vault key backup: the marker, then a compact
+/// JWE (five base64url parts, the encrypted key part may be empty) whose header names
+/// `alg` and `enc`. Base64 text is `BadInput` (the wrong file); anything else `Integrity`.
 pub fn check_backup_form(bytes: &[u8]) -> Result<()> {
     let Some(rest) = bytes.strip_prefix(BACKUP_MAGIC) else {
-        if bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_=\r\n".contains(b))
-            && !bytes.is_empty()
+        if !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_=+/\r\n".contains(b))
         {
             bail!("it looks like base64 text: a backup file holds the decoded bytes, as `az keyvault key backup` writes them");
         }
-        bail!("it does not start with the Key Vault backup marker; it is not a key backup, or it is damaged");
+        bail!(Integrity, "it does not start with the Key Vault backup marker; it is not a key backup, or it is damaged");
     };
-    let text = std::str::from_utf8(rest)
-        .map_err(|_| err!("the backup's JWE is not text; the file is damaged"))?;
+    let text = std::str::from_utf8(rest).map_err(|_| {
+        err!(
+            Integrity,
+            "the backup's JWE is not text; the file is damaged"
+        )
+    })?;
     let parts: Vec<&str> = text.trim_end().split('.').collect();
-    if parts.len() != 5
-        || parts
-            .iter()
-            .enumerate()
-            .any(|(i, p)| (p.is_empty() && i != 1) || !p.bytes().all(is_b64url))
+    let [header, _key, iv, ciphertext, tag] = parts.as_slice() else {
+        bail!(
+            Integrity,
+            "the backup's JWE is not five base64url parts; the file is damaged or truncated"
+        );
+    };
+    let b64url = |p: &str| p.bytes().all(is_b64url);
+    // The encrypted key is empty for direct encryption (`alg` "dir"); the rest never is.
+    if [header, iv, ciphertext, tag].iter().any(|p| p.is_empty())
+        || !parts.iter().all(|p| b64url(p))
     {
-        bail!("the backup's JWE is not five base64url parts; the file is damaged or truncated");
+        bail!(
+            Integrity,
+            "the backup's JWE is not five base64url parts; the file is damaged or truncated"
+        );
     }
-    let header = byok_core::kek::decode_b64url(parts[0])
-        .map_err(|_| err!("the backup's JWE header is not base64url"))?;
-    let header: serde_json::Value = serde_json::from_slice(&header)
-        .map_err(|_| err!("the backup's JWE header is not JSON; the file is damaged"))?;
+    let header = byok_core::kek::decode_b64url(header).map_err(|_| {
+        err!(
+            Integrity,
+            "the backup's JWE header is not base64url; the file is damaged"
+        )
+    })?;
+    let header: serde_json::Value = serde_json::from_slice(&header).map_err(|_| {
+        err!(
+            Integrity,
+            "the backup's JWE header is not JSON; the file is damaged"
+        )
+    })?;
     if header.get("enc").and_then(|v| v.as_str()).is_none()
         || header.get("alg").and_then(|v| v.as_str()).is_none()
     {
-        bail!("the backup's JWE header lacks alg or enc; the file is damaged");
+        bail!(
+            Integrity,
+            "the backup's JWE header lacks alg or enc; the file is damaged"
+        );
     }
     Ok(())
 }
@@ -131,7 +167,7 @@ fn is_b64url(b: u8) -> bool {
 }
 
 /// Write a backup file (exclusive create) and append its manifest entry, both flushed
-/// to disk. Returns the entry.
+/// to disk. `now` (Unix seconds) dates the file name and the entry. Returns the entry.
 pub fn store(
     dir: &Path,
     vault_url: &str,
@@ -139,29 +175,35 @@ pub fn store(
     version: &str,
     key_spki_sha256: &str,
     bytes: &[u8],
-    now: time_fmt::Utc,
+    now: i64,
 ) -> Result<ManifestEntry> {
     if !dir.is_dir() {
         bail!(
+            NotFound,
             "backup directory {} does not exist: create it first",
             dir.display()
         );
     }
-    check_backup_form(bytes)
-        .map_err(|e| e.context("the vault's backup is not of the expected form"))?;
-    let path = next_backup_path(dir, vault_url, key, &now.yyyymmdd());
+    check_backup_form(bytes).map_err(|e| {
+        crate::causes::rekind(
+            e,
+            byok_core::ErrorKind::Service,
+            "the vault's backup is not of the expected form",
+        )
+    })?;
+    let path = next_backup_path(dir, vault_url, key, &yyyymmdd(now))?;
     fsutil::write_new(&path, bytes, 0o600)?;
     let entry = ManifestEntry {
         file: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        sha256: hex::encode(Sha256::digest(bytes)),
+        sha256: sha256_hex(bytes),
         size: bytes.len() as u64,
         vault: vault_url.to_string(),
         key: key.to_string(),
         version: version.to_string(),
-        time: now.rfc3339(),
+        time: rfc3339(now),
         key_spki_sha256: key_spki_sha256.to_string(),
     };
     if let Err(e) = append_manifest(dir, &entry) {
@@ -176,31 +218,40 @@ pub fn store(
 fn append_manifest(dir: &Path, entry: &ManifestEntry) -> Result<()> {
     let path = dir.join(MANIFEST);
     let created = !path.exists();
-    let mut line =
-        serde_json::to_vec(entry).map_err(|e| err!("cannot encode the manifest entry: {e}"))?;
+    let mut line = serde_json::to_vec(entry)
+        .map_err(|e| err!(Internal, "cannot encode the manifest entry: {e}"))?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|e| err!("cannot open {}: {e}", path.display()))?;
+        .map_err(|e| err!(Io, "cannot open {}: {e}", path.display()))?;
     f.write_all(&line)
         .and_then(|_| f.sync_all())
-        .map_err(|e| err!("cannot append to {}: {e}", path.display()))?;
+        .map_err(|e| err!(Io, "cannot append to {}: {e}", path.display()))?;
     if created {
         fsutil::sync_dir(dir);
     }
     Ok(())
 }
 
-/// Read `manifest.jsonl`.
+/// Read `manifest.jsonl`: `NotFound` when there is none, `Integrity` when a line is not
+/// a manifest entry.
 pub fn read_manifest(dir: &Path) -> Result<Vec<ManifestEntry>> {
     let path = dir.join(MANIFEST);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        err!(
-            "cannot read {} ({e}): is {} a byok backup directory?",
-            path.display(),
-            dir.display()
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            byok_core::ErrorKind::NotFound
+        } else {
+            byok_core::ErrorKind::Io
+        };
+        byok_core::Error::new(
+            kind,
+            format!(
+                "cannot read {} ({e}): is {} a byok backup directory?",
+                path.display(),
+                dir.display()
+            ),
         )
     })?;
     text.lines()
@@ -209,6 +260,7 @@ pub fn read_manifest(dir: &Path) -> Result<Vec<ManifestEntry>> {
         .map(|(i, l)| {
             serde_json::from_str(l).map_err(|e| {
                 err!(
+                    Integrity,
                     "{} line {}: not a manifest entry ({e}); the manifest was altered",
                     path.display(),
                     i + 1
@@ -233,7 +285,7 @@ pub fn verify_dir(dir: &Path) -> Result<(Vec<ManifestEntry>, VerifyReport)> {
     let mut problems = Vec::new();
     let mut listed = BTreeSet::new();
     for e in &entries {
-        if e.file.contains('/') || e.file.starts_with('.') {
+        if !is_plain_file_name(&e.file) {
             problems.push(format!(
                 "manifest names {:?}, which is not a file in this directory",
                 e.file
@@ -254,7 +306,7 @@ pub fn verify_dir(dir: &Path) -> Result<(Vec<ManifestEntry>, VerifyReport)> {
                 continue;
             }
         };
-        if bytes.len() as u64 != e.size || hex::encode(Sha256::digest(&bytes)) != e.sha256 {
+        if bytes.len() as u64 != e.size || sha256_hex(&bytes) != e.sha256 {
             problems.push(format!(
                 "{} does not match its manifest hash: it was altered or damaged",
                 e.file
@@ -265,7 +317,8 @@ pub fn verify_dir(dir: &Path) -> Result<(Vec<ManifestEntry>, VerifyReport)> {
             problems.push(format!("{}: {}", e.file, err.message()));
         }
     }
-    let read = std::fs::read_dir(dir).map_err(|e| err!("cannot list {}: {e}", dir.display()))?;
+    let read =
+        std::fs::read_dir(dir).map_err(|e| err!(Io, "cannot list {}: {e}", dir.display()))?;
     for ent in read.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
         if name == MANIFEST {
@@ -285,73 +338,19 @@ pub fn verify_dir(dir: &Path) -> Result<(Vec<ManifestEntry>, VerifyReport)> {
     Ok((entries, report))
 }
 
-/// Minimal UTC time formatting (no time-zone database needed: UTC only).
-pub mod time_fmt {
-    /// Seconds since the Unix epoch, UTC.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Utc(pub i64);
-
-    impl Utc {
-        pub fn now() -> Utc {
-            let s = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            Utc(s)
-        }
-
-        /// (year, month, day, hour, minute, second).
-        pub fn parts(self) -> (i64, u32, u32, u32, u32, u32) {
-            let days = self.0.div_euclid(86_400);
-            let secs = self.0.rem_euclid(86_400);
-            // Howard Hinnant's days-to-civil algorithm.
-            let z = days + 719_468;
-            let era = z.div_euclid(146_097);
-            let doe = z.rem_euclid(146_097);
-            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-            let y = yoe + era * 400;
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-            let mp = (5 * doy + 2) / 153;
-            let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-            let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-            let y = if m <= 2 { y + 1 } else { y };
-            (
-                y,
-                m,
-                d,
-                (secs / 3600) as u32,
-                ((secs % 3600) / 60) as u32,
-                (secs % 60) as u32,
-            )
-        }
-
-        pub fn yyyymmdd(self) -> String {
-            let (y, m, d, ..) = self.parts();
-            format!("{y:04}{m:02}{d:02}")
-        }
-
-        pub fn rfc3339(self) -> String {
-            let (y, m, d, hh, mm, ss) = self.parts();
-            format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::Utc;
-        #[test]
-        fn known_dates() {
-            assert_eq!(Utc(0).rfc3339(), "1970-01-01T00:00:00Z");
-            assert_eq!(Utc(1_501_632_000).yyyymmdd(), "20170802");
-            assert_eq!(Utc(253_402_214_400).rfc3339(), "9999-12-31T00:00:00Z");
-            assert_eq!(Utc(951_782_400).rfc3339(), "2000-02-29T00:00:00Z");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byok_core::ErrorKind;
+
+    const V: &str = "https://contoso-vault1.vault.azure.net";
+    /// 2017-08-02T12:00:00Z.
+    const NOON: i64 = 1_501_675_200;
+
+    fn good_backup(tail: &str) -> Vec<u8> {
+        let hdr = byok_core::kek::encode_b64url(br#"{"alg":"dir","enc":"A256GCM"}"#);
+        [BACKUP_MAGIC, format!("{hdr}..aXY.{tail}.dGFn").as_bytes()].concat()
+    }
 
     #[test]
     fn file_labels() {
@@ -360,19 +359,153 @@ mod tests {
             "Contoso-O365EX-NA-VaultA1"
         );
         assert_eq!(vault_file_label("https://127.0.0.1:8443"), "127-0-0-1-8443");
+        assert_eq!(vault_file_label("https://[::1]:9/"), "1--9");
     }
 
     #[test]
     fn backup_form() {
-        let hdr = byok_core::kek::encode_b64url(br#"{"alg":"dir","enc":"A256GCM"}"#);
-        let good = [BACKUP_MAGIC, format!("{hdr}..aXY.Y3Q.dGFn").as_bytes()].concat();
+        let good = good_backup("Y3Q");
         check_backup_form(&good).unwrap();
-        assert!(check_backup_form(b"").is_err());
-        assert!(check_backup_form(b"JkF6dXJlS2V5VmF1bHQ")
-            .unwrap_err()
-            .message()
-            .contains("base64 text"));
-        assert!(check_backup_form(&good[..good.len() - 9]).is_err());
-        assert!(check_backup_form(&[BACKUP_MAGIC, b"x.y"].concat()).is_err());
+        check_backup_form(&[good.as_slice(), b"\n"].concat()).unwrap();
+        assert_eq!(
+            check_backup_form(b"").unwrap_err().kind(),
+            ErrorKind::Integrity
+        );
+        let e = check_backup_form(b"JkF6dXJlS2V5VmF1bHQ").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadInput);
+        assert!(e.message().contains("base64 text"), "{e}");
+        for bad in [
+            good[..good.len() - 9].to_vec(),
+            [BACKUP_MAGIC, b"x.y"].concat(),
+            [BACKUP_MAGIC, b"a.b.c.d.e.f"].concat(),
+            [BACKUP_MAGIC, b"e30..aXY.Y3Q.dGFn"].concat(),
+            [BACKUP_MAGIC, b"!!..aXY.Y3Q.dGFn"].concat(),
+            [BACKUP_MAGIC, &[0xff, 0xfe][..]].concat(),
+            good_backup(""),
+            good_backup("Y3$"),
+        ] {
+            let e = check_backup_form(&bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+        }
+    }
+
+    #[test]
+    fn backup_file_names_never_repeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = next_backup_path(dir.path(), V, "k1", "20170802").unwrap();
+        assert_eq!(
+            p.file_name().unwrap(),
+            "contoso-vault1-k1-Backup-20170802.backup"
+        );
+        std::fs::write(&p, b"x").unwrap();
+        let p2 = next_backup_path(dir.path(), V, "k1", "20170802").unwrap();
+        assert_eq!(
+            p2.file_name().unwrap(),
+            "contoso-vault1-k1-Backup-20170802-2.backup"
+        );
+        for name in ["a.backup", "x-1", "k"] {
+            assert!(is_plain_file_name(name), "{name}");
+        }
+        for name in ["", "../a", "a/b", ".hidden", "a\\b", "a\0b"] {
+            assert!(!is_plain_file_name(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn store_then_verify_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let one = good_backup("b25l");
+        let two = good_backup("dHdv");
+        let e1 = store(d, V, "k1", "v1", "spki1", &one, NOON).unwrap();
+        let e2 = store(d, V, "k1", "v2", "spki2", &two, NOON).unwrap();
+        assert_eq!(e1.file, "contoso-vault1-k1-Backup-20170802.backup");
+        assert_eq!(e2.file, "contoso-vault1-k1-Backup-20170802-2.backup");
+        assert_eq!(e1.time, "2017-08-02T12:00:00Z");
+        assert_eq!(e1.sha256, sha256_hex(&one));
+        assert_eq!(e1.size, one.len() as u64);
+        assert_eq!(std::fs::read(d.join(&e1.file)).unwrap(), one);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(d.join(&e1.file)).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(read_manifest(d).unwrap(), vec![e1.clone(), e2.clone()]);
+        let (entries, report) = verify_dir(d).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+        // An altered file, an unlisted one and a missing one are each reported.
+        std::fs::write(d.join(&e2.file), good_backup("ZXZpbA")).unwrap();
+        std::fs::write(d.join("stray.backup"), b"x").unwrap();
+        std::fs::remove_file(d.join(&e1.file)).unwrap();
+        let (_, report) = verify_dir(d).unwrap();
+        let all = report.problems.join("\n");
+        assert_eq!(report.problems.len(), 3, "{all}");
+        assert!(all.contains(&format!("{} is missing", e1.file)), "{all}");
+        assert!(all.contains("does not match its manifest hash"), "{all}");
+        assert!(
+            all.contains("stray.backup is in the directory but not in the manifest"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn store_refuses_what_it_cannot_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let e = store(&missing, V, "k", "v", "s", &good_backup("Y3Q"), NOON).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = store(dir.path(), V, "k", "v", "s", b"not a backup", NOON).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Service);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+    }
+
+    #[test]
+    fn manifests_that_are_missing_or_altered() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            read_manifest(dir.path()).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        std::fs::write(dir.path().join(MANIFEST), "{\"file\": 1}\n").unwrap();
+        let e = read_manifest(dir.path()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Integrity);
+        assert!(e.message().contains("line 1"), "{e}");
+        // Unknown fields are an alteration too.
+        let entry = ManifestEntry {
+            file: "a.backup".into(),
+            sha256: "00".into(),
+            size: 1,
+            vault: V.into(),
+            key: "k".into(),
+            version: "v".into(),
+            time: rfc3339(NOON),
+            key_spki_sha256: "s".into(),
+        };
+        let mut v = serde_json::to_value(&entry).unwrap();
+        v["extra"] = serde_json::json!(1);
+        std::fs::write(dir.path().join(MANIFEST), format!("\n{v}\n")).unwrap();
+        assert_eq!(
+            read_manifest(dir.path()).unwrap_err().kind(),
+            ErrorKind::Integrity
+        );
+        // A listed path outside the directory is a problem, never read.
+        let mut bad = entry.clone();
+        bad.file = "../a.backup".into();
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            format!("{}\n", serde_json::to_string(&bad).unwrap()),
+        )
+        .unwrap();
+        let (_, report) = verify_dir(dir.path()).unwrap();
+        assert!(
+            report.problems[0].contains("not a file in this directory"),
+            "{:?}",
+            report.problems
+        );
     }
 }

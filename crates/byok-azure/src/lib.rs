@@ -3,13 +3,17 @@
 //! backup files, the Blob Storage copy, and `byok ceremony import`.
 //!
 //! - [`vault`]: the Key Vault client
-//! - [`pipeline`]: upload, verify, backup and restore drills
+//! - [`pipeline`]: KEKs, upload, verify, backup and restore drills (one file each)
 //! - [`backup`]: backup files and their manifest
 //! - [`blob`]: the online backup copy to Azure Blob Storage
 //! - [`import`]: `byok ceremony import`, the connected run of a ceremony
+//!
+//! Every error carries a kind (`byok_core::ErrorKind`), which is what callers decide on:
+//! `NotFound`, `Exists`, `Integrity`, `OutcomeUnknown`, `Service`, `Io`, `BadInput`.
 
 pub mod backup;
 pub mod blob;
+mod causes;
 pub mod import;
 pub mod pipeline;
 pub mod vault;

@@ -1,0 +1,317 @@
+//! `byok ceremony import`: the connected run of a ceremony.
+//!
+//! Reads the same plan as the offline run, and the ceremony directory the officers
+//! carried over: the closed, signed offline transcript, `manifest.json`, the packages and
+//! public keys. Before anything is sent it checks that the transcript verifies and starts
+//! from this plan, that the manifest is the one the transcript recorded, and that every
+//! file is byte for byte what the manifest says. Then, key by key: upload, verify
+//! (Customer Key's rules and a live round trip), back up. At the end it prints the
+//! versioned key URIs and the exact Office 365 commands that finish the setup, and the
+//! commands for a future key roll.
+//!
+//! Rerunnable: uploads already done are recognized by the package hash tag, verification
+//! runs again, and a key version already in the backup manifest is not backed up twice.
+//! Each run writes its own transcript, `import-transcript.jsonl` (then `-2`, `-3`, … for
+//! later runs), chained from the plan's hash and naming the offline transcript's digest,
+//! and closed unsigned (the connected workstation holds no HSM) with the reason stated.
+
+mod commands;
+mod inputs;
+
+pub use commands::PolicyCommands;
+
+use crate::backup::{self, ManifestEntry};
+use crate::pipeline;
+use crate::vault::{check_vault_url, Connection, Vault};
+use byok_core::ceremony::manifest::TRANSCRIPT;
+use byok_core::ceremony::plan::CheckedPlan;
+use byok_core::transcript::{self, Record, StepName, Writer};
+use byok_core::util::sha256_hex;
+use byok_core::{bail, err, ErrorKind, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Most import runs of one ceremony directory.
+const MAX_RUNS: usize = 999;
+
+/// One imported key.
+#[derive(Debug, Serialize)]
+pub struct ImportedKey {
+    pub policy: String,
+    pub vault: String,
+    pub name: String,
+    /// The versioned key URI.
+    pub kid: String,
+    pub version: String,
+    pub uploaded_now: bool,
+    pub verified: bool,
+    pub backup_file: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    pub ceremony: String,
+    pub keys: Vec<ImportedKey>,
+    pub commands: Vec<PolicyCommands>,
+    pub transcript: PathBuf,
+    pub transcript_digest: String,
+    pub backup_dir: PathBuf,
+}
+
+pub struct ImportOptions<'a> {
+    /// The checked plan (the same file as the offline run's).
+    pub plan: &'a CheckedPlan,
+    pub packages: &'a Path,
+    pub backup_dir: Option<&'a Path>,
+    pub conn: &'a Connection,
+    /// Attestation trust roots: the pinned Marvell roots, plus any rehearsal roots.
+    pub roots: &'a byok_core::attestation::TrustRoots,
+}
+
+/// The transcript file of this import run: an unfinished one is continued; after a
+/// closed one, the next number.
+fn transcript_path(dir: &Path) -> Result<(PathBuf, bool)> {
+    for n in 1..=MAX_RUNS {
+        let name = if n == 1 {
+            "import-transcript.jsonl".to_string()
+        } else {
+            format!("import-transcript-{n}.jsonl")
+        };
+        let p = dir.join(name);
+        if !p.exists() {
+            return Ok((p, false));
+        }
+        if transcript::verify(&p).is_err() {
+            // Not closed (or damaged): reopening checks its chain and says which.
+            return Ok((p, true));
+        }
+    }
+    bail!(
+        Exists,
+        "{} already holds {MAX_RUNS} import transcripts: copy the ceremony directory and import from the copy",
+        dir.display()
+    )
+}
+
+/// Run the import: check the ceremony directory, connect to every vault, then key by key
+/// upload, verify and back up, each step recorded in this run's transcript.
+pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
+    let plan = opts.plan;
+    let mode = plan.mode;
+    let conn = Connection {
+        mode,
+        ..opts.conn.clone()
+    };
+    let dir = opts.packages;
+    let inputs::Checked {
+        manifest,
+        transcript_sha256: offline_sha,
+        transcript_digest: offline_digest,
+    } = inputs::check_inputs(plan, dir)?;
+    let backup_dir = opts
+        .backup_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join("backups"));
+    if !backup_dir.exists() {
+        std::fs::create_dir(&backup_dir)
+            .map_err(|e| err!(Io, "cannot create {}: {e}", backup_dir.display()))?;
+    }
+    // Connect to every vault first: a wrong URL or credential stops the run before any upload.
+    let mut vaults: BTreeMap<String, Vault> = BTreeMap::new();
+    for k in &manifest.keys {
+        let url = check_vault_url(&k.vault, mode)?;
+        if !vaults.contains_key(&url) {
+            vaults.insert(url.clone(), Vault::connect(&url, &conn)?);
+        }
+    }
+    let (tpath, continuing) = transcript_path(dir)?;
+    let mut w = if continuing {
+        Writer::reopen(&tpath)?.0
+    } else {
+        let mut w = Writer::create(&tpath, plan.sha256)?;
+        w.append(
+            Record::new(StepName::Open, "byok")
+                .input("plan", &plan.sha256_hex())
+                .input(TRANSCRIPT, &offline_sha)
+                .detail("ceremony", &plan.plan.ceremony)
+                .detail("run", "import")
+                .detail("rehearsal", mode.is_rehearsal())
+                .detail("offline_transcript_digest", &offline_digest)
+                .detail("vaults", vaults.keys().collect::<Vec<_>>()),
+        )?;
+        w
+    };
+    // Backups of an earlier run; a manifest that is there but unreadable stops the run.
+    let done_in_backups: Vec<ManifestEntry> = match backup::read_manifest(&backup_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.is(ErrorKind::NotFound) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut keys = Vec::new();
+    for pk in &plan.keys {
+        let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
+            bail!(
+                Internal,
+                "internal: key {} vanished from the manifest",
+                pk.key.name
+            );
+        };
+        let url = check_vault_url(&mk.vault, mode)?;
+        let v = vaults
+            .get(&url)
+            .ok_or_else(|| err!(Internal, "internal: no connection to {url}"))?;
+        if byok_core::keyid::KeyId::parse(&mk.kek_kid, mode)?.vault != url {
+            bail!("the manifest's KEK for {} is not in {url}", mk.name);
+        }
+        let up = pipeline::upload(
+            v,
+            &dir.join(&mk.package),
+            &mk.name,
+            false,
+            Some(&dir.join(&mk.public_key)),
+        )?;
+        w.append(
+            Record::new(StepName::Upload, "byok")
+                .input(&mk.package, &mk.package_sha256)
+                .detail("vault", &url)
+                .detail("key", &mk.name)
+                .detail("kid", &up.kid)
+                .detail("already_done", up.already_done)
+                .detail("spki_sha256", &up.key_spki_sha256),
+        )?;
+        let ver = pipeline::verify_with_roots(v, &mk.name, &dir.join(&mk.public_key), opts.roots)?;
+        if !ver.ok {
+            let failed: Vec<String> = ver
+                .rules
+                .iter()
+                .filter(|r| !r.ok)
+                .map(|r| format!("{} (fix: {})", r.rule, r.fix))
+                .collect();
+            // Another key than the ceremony's is an integrity failure; the rest is the
+            // vault's configuration.
+            let kind = if ver
+                .rules
+                .iter()
+                .any(|r| !r.ok && r.rule == pipeline::verify::SAME_KEY_RULE)
+            {
+                ErrorKind::Integrity
+            } else {
+                ErrorKind::Service
+            };
+            return Err(byok_core::Error::new(
+                kind,
+                format!("key {} in {url} fails: {}", mk.name, failed.join("; ")),
+            ));
+        }
+        w.append(
+            Record::new(StepName::Verify, "byok")
+                .input(&mk.public_key, &mk.public_key_sha256)
+                .detail("kid", &ver.kid)
+                .detail(
+                    "rules",
+                    ver.rules.iter().map(|r| r.rule).collect::<Vec<_>>(),
+                ),
+        )?;
+        let version = up.version.clone();
+        let existing = done_in_backups
+            .iter()
+            .find(|e| {
+                check_vault_url(&e.vault, mode).ok().as_deref() == Some(url.as_str())
+                    && e.key == mk.name
+                    && e.version == version
+            })
+            .cloned();
+        let entry = match existing {
+            Some(e) => e,
+            None => {
+                let b = pipeline::backup(v, &mk.name, &backup_dir)?;
+                w.append(
+                    Record::new(StepName::Backup, "byok")
+                        .output(&b.entry.file, &b.entry.sha256)
+                        .detail("kid", &ver.kid)
+                        .detail("dir", backup_dir.display().to_string()),
+                )?;
+                b.entry
+            }
+        };
+        keys.push(ImportedKey {
+            policy: pk.policy.clone(),
+            vault: url.clone(),
+            name: mk.name.clone(),
+            kid: ver.kid.clone(),
+            version,
+            uploaded_now: !up.already_done,
+            verified: true,
+            backup_file: entry.file,
+        });
+    }
+    let commands = commands::commands(plan, &keys);
+    let mut close = Record::new(StepName::Close, "byok")
+        .detail(
+            "unsigned",
+            "the connected workstation holds no HSM; the offline transcript is signed",
+        )
+        .detail("keys", keys.iter().map(|k| &k.kid).collect::<Vec<_>>())
+        .detail(
+            "office365_commands",
+            commands
+                .iter()
+                .flat_map(|c| c.setup.clone())
+                .collect::<Vec<_>>(),
+        );
+    for k in &keys {
+        if !backup::is_plain_file_name(&k.backup_file) {
+            bail!(
+                Integrity,
+                "the backup manifest in {} names {:?}, which is not a file there: the manifest was altered",
+                backup_dir.display(),
+                k.backup_file
+            );
+        }
+        let bytes = std::fs::read(backup_dir.join(&k.backup_file))
+            .map_err(|e| err!(Io, "cannot read {}: {e}", k.backup_file))?;
+        close = close.output(&k.backup_file, &sha256_hex(&bytes));
+    }
+    w.append(close)?;
+    let verified = transcript::verify(&tpath)?;
+    Ok(ImportReport {
+        ceremony: plan.plan.ceremony.clone(),
+        keys,
+        commands,
+        transcript: tpath,
+        transcript_digest: verified.report.digest,
+        backup_dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed_transcript(p: &Path) {
+        let mut w = Writer::create(p, [1; 32]).unwrap();
+        w.append(Record::new(StepName::Open, "byok").input("plan", &hex::encode([1u8; 32])))
+            .unwrap();
+        w.append(Record::new(StepName::Close, "byok").detail("unsigned", "test"))
+            .unwrap();
+    }
+
+    #[test]
+    fn each_run_gets_its_transcript() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let (p, cont) = transcript_path(d).unwrap();
+        assert_eq!(p, d.join("import-transcript.jsonl"));
+        assert!(!cont);
+        closed_transcript(&p);
+        let (p2, cont) = transcript_path(d).unwrap();
+        assert_eq!(p2, d.join("import-transcript-2.jsonl"));
+        assert!(!cont);
+        // An unfinished run is continued.
+        let mut w = Writer::create(&p2, [1; 32]).unwrap();
+        w.append(Record::new(StepName::Open, "byok").input("plan", &hex::encode([1u8; 32])))
+            .unwrap();
+        assert_eq!(transcript_path(d).unwrap(), (p2, true));
+    }
+}

@@ -1,0 +1,330 @@
+//! Credentials as `az` users expect them, in this order (azure_identity has no default
+//! chain yet):
+//!
+//! 1. a static bearer token from `--access-token-file` (a file only its owner can read);
+//! 2. a static bearer token from `BYOK_ACCESS_TOKEN`;
+//! 3. otherwise a chain, the first that yields a token wins: a service principal from
+//!    `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`, a managed identity,
+//!    the Azure CLI's login.
+//!
+//! [`sources`] decides the order from the connection and the environment without any
+//! network; [`credential`] builds the SDK credentials from it.
+
+use super::Connection;
+use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use azure_core::http::ClientOptions;
+use azure_core::time::{Duration, OffsetDateTime};
+use byok_core::{bail, err, Result};
+use std::sync::Arc;
+
+/// A bearer token from a file or the environment.
+#[derive(Debug)]
+struct StaticToken(Secret);
+
+#[async_trait::async_trait]
+impl TokenCredential for StaticToken {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        // A far expiry: the SDK must never try to refresh a token it cannot renew.
+        Ok(AccessToken::new(
+            self.0.secret().to_string(),
+            OffsetDateTime::now_utc() + Duration::days(365),
+        ))
+    }
+}
+
+/// Try credentials in turn; the first that yields a token wins.
+#[derive(Debug)]
+struct Chain(Vec<Arc<dyn TokenCredential>>);
+
+#[async_trait::async_trait]
+impl TokenCredential for Chain {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let mut errs = Vec::new();
+        for c in &self.0 {
+            match c.get_token(scopes, options.clone()).await {
+                Ok(t) => return Ok(t),
+                Err(e) => errs.push(e.to_string()),
+            }
+        }
+        Err(azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Credential,
+            format!(
+                "no credential worked ({}); run `az login`, or give --access-token-file or BYOK_ACCESS_TOKEN",
+                errs.join("; ")
+            ),
+        ))
+    }
+}
+
+/// Where a token may come from, in the order tried.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// `--access-token-file`: used alone.
+    TokenFile(Secret),
+    /// `BYOK_ACCESS_TOKEN`: used alone.
+    TokenEnv(Secret),
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`.
+    ServicePrincipal {
+        tenant: String,
+        client: String,
+        secret: Secret,
+    },
+    ManagedIdentity,
+    AzureCli,
+}
+
+impl Source {
+    #[cfg(test)]
+    fn name(&self) -> &'static str {
+        match self {
+            Source::TokenFile(_) => "token file",
+            Source::TokenEnv(_) => "BYOK_ACCESS_TOKEN",
+            Source::ServicePrincipal { .. } => "service principal",
+            Source::ManagedIdentity => "managed identity",
+            Source::AzureCli => "azure cli",
+        }
+    }
+}
+
+/// The sources to try, in order, for `conn` and the environment `env` (a lookup, so
+/// tests need not change the process's environment). A static token stands alone.
+pub(crate) fn sources(
+    conn: &Connection,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Source>> {
+    if let Some(path) = &conn.access_token_file {
+        let raw = byok_core::fsutil::read_secret_file(path, "access token file")?;
+        let token = std::str::from_utf8(&raw)
+            .map_err(|_| err!("access token file {} is not text", path.display()))?
+            .trim();
+        if token.is_empty() {
+            bail!("access token file {} is empty", path.display());
+        }
+        return Ok(vec![Source::TokenFile(Secret::new(token.to_string()))]);
+    }
+    if let Some(token) = env("BYOK_ACCESS_TOKEN") {
+        let token = token.trim();
+        if !token.is_empty() {
+            return Ok(vec![Source::TokenEnv(Secret::new(token.to_string()))]);
+        }
+    }
+    let mut out = Vec::new();
+    let nonempty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    if let (Some(tenant), Some(client), Some(secret)) = (
+        nonempty("AZURE_TENANT_ID"),
+        nonempty("AZURE_CLIENT_ID"),
+        nonempty("AZURE_CLIENT_SECRET"),
+    ) {
+        out.push(Source::ServicePrincipal {
+            tenant,
+            client,
+            secret: Secret::new(secret),
+        });
+    }
+    out.push(Source::ManagedIdentity);
+    out.push(Source::AzureCli);
+    Ok(out)
+}
+
+/// The credential for `conn`, from the process's environment.
+pub(crate) fn credential(
+    conn: &Connection,
+    options: &ClientOptions,
+) -> Result<Arc<dyn TokenCredential>> {
+    build(sources(conn, |k| std::env::var(k).ok())?, options)
+}
+
+fn build(sources: Vec<Source>, options: &ClientOptions) -> Result<Arc<dyn TokenCredential>> {
+    let mut chain: Vec<Arc<dyn TokenCredential>> = Vec::new();
+    for s in sources {
+        match s {
+            Source::TokenFile(t) | Source::TokenEnv(t) => return Ok(Arc::new(StaticToken(t))),
+            Source::ServicePrincipal {
+                tenant,
+                client,
+                secret,
+            } => chain.push(
+                azure_identity::ClientSecretCredential::new(
+                    &tenant,
+                    client,
+                    secret,
+                    Some(azure_identity::ClientSecretCredentialOptions {
+                        client_options: options.clone(),
+                    }),
+                )
+                .map_err(|e| {
+                    err!(
+                        Service,
+                        "the service principal in AZURE_* is not usable ({e}); check AZURE_TENANT_ID and AZURE_CLIENT_ID"
+                    )
+                })?,
+            ),
+            Source::ManagedIdentity => {
+                if let Ok(mi) = azure_identity::ManagedIdentityCredential::new(Some(
+                    azure_identity::ManagedIdentityCredentialOptions {
+                        client_options: options.clone(),
+                        ..Default::default()
+                    },
+                )) {
+                    chain.push(mi);
+                }
+            }
+            Source::AzureCli => {
+                if let Ok(cli) = azure_identity::AzureCliCredential::new(None) {
+                    chain.push(cli);
+                }
+            }
+        }
+    }
+    Ok(Arc::new(Chain(chain)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byok_core::{ErrorKind, Mode};
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    fn conn(file: Option<PathBuf>) -> Connection {
+        Connection {
+            ca_file: None,
+            access_token_file: file,
+            mode: Mode::Ceremony,
+        }
+    }
+
+    fn names(c: &Connection, env: &[(&str, &str)]) -> Vec<&'static str> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        sources(c, |k| env.get(k).cloned())
+            .unwrap()
+            .iter()
+            .map(Source::name)
+            .collect()
+    }
+
+    const SP: [(&str, &str); 3] = [
+        ("AZURE_TENANT_ID", "t"),
+        ("AZURE_CLIENT_ID", "c"),
+        ("AZURE_CLIENT_SECRET", "s"),
+    ];
+
+    fn token_file(dir: &tempfile::TempDir, text: &str, mode: u32) -> PathBuf {
+        let p = dir.path().join(format!("token-{mode:o}"));
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn the_chain_order() {
+        let c = conn(None);
+        assert_eq!(names(&c, &[]), ["managed identity", "azure cli"]);
+        assert_eq!(
+            names(&c, &SP),
+            ["service principal", "managed identity", "azure cli"]
+        );
+        // An incomplete service principal is not tried.
+        assert_eq!(names(&c, &SP[..2]), ["managed identity", "azure cli"]);
+        assert_eq!(
+            names(&c, &[SP[0], SP[1], ("AZURE_CLIENT_SECRET", " ")]),
+            ["managed identity", "azure cli"]
+        );
+        // BYOK_ACCESS_TOKEN stands alone, before any chain; a blank one is ignored.
+        let mut env = SP.to_vec();
+        env.push(("BYOK_ACCESS_TOKEN", " tok "));
+        assert_eq!(names(&c, &env), ["BYOK_ACCESS_TOKEN"]);
+        assert_eq!(
+            names(&c, &[("BYOK_ACCESS_TOKEN", "  ")]),
+            ["managed identity", "azure cli"]
+        );
+    }
+
+    #[test]
+    fn the_token_file_comes_first_and_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = token_file(&dir, " file-token\n", 0o600);
+        let c = conn(Some(good));
+        assert_eq!(names(&c, &[("BYOK_ACCESS_TOKEN", "env")]), ["token file"]);
+        match sources(&c, |_| None).unwrap().as_slice() {
+            [Source::TokenFile(t)] => assert_eq!(t.secret(), "file-token"),
+            other => panic!("{other:?}"),
+        }
+        // Group-readable: refused, the message says what to do and never shows the token.
+        let open = token_file(&dir, "SECRET-token", 0o640);
+        let e = sources(&conn(Some(open)), |_| None).unwrap_err();
+        assert!(e.message().contains("chmod 600"), "{e}");
+        assert!(!e.message().contains("SECRET"), "{e}");
+        let empty = token_file(&dir, " \n", 0o400);
+        assert!(sources(&conn(Some(empty)), |_| None).is_err());
+        let missing = dir.path().join("missing");
+        assert!(sources(&conn(Some(missing)), |_| None).is_err());
+    }
+
+    #[derive(Debug)]
+    struct Fake(Option<&'static str>);
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Fake {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            match self.0 {
+                Some(t) => Ok(AccessToken::new(t.to_string(), OffsetDateTime::now_utc())),
+                None => Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    "fake refused",
+                )),
+            }
+        }
+    }
+
+    fn token(c: &dyn TokenCredential) -> azure_core::Result<String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(c.get_token(&["scope"], None))
+            .map(|t| t.token.secret().to_string())
+    }
+
+    #[test]
+    fn the_chain_takes_the_first_that_works() {
+        let chain = Chain(vec![
+            Arc::new(Fake(None)),
+            Arc::new(Fake(Some("second"))),
+            Arc::new(Fake(Some("third"))),
+        ]);
+        assert_eq!(token(&chain).unwrap(), "second");
+        let none = Chain(vec![Arc::new(Fake(None)), Arc::new(Fake(None))]);
+        let e = token(&none).unwrap_err();
+        assert!(matches!(e.kind(), azure_core::error::ErrorKind::Credential));
+        assert!(e.to_string().contains("fake refused; fake refused"), "{e}");
+        assert!(e.to_string().contains("az login"), "{e}");
+        let mapped = super::super::sdk_error("getting a token", e);
+        assert_eq!(mapped.kind(), ErrorKind::Service);
+    }
+
+    #[test]
+    fn static_tokens_are_built_alone() {
+        let c = build(
+            vec![Source::TokenEnv(Secret::new("tok")), Source::AzureCli],
+            &ClientOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(token(c.as_ref()).unwrap(), "tok");
+    }
+}

@@ -1,0 +1,200 @@
+//! The HTTP transport under the Key Vault SDK: byok's own reqwest client (rustls with
+//! ring, extra CAs, timeouts, no redirects), with two rules the SDK does not have.
+//!
+//! - **No blind retry of writes.** The SDK retries any request whose connection broke,
+//!   writes included, so a dropped import would add a second key version. Here a broken
+//!   request that is not [`safe_to_repeat`] is wrapped in [`WriteOutcomeUnknown`], which
+//!   the SDK does not retry; the callers look at what the vault holds and decide.
+//!   Requests that never reached the server, and 429/5xx answers, are retried by the SDK
+//!   with backoff, honouring `Retry-After`.
+//! - **TLS failures fail at once**, with a message about `--ca-file`, instead of a minute
+//!   of retries.
+
+use super::Connection;
+use crate::causes::has_cause;
+use byok_core::{bail, err, Result};
+
+/// What the transport wraps a write in when its connection broke after it was sent: the
+/// vault may or may not have applied it. [`super::sdk_error`] finds it among the error's
+/// causes and gives the error the kind `OutcomeUnknown`.
+#[derive(Debug)]
+pub(crate) struct WriteOutcomeUnknown(pub(crate) azure_core::Error);
+
+impl std::fmt::Display for WriteOutcomeUnknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the connection broke after the request was sent")
+    }
+}
+
+impl std::error::Error for WriteOutcomeUnknown {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The message of a TLS failure (the transport's and the blob copy's).
+const TLS_UNTRUSTED: &str = "TLS: the server's certificate is not trusted; for the simulator or a proxy give its CA with --ca-file or BYOK_CA_FILE";
+
+/// The HTTP transport: our reqwest client, with writes never retried blind and TLS
+/// failures never retried.
+#[derive(Debug)]
+pub(crate) struct ByokTransport(pub(crate) reqwest::Client);
+
+/// Requests that change nothing, or whose repetition changes nothing: reads, and the
+/// POSTs that only compute (backup, wrapKey, unwrapKey).
+pub(crate) fn safe_to_repeat(method: azure_core::http::Method, path: &str) -> bool {
+    use azure_core::http::Method;
+    let path = path.trim_end_matches('/');
+    matches!(method, Method::Get | Method::Head)
+        || (method == Method::Post
+            && (path.ends_with("/backup")
+                || path.ends_with("/wrapkey")
+                || path.ends_with("/unwrapkey")))
+}
+
+/// What a failed request becomes: a TLS refusal is not retried; a broken request that
+/// is not safe to repeat becomes "outcome unknown", which is not retried either.
+fn classify(e: azure_core::Error, repeatable: bool) -> azure_core::Error {
+    use azure_core::error::ErrorKind;
+    if has_cause::<rustls::Error>(&e) {
+        azure_core::Error::with_error(ErrorKind::Other, e, TLS_UNTRUSTED)
+    } else if matches!(e.kind(), ErrorKind::Io) && !repeatable {
+        azure_core::Error::with_error(
+            ErrorKind::Other,
+            WriteOutcomeUnknown(e),
+            "byok: the connection broke after the request was sent",
+        )
+    } else {
+        e
+    }
+}
+
+#[async_trait::async_trait]
+impl azure_core::http::HttpClient for ByokTransport {
+    async fn execute_request(
+        &self,
+        req: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        let repeatable = safe_to_repeat(req.method(), req.url().path());
+        self.0
+            .execute_request(req)
+            .await
+            .map_err(|e| classify(e, repeatable))
+    }
+}
+
+/// The one reqwest client for the vault and the blob copy.
+pub(crate) fn http_client(conn: &Connection) -> Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .timeout(std::time::Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = &conn.ca_file {
+        let pem = byok_core::fsutil::read_limited(path, 1 << 20, "CA file")?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            err!(
+                "CA file {} is not a PEM bundle of certificates ({e})",
+                path.display()
+            )
+        })?;
+        if certs.is_empty() {
+            bail!("CA file {} holds no certificate", path.display());
+        }
+        // Extra CAs are added to the system's, not put in their place.
+        b = b.tls_certs_merge(certs);
+    }
+    b.build()
+        .map_err(|e| err!(Service, "cannot set up HTTPS ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core::error::ErrorKind;
+    use azure_core::http::Method;
+
+    #[test]
+    fn reads_and_computing_posts_are_repeatable() {
+        for (m, p) in [
+            (Method::Get, "/keys/k"),
+            (Method::Get, "/keys/k/0123/attestation"),
+            (Method::Head, "/keys/k"),
+            (Method::Post, "/keys/k/backup"),
+            (Method::Post, "/keys/k/0123/wrapkey"),
+            (Method::Post, "/keys/k/0123/unwrapkey"),
+            (Method::Post, "/keys/k/0123/unwrapkey/"),
+        ] {
+            assert!(safe_to_repeat(m, p), "{m:?} {p}");
+        }
+    }
+
+    #[test]
+    fn writes_are_not_repeatable() {
+        for (m, p) in [
+            (Method::Put, "/keys/k"),
+            (Method::Post, "/keys/k/create"),
+            (Method::Post, "/keys/restore"),
+            (Method::Post, "/keys/k/0123/encrypt"),
+            (Method::Post, "/keys/k/0123/sign"),
+            (Method::Post, "/keys/backup-keys/create"),
+            (Method::Patch, "/keys/k/0123"),
+            (Method::Delete, "/keys/k"),
+            (Method::Delete, "/deletedkeys/k"),
+            (Method::Put, "/keys/k/backup"),
+        ] {
+            assert!(!safe_to_repeat(m, p), "{m:?} {p}");
+        }
+    }
+
+    #[test]
+    fn broken_writes_become_outcome_unknown() {
+        let io = || azure_core::Error::with_message(ErrorKind::Io, "connection reset");
+        let e = classify(io(), false);
+        assert!(has_cause::<WriteOutcomeUnknown>(&e));
+        assert!(matches!(e.kind(), ErrorKind::Other));
+        // A read is left to the SDK's retries.
+        let e = classify(io(), true);
+        assert!(!has_cause::<WriteOutcomeUnknown>(&e));
+        assert!(matches!(e.kind(), ErrorKind::Io));
+        // A connection that never opened was never sent: retried even for a write.
+        let e = classify(
+            azure_core::Error::with_message(ErrorKind::Connection, "refused"),
+            false,
+        );
+        assert!(!has_cause::<WriteOutcomeUnknown>(&e));
+    }
+
+    #[test]
+    fn tls_failures_say_ca_file() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let e = classify(azure_core::Error::new(ErrorKind::Io, io), false);
+        assert!(e.to_string().contains("--ca-file"), "{e}");
+        assert!(
+            !has_cause::<WriteOutcomeUnknown>(&e),
+            "a TLS refusal was never sent"
+        );
+    }
+
+    #[test]
+    fn ca_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = |p: Option<std::path::PathBuf>| Connection {
+            ca_file: p,
+            access_token_file: None,
+            mode: byok_core::Mode::Ceremony,
+        };
+        http_client(&conn(None)).unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        let e = http_client(&conn(Some(empty))).unwrap_err();
+        assert_eq!(e.kind(), byok_core::ErrorKind::BadInput);
+        assert!(e.message().contains("holds no certificate"), "{e}");
+        let missing = dir.path().join("missing.pem");
+        assert!(http_client(&conn(Some(missing))).is_err());
+    }
+}
