@@ -369,6 +369,11 @@ fn bad_kek_files_are_refused_with_the_reason() {
         ),
         ("ec", EC_P256_SPKI.into(), vec!["not RSA", "EC"]),
         (
+            "duplicate-key",
+            good_json.replacen("\"kty\"", "\"kty\": \"RSA\", \"kty\"", 1),
+            vec!["\"kty\" twice"],
+        ),
+        (
             "private",
             small
                 .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)

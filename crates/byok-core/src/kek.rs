@@ -244,6 +244,7 @@ fn parse_der(bytes: &[u8]) -> Result<Kek> {
 }
 
 fn parse_json(text: &str, mode: Mode) -> Result<Kek> {
+    crate::json::check_unique_keys(text.as_bytes())?;
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| err!("the JSON does not parse ({e}); {NOT_A_KEK}"))?;
     // A KeyBundle has the JWK under "key"; a bare JWK is accepted too.
@@ -342,4 +343,128 @@ pub fn decode_b64url(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeErro
 /// Encode base64url without padding, as Azure and the BYOK specification do.
 pub fn encode_b64url(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    use std::sync::OnceLock;
+
+    fn key(bits: usize) -> &'static rsa::PrivateKey {
+        static K: OnceLock<Vec<(usize, rsa::PrivateKey)>> = OnceLock::new();
+        let all = K.get_or_init(|| {
+            [1024, 2048]
+                .into_iter()
+                .map(|b| (b, rsa::PrivateKey::new(&mut rand::rng(), b).expect("key")))
+                .collect()
+        });
+        &all.iter().find(|(b, _)| *b == bits).expect("a test size").1
+    }
+
+    const KID: &str =
+        "https://contoso-vault1.vault.azure.net/keys/KEK/0123456789abcdef0123456789abcdef";
+
+    fn bundle(k: &rsa::PrivateKey, kty: &str, ops: &[&str], kid: &str) -> String {
+        let pk = k.to_public_key();
+        serde_json::json!({"key": {"kid": kid, "kty": kty, "key_ops": ops,
+            "n": encode_b64url(&pk.n().to_be_bytes_trimmed_vartime()),
+            "e": encode_b64url(&pk.e().to_be_bytes_trimmed_vartime())}})
+        .to_string()
+    }
+
+    #[test]
+    fn every_form_gives_the_same_fingerprint() {
+        let pk = key(2048).to_public_key();
+        let spki_pem = pk.to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let pkcs1_pem = pk.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let spki_der = pk.to_public_key_der().unwrap();
+        let json = bundle(key(2048), "RSA-HSM", &["import"], KID);
+        let forms: Vec<(&[u8], &str)> = vec![
+            (spki_pem.as_bytes(), "PEM SubjectPublicKeyInfo"),
+            (pkcs1_pem.as_bytes(), "PEM PKCS#1"),
+            (spki_der.as_bytes(), "DER SubjectPublicKeyInfo"),
+            (json.as_bytes(), "KeyBundle JSON"),
+        ];
+        let fps: Vec<[u8; 32]> = forms
+            .iter()
+            .map(|(b, format)| {
+                let k = Kek::from_bytes(b, None, Mode::Ceremony).unwrap();
+                assert_eq!(k.format, *format);
+                assert_eq!(k.bits(), 2048);
+                k.sha256()
+            })
+            .collect();
+        assert!(fps.windows(2).all(|w| w[0] == w[1]));
+        let k = Kek::from_bytes(json.as_bytes(), None, Mode::Ceremony).unwrap();
+        assert_eq!(k.kid.unwrap().url(), KID);
+    }
+
+    #[test]
+    fn what_azure_would_refuse_is_refused() {
+        let k2048 = key(2048);
+        let cases: Vec<(String, &str)> = vec![
+            (String::new(), "empty"),
+            ("garbage".into(), "not a KEK"),
+            (
+                key(1024)
+                    .to_public_key()
+                    .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+                    .unwrap(),
+                "RSA-1024",
+            ),
+            (bundle(k2048, "RSA", &["import"], KID), "RSA-HSM"),
+            (
+                bundle(k2048, "RSA-HSM", &["import", "wrapKey"], KID),
+                "exactly",
+            ),
+            (bundle(k2048, "RSA-HSM", &[], KID), "exactly"),
+            (
+                bundle(
+                    k2048,
+                    "RSA-HSM",
+                    &["import"],
+                    "https://evil.example.com/keys/k/0123456789abcdef0123456789abcdef",
+                ),
+                "not on a Key Vault",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n".into(),
+                "PRIVATE key",
+            ),
+        ];
+        for (text, words) in cases {
+            let e = Kek::from_bytes(text.as_bytes(), None, Mode::Ceremony).unwrap_err();
+            assert!(e.message().contains(words), "{words}: {e}");
+        }
+        // Duplicate fields in the JSON are refused, not resolved silently.
+        let dup = bundle(k2048, "RSA-HSM", &["import"], KID).replacen(
+            r#""kty":"#,
+            r#""kty":"RSA","kty":"#,
+            1,
+        );
+        assert!(Kek::from_bytes(dup.as_bytes(), None, Mode::Ceremony).is_err());
+    }
+
+    #[test]
+    fn the_kid_must_agree_and_loopback_only_in_a_rehearsal() {
+        let json = bundle(key(2048), "RSA-HSM", &["import"], KID);
+        let other =
+            "https://contoso-vault1.vault.azure.net/keys/KEK/ffffffffffffffffffffffffffffffff";
+        let e = Kek::from_bytes(json.as_bytes(), Some(other), Mode::Ceremony).unwrap_err();
+        assert!(
+            e.message().contains("differs from the kid in the file"),
+            "{e}"
+        );
+        let pem = key(2048)
+            .to_public_key()
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap();
+        let k = Kek::from_bytes(pem.as_bytes(), Some(KID), Mode::Ceremony).unwrap();
+        assert_eq!(k.kid.unwrap().url(), KID);
+        let lo = "https://127.0.0.1:8443/keys/KEK/0123456789abcdef0123456789abcdef";
+        let e = Kek::from_bytes(pem.as_bytes(), Some(lo), Mode::Ceremony).unwrap_err();
+        assert!(e.message().contains("rehearsal"), "{e}");
+        assert!(Kek::from_bytes(pem.as_bytes(), Some(lo), Mode::Rehearsal).is_ok());
+    }
 }

@@ -19,6 +19,7 @@ pub mod crashpoint;
 pub mod error;
 pub mod fsutil;
 pub mod hsm;
+pub mod json;
 pub mod kek;
 pub mod keygen;
 pub mod keyid;

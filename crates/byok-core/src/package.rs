@@ -95,6 +95,7 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>, mode: Mode) -> Result<(Package, 
     if text.trim().is_empty() {
         bail!("the package is empty: the file was not written completely; make it again");
     }
+    crate::json::check_unique_keys(text.as_bytes())?;
     let pkg: Package = serde_json::from_str(text).map_err(|e| {
         err!("the package is not a BYOK package ({e}); a .byok file has exactly schema_version, header{{kid, alg, enc}}, ciphertext and generator")
     })?;
@@ -301,4 +302,142 @@ pub fn pkcs8_rsa_public(pkcs8: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
         key.n().to_be_bytes_trimmed_vartime().to_vec(),
         key.e().to_be_bytes_trimmed_vartime().to_vec(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aes_kw::KeyInit;
+    use rsa::pkcs8::EncodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    use std::sync::OnceLock;
+
+    /// A KEK and a target key, made once.
+    fn keys() -> &'static (rsa::PrivateKey, rsa::PrivateKey) {
+        static K: OnceLock<(rsa::PrivateKey, rsa::PrivateKey)> = OnceLock::new();
+        K.get_or_init(|| {
+            let mut r = rand::rng();
+            (
+                rsa::PrivateKey::new(&mut r, 2048).expect("kek"),
+                rsa::PrivateKey::new(&mut r, 2048).expect("target"),
+            )
+        })
+    }
+
+    const KID: &str =
+        "https://contoso-vault1.vault.azure.net/keys/KEK/0123456789abcdef0123456789abcdef";
+
+    fn kek() -> Kek {
+        let pk = keys().0.to_public_key();
+        let pem = rsa::pkcs8::EncodePublicKey::to_public_key_pem(&pk, rsa::pkcs8::LineEnding::LF)
+            .unwrap();
+        Kek::from_bytes(pem.as_bytes(), Some(KID), Mode::Ceremony).unwrap()
+    }
+
+    /// The BYOK ciphertext of the target key under the KEK, made in software; `pad`
+    /// zero bytes after the PKCS#8 as SoftHSM 2.6 adds.
+    fn ciphertext(pad: usize) -> Vec<u8> {
+        let (k, t) = keys();
+        let mut pkcs8 = t.to_pkcs8_der().unwrap().as_bytes().to_vec();
+        pkcs8.extend(std::iter::repeat_n(0u8, pad));
+        let aes: [u8; 32] = rand::random();
+        let mut buf = vec![0u8; pkcs8.len() + 16];
+        let kwp = aes_kw::KwpAes256::new_from_slice(&aes)
+            .unwrap()
+            .wrap_key(&pkcs8, &mut buf)
+            .unwrap()
+            .to_vec();
+        let mut ct = k
+            .to_public_key()
+            .encrypt(&mut rand::rng(), rsa::Oaep::<sha1::Sha1>::new(), &aes)
+            .unwrap();
+        ct.extend(kwp);
+        ct
+    }
+
+    fn package(ct: &[u8]) -> Vec<u8> {
+        Package::new(
+            &KeyId::parse(KID, Mode::Ceremony).unwrap(),
+            ct,
+            "test".into(),
+        )
+        .to_bytes()
+    }
+
+    #[test]
+    fn a_package_reads_back_and_unwraps_to_its_key() {
+        let bytes = package(&ciphertext(0));
+        let (pkg, r) = inspect(&bytes, Some(&kek()), Mode::Ceremony).unwrap();
+        assert_eq!(pkg.header.kid, KID);
+        assert!(r.kek_checked);
+        assert_eq!(
+            (r.rsa_part_bytes, r.target_key_bits),
+            (Some(256), Some(2048))
+        );
+        let (_, r) = inspect(&bytes, None, Mode::Ceremony).unwrap();
+        assert_eq!(r.fits_kek_bits, [2048]);
+        let ct = decode_b64url(&pkg.ciphertext).unwrap();
+        let un = software_unwrap(&keys().0, &ct).unwrap();
+        assert_eq!(un.trailing_zeros, 0);
+        let (n, _) = pkcs8_rsa_public(&un.pkcs8).unwrap();
+        assert_eq!(n, keys().1.n().to_be_bytes_trimmed_vartime().to_vec());
+        // SoftHSM 2.6's zero padding is seen and counted, not hidden.
+        let un = software_unwrap(&keys().0, &ciphertext(5)).unwrap();
+        assert_eq!(un.trailing_zeros, 5);
+    }
+
+    #[test]
+    fn damaged_and_foreign_packages_are_refused() {
+        let good = String::from_utf8(package(&ciphertext(0))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        let mut cases: Vec<(String, &str)> = vec![
+            (String::new(), "empty"),
+            (good.replace("\"1.0.0\"", "\"2.0.0\""), "schema_version"),
+            (good.replace("\"dir\"", "\"RSA-OAEP\""), "header.alg"),
+            (
+                good.replacen("CKM_RSA_AES_KEY_WRAP", "A256KW", 1),
+                "header.enc",
+            ),
+            (
+                good.replacen("\"generator\"", "\"extra\": 1, \"generator\"", 1),
+                "unknown field",
+            ),
+            (
+                good.replacen("\"generator\"", "\"generator\": \"x\", \"generator\"", 1),
+                "twice",
+            ),
+            (
+                good.replace(
+                    KID,
+                    "https://127.0.0.1:8443/keys/KEK/0123456789abcdef0123456789abcdef",
+                ),
+                "rehearsal",
+            ),
+        ];
+        let ct = v["ciphertext"].as_str().unwrap();
+        cases.push((good.replace(ct, &format!("{ct}==")), "padding"));
+        let short = String::from_utf8(package(&ciphertext(0)[..300])).unwrap();
+        cases.push((short, "cannot be RSA-OAEP"));
+        cases.push((good.replace(ct, "!!!!"), "not base64url"));
+        for (text, words) in cases {
+            let e = inspect(text.as_bytes(), Some(&kek()), Mode::Ceremony).unwrap_err();
+            assert!(e.message().contains(words), "{words}: {e}");
+        }
+        assert!(inspect(&[0xff, 0xfe], None, Mode::Ceremony).is_err());
+    }
+
+    #[test]
+    fn unwrap_refuses_what_is_not_a_wrapped_key() {
+        let ct = ciphertext(0);
+        let mut flipped = ct.clone();
+        if let Some(b) = flipped.last_mut() {
+            *b ^= 1;
+        }
+        assert!(software_unwrap(&keys().0, &flipped).is_err());
+        assert!(software_unwrap(&keys().0, &ct[..200]).is_err());
+        assert!(der_total_len(&[0x30, 0x82, 0x01]).is_err());
+        assert!(der_total_len(&[0x04, 0x00]).is_err());
+        assert_eq!(der_total_len(&[0x30, 0x03, 1, 2, 3, 0, 0]).unwrap(), 5);
+        assert!(der_total_len(&[0x30, 0x05, 1]).is_err());
+    }
 }

@@ -31,10 +31,15 @@ pub fn bit_len(be: &[u8]) -> usize {
 
 /// `yes`, `no`, or `unknown` when the source did not say.
 pub fn yes_no(v: Option<bool>) -> &'static str {
+    yes_no_or(v, "unknown")
+}
+
+/// `yes`, `no`, or `unknown` (the caller's word for it) when the source did not say.
+pub fn yes_no_or(v: Option<bool>, unknown: &'static str) -> &'static str {
     match v {
         Some(true) => "yes",
         Some(false) => "no",
-        None => "unknown",
+        None => unknown,
     }
 }
 
@@ -100,6 +105,8 @@ mod tests {
         assert_eq!(yes_no(Some(true)), "yes");
         assert_eq!(yes_no(Some(false)), "no");
         assert_eq!(yes_no(None), "unknown");
+        assert_eq!(yes_no_or(None, "(not attested)"), "(not attested)");
+        assert_eq!(yes_no_or(Some(true), "(not attested)"), "yes");
     }
 
     #[test]

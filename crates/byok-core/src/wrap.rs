@@ -332,3 +332,138 @@ pub fn info(hsm: &Hsm) -> Result<InfoReport> {
         verdict_mechanism: verdict.mechanism_text(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hsm::fake::{byok_facts, FakeToken};
+    use crate::hsm::PrivateKeyFacts;
+    use std::sync::OnceLock;
+
+    fn kek_private() -> &'static rsa::PrivateKey {
+        static K: OnceLock<rsa::PrivateKey> = OnceLock::new();
+        K.get_or_init(|| rsa::PrivateKey::new(&mut rand::rng(), 2048).expect("kek"))
+    }
+
+    fn kek() -> Kek {
+        let pk = kek_private().to_public_key();
+        let pem = rsa::pkcs8::EncodePublicKey::to_public_key_pem(&pk, rsa::pkcs8::LineEnding::LF)
+            .unwrap();
+        Kek::from_bytes(
+            pem.as_bytes(),
+            Some(
+                "https://contoso-vault1.vault.azure.net/keys/KEK/0123456789abcdef0123456789abcdef",
+            ),
+            Mode::Ceremony,
+        )
+        .unwrap()
+    }
+
+    fn sel(label: &str) -> KeySelector<'_> {
+        KeySelector {
+            label: Some(label),
+            id: None,
+        }
+    }
+
+    #[test]
+    fn a_wrapped_key_unwraps_to_the_tokens_key() {
+        let token = FakeToken::default();
+        let pair = token.add_key("K1", 2048, byok_facts());
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("K1.byok");
+        let r = wrap(&token, &sel("K1"), &kek(), &out).unwrap();
+        assert_eq!(r.key_label, "K1");
+        assert!(!r.trusted_kek);
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(r.sha256, sha256_hex(&bytes));
+        let (pkg, _) = package::inspect(&bytes, Some(&kek()), Mode::Ceremony).unwrap();
+        assert!(pkg.generator.starts_with("byok "));
+        let ct = crate::kek::decode_b64url(&pkg.ciphertext).unwrap();
+        let un = package::software_unwrap(kek_private(), &ct).unwrap();
+        let (n, _) = package::pkcs8_rsa_public(&un.pkcs8).unwrap();
+        assert_eq!(n, token.key_facts(pair.private).unwrap().modulus);
+        // Never over an existing output.
+        let e = wrap(&token, &sel("K1"), &kek(), &out).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Exists);
+    }
+
+    #[test]
+    fn keys_that_must_not_leave_are_refused_before_anything_is_written() {
+        let token = FakeToken::default();
+        token.add_key(
+            "Stuck",
+            2048,
+            PrivateKeyFacts {
+                extractable: false,
+                ..byok_facts()
+            },
+        );
+        token.add_key(
+            "Seen",
+            2048,
+            PrivateKeyFacts {
+                sensitive: false,
+                ..byok_facts()
+            },
+        );
+        token.add_key("Small", 1024, byok_facts());
+        token.add_key(
+            "Trusted",
+            2048,
+            PrivateKeyFacts {
+                wrap_with_trusted: true,
+                ..byok_facts()
+            },
+        );
+        token.add_key("Twice", 2048, byok_facts());
+        token.add_key("Twice", 2048, byok_facts());
+        let d = tempfile::tempdir().unwrap();
+        for (label, words) in [
+            ("Stuck", "not extractable"),
+            ("Seen", "not sensitive"),
+            ("Small", "RSA-1024"),
+            ("Trusted", "CKM_RSA_AES_KEY_WRAP"),
+            ("Twice", "ambiguous"),
+            ("Missing", "no private key labelled"),
+        ] {
+            let out = d.path().join(format!("{label}.byok"));
+            let e = wrap(&token, &sel(label), &kek(), &out).unwrap_err();
+            assert!(e.message().contains(words), "{label}: {e}");
+            assert!(!out.exists(), "{label}: nothing written");
+        }
+        let no_kid = Kek { kid: None, ..kek() };
+        let e = wrap(&token, &sel("Twice"), &no_kid, &d.path().join("x.byok")).unwrap_err();
+        assert!(e.message().contains("no kid"), "{e}");
+    }
+
+    #[test]
+    fn selftest_wraps_a_throwaway_key_and_leaves_the_token_as_it_was() {
+        let token = FakeToken::default();
+        token.add_key("Existing", 2048, byok_facts());
+        let r = selftest(&token).unwrap();
+        assert!(r.passed);
+        assert_eq!(r.token_objects_before, r.token_objects_after);
+        assert_eq!(
+            token.private_labels(),
+            ["Existing"],
+            "the throwaway pair is gone"
+        );
+        assert_eq!(r.trailing_zero_bytes, 0);
+        let mut unsupported = FakeToken::default();
+        unsupported.verdict = Verdict::Unsupported;
+        assert!(selftest(&unsupported).is_err());
+    }
+
+    #[test]
+    fn the_generator_names_byok_the_hsm_and_the_mechanism() {
+        let g = generator(&FakeToken::default().identity(), Verdict::Composite);
+        assert!(
+            g.starts_with(&format!(
+                "byok {}; HSM: Fake Fake HSM firmware 1.0; CKM_AES_KEY_WRAP_PAD",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{g}"
+        );
+    }
+}

@@ -254,3 +254,40 @@ pub fn pem_public(path: &Path) -> (Vec<u8>, Vec<u8>) {
         k.e().to_be_bytes_trimmed_vartime().to_vec(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_runs_rehearse_and_ceremonies_take_it_from_their_plan() {
+        assert_eq!(
+            rehearsal(&["kek", "inspect", "k.json"]),
+            ["--rehearsal", "kek", "inspect", "k.json"]
+        );
+        assert_eq!(
+            rehearsal(&["ceremony", "run", "plan.json"]),
+            ["ceremony", "run", "plan.json"]
+        );
+        assert!(rehearsal(&[]).is_empty());
+    }
+
+    #[test]
+    fn fails_wants_exactly_one_error_line() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = |code: i32, err: &str| Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: Vec::new(),
+            stderr: err.as_bytes().to_vec(),
+        };
+        let line = fails(&out(1, "warning: w\nerror: no such KEK\n"), &["KEK"]);
+        assert_eq!(line, "error: no such KEK");
+        for bad in [
+            out(1, "error: a\nerror: b\n"),
+            out(2, "error: a\n"),
+            out(1, "oops\n"),
+        ] {
+            assert!(std::panic::catch_unwind(|| fails(&bad, &[])).is_err());
+        }
+    }
+}

@@ -37,3 +37,13 @@ pub fn sim_bin() -> PathBuf {
         _ => bin("byok-vault-sim"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn binaries_are_found_beside_the_test() {
+        // This test's own binary is in target/PROFILE/deps: its directory's parent holds
+        // the workspace's binaries once built; a name that is no binary is refused.
+        assert!(std::panic::catch_unwind(|| super::bin("no-such-binary")).is_err());
+    }
+}

@@ -29,16 +29,16 @@ impl SimProc {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+        let Some((url, ca)) = parse_ready(&line) else {
             panic!(
                 "simulator did not start: {}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             )
-        });
+        };
         SimProc {
             child,
-            url: ready["url"].as_str().unwrap().to_string(),
-            ca: PathBuf::from(ready["ca"].as_str().unwrap()),
+            url,
+            ca,
             log,
         }
     }
@@ -99,5 +99,29 @@ impl Drop for SimProc {
                 "simulator failed internally:\n{log}"
             );
         }
+    }
+}
+
+/// The simulator's ready line, `{"url": …, "ca": …}`: its URL and CA file.
+pub fn parse_ready(line: &str) -> Option<(String, PathBuf)> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    Some((
+        v["url"].as_str()?.to_string(),
+        PathBuf::from(v["ca"].as_str()?),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ready_line() {
+        let (url, ca) =
+            parse_ready(r#"{"url": "https://127.0.0.1:4443", "ca": "/tmp/s/ca.pem"}"#).unwrap();
+        assert_eq!(url, "https://127.0.0.1:4443");
+        assert_eq!(ca, PathBuf::from("/tmp/s/ca.pem"));
+        assert!(parse_ready("error: port in use").is_none());
+        assert!(parse_ready(r#"{"url": 1}"#).is_none());
     }
 }

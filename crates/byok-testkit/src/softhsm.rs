@@ -128,3 +128,29 @@ fn init(module: &Path, label: &str, so_pin: &str, user_pin: &str) -> Result<()> 
 fn random_pin() -> String {
     hex::encode(rand::random::<[u8; 12]>())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs SoftHSM2 (softhsm/setup.sh installs it).
+    #[test]
+    fn a_token_lives_in_its_own_directory_with_private_pin_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let t = make_token(&d.path().join("hsm"), "unit-test").unwrap();
+        assert!(t.conf.starts_with(&t.dir));
+        let conf = std::fs::read_to_string(&t.conf).unwrap();
+        assert!(
+            conf.contains(&t.dir.join("tokens").display().to_string()),
+            "{conf}"
+        );
+        for pin in [&t.user_pin_file, &t.so_pin_file] {
+            let mode = std::fs::metadata(pin).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(t.exports().contains("export BYOK_TOKEN=unit-test"));
+        // A second token in the same directory is refused: its files exist.
+        assert!(make_token(&d.path().join("hsm"), "again").is_err());
+    }
+}

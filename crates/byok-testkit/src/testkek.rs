@@ -77,3 +77,25 @@ pub fn check_package(
         trailing_zero_bytes: un.trailing_zeros,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_kek_reads_as_a_kek_of_its_loopback_vault() {
+        let k = TestKek::generate(2048, "https://127.0.0.1:8443", "kek-t").unwrap();
+        let kek = k.kek().unwrap();
+        assert_eq!(kek.bits(), 2048);
+        assert_eq!(kek.kty.as_deref(), Some("RSA-HSM"));
+        assert_eq!(kek.kid.as_ref().map(|x| x.url()), Some(k.kid.clone()));
+        // A loopback kid: only a rehearsal takes it.
+        assert!(Kek::from_bytes(k.key_bundle_json().as_bytes(), None, Mode::Ceremony).is_err());
+    }
+
+    #[test]
+    fn check_package_refuses_what_is_not_a_package() {
+        let k = TestKek::generate(2048, "https://127.0.0.1:8443", "kek-t").unwrap();
+        assert!(check_package(&k.private, b"{}", &[1], &[1]).is_err());
+    }
+}

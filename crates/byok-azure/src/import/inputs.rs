@@ -87,6 +87,7 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path) -> Result<Checked> {
             mpath.display()
         );
     }
+    byok_core::json::check_unique_keys(&mbytes).map_err(|e| e.context(mpath.display()))?;
     let manifest: Manifest = serde_json::from_slice(&mbytes)
         .map_err(|e| err!(Integrity, "{} does not parse ({e})", mpath.display()))?;
     if manifest.plan_sha256 != plan.sha256_hex() || manifest.ceremony != plan.plan.ceremony {

@@ -7,7 +7,7 @@ use super::EXPIRY_9999;
 use crate::vault::{check_key_name, AttestationAnswer, KeyBundle, Vault};
 use azure_security_keyvault_keys::models::EncryptionAlgorithm;
 use byok_core::attestation::{AttestationReport, ExpectedKey, TrustRoots};
-use byok_core::util::{rfc3339, yes_no};
+use byok_core::util::{rfc3339, yes_no_or};
 use byok_core::{err, Result};
 use serde::Serialize;
 use std::path::Path;
@@ -146,8 +146,8 @@ fn attestation_found(report: &AttestationReport) -> (bool, String) {
     let found = format!(
         "{}: same modulus and exponent, extractable {}, sensitive {}, HSM {} ({}){}",
         if ok { "verified" } else { "verified, but" },
-        yes_no(p.extractable),
-        yes_no(p.sensitive),
+        yes_no_or(p.extractable, "not attested"),
+        yes_no_or(p.sensitive, "not attested"),
         report.hsm_serial.as_deref().unwrap_or("(unknown)"),
         report.mode,
         if report.extra_root_used {

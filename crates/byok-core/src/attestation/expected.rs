@@ -35,6 +35,8 @@ impl ExpectedKey {
     pub fn parse(text: &str) -> Result<ExpectedKey> {
         let trimmed = text.trim_start();
         if trimmed.starts_with('{') {
+            crate::json::check_unique_keys(trimmed.as_bytes())
+                .map_err(|e| e.context("expected key"))?;
             let v: serde_json::Value = serde_json::from_str(trimmed)
                 .map_err(|e| err!("expected key: not valid JSON ({e}); pass a PEM public key, a JWK or the key's JSON from Key Vault"))?;
             let jwk = if v.get("key").is_some_and(|k| k.is_object()) {

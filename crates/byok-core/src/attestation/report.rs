@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::attributes::CLASS_PRIVATE_KEY;
+use crate::util::yes_no_or;
 
 /// One attested key object, decoded. `None` means the attribute is absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,12 +100,7 @@ impl AttestationReport {
 }
 
 /// `yes` or `no`; an attribute the HSM did not attest prints as `(not attested)`.
-fn yes_no(v: Option<bool>) -> &'static str {
-    match v {
-        None => "(not attested)",
-        known => crate::util::yes_no(known),
-    }
-}
+const NOT_ATTESTED: &str = "(not attested)";
 
 impl fmt::Display for AttestationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -172,11 +168,31 @@ impl fmt::Display for AttestationReport {
             if let Some(l) = &o.label {
                 writeln!(f, "    label:             {l}")?;
             }
-            writeln!(f, "    extractable:       {}", yes_no(o.extractable))?;
-            writeln!(f, "    never extractable: {}", yes_no(o.never_extractable))?;
-            writeln!(f, "    local (generated): {}", yes_no(o.local))?;
-            writeln!(f, "    sensitive:         {}", yes_no(o.sensitive))?;
-            writeln!(f, "    always sensitive:  {}", yes_no(o.always_sensitive))?;
+            writeln!(
+                f,
+                "    extractable:       {}",
+                yes_no_or(o.extractable, NOT_ATTESTED)
+            )?;
+            writeln!(
+                f,
+                "    never extractable: {}",
+                yes_no_or(o.never_extractable, NOT_ATTESTED)
+            )?;
+            writeln!(
+                f,
+                "    local (generated): {}",
+                yes_no_or(o.local, NOT_ATTESTED)
+            )?;
+            writeln!(
+                f,
+                "    sensitive:         {}",
+                yes_no_or(o.sensitive, NOT_ATTESTED)
+            )?;
+            writeln!(
+                f,
+                "    always sensitive:  {}",
+                yes_no_or(o.always_sensitive, NOT_ATTESTED)
+            )?;
         }
         Ok(())
     }

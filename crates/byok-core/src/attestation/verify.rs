@@ -165,6 +165,7 @@ pub fn verify_azure(
     expected: Option<&ExpectedKey>,
     roots: &TrustRoots,
 ) -> Result<AttestationReport> {
+    crate::json::check_unique_keys(json.as_bytes()).map_err(|e| e.context("attestation"))?;
     let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
         err!("attestation: not valid JSON ({e}); pass the output of the vault's attestation call or of az keyvault key get-attestation")
     })?;

@@ -182,6 +182,8 @@ pub fn check(
 ) -> Result<(CheckReport, Option<CheckedPlan>)> {
     let bytes = crate::fsutil::read_limited(path, PLAN_LIMIT, "plan")?;
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    crate::json::check_unique_keys(&bytes)
+        .map_err(|e| e.context(format!("plan {}", path.display())))?;
     let plan: Plan = serde_json::from_slice(&bytes)
         .map_err(|e| err!("plan {} is not a valid ceremony plan: {e}", path.display()))?;
     let mode = Mode::rehearsal_if(plan.rehearsal || mode.is_rehearsal());
@@ -241,3 +243,70 @@ pub fn violations_error(v: &[Violation]) -> Error {
 }
 
 pub use super::rules::{normalize_vault, valid_ceremony_id};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceremony::testplan;
+    use serde_json::json;
+
+    fn roots() -> crate::attestation::TrustRoots {
+        crate::attestation::TrustRoots::marvell().unwrap()
+    }
+
+    #[test]
+    fn what_is_not_a_plan_is_an_error_not_a_violation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.json");
+        for (text, words) in [
+            ("{\"ceremony\": ", "not a valid ceremony plan"),
+            ("[]", "not a valid ceremony plan"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = check(&p, &roots(), Mode::Ceremony).expect_err("refused");
+            assert!(e.message().contains(words), "{e}");
+        }
+        let mut v = testplan::value(2);
+        v["pin"] = json!("1234");
+        testplan::write(dir.path(), &v);
+        let e = check(&p, &roots(), Mode::Ceremony).expect_err("refused");
+        assert!(
+            e.message().contains("unknown field") && !e.message().contains("1234"),
+            "{e}"
+        );
+        let text = serde_json::to_string(&testplan::value(2))
+            .unwrap()
+            .replacen("\"token\":", "\"token\":\"Other\",\"token\":", 1);
+        std::fs::write(&p, text).unwrap();
+        let e = check(&p, &roots(), Mode::Ceremony).expect_err("refused");
+        assert!(e.message().contains("\"token\" twice"), "{e}");
+    }
+
+    #[test]
+    fn load_names_every_violation_and_the_command_can_ask_for_a_rehearsal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = testplan::value(2);
+        v["policies"][0]["keys"][0]["size"] = json!(1000);
+        testplan::write(dir.path(), &v);
+        let p = dir.path().join("plan.json");
+        let e = load(&p, &roots(), Mode::Ceremony).expect_err("refused");
+        assert!(
+            e.message()
+                .starts_with("the plan breaks 1 rule: [key-size]"),
+            "{e}"
+        );
+        testplan::write(dir.path(), &testplan::value(2));
+        let plan = load(&p, &roots(), Mode::Rehearsal).unwrap();
+        assert_eq!(
+            plan.mode,
+            Mode::Rehearsal,
+            "--rehearsal makes any plan a rehearsal"
+        );
+        assert!(plan.warnings.iter().any(|w| w.starts_with("REHEARSAL")));
+        assert_eq!(plan.signer_label(), "contoso-test-transcript-signer");
+        assert_eq!(
+            plan.sha256_hex(),
+            crate::util::sha256_hex(&std::fs::read(&p).unwrap())
+        );
+    }
+}

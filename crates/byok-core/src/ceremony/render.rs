@@ -261,3 +261,53 @@ pub fn render(v: &Verified, out_dir: &Path) -> Result<Vec<PathBuf>> {
     fsutil::write_new(&html_path, html(v).as_bytes(), 0o644)?;
     Ok(vec![html_path, md])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceremony::run::{execute, RunOptions};
+    use crate::ceremony::{resume::Prior, testplan};
+    use crate::console::Scripted;
+    use crate::hsm::fake::FakeToken;
+
+    #[test]
+    fn the_record_escapes_what_the_plan_says_and_shows_every_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = testplan::value(2);
+        v["officers"][1]["name"] = serde_json::json!("<b>Eve</b> & \"Mallory\" | x");
+        let (_, plan) = testplan::check(dir.path(), &v);
+        let plan = plan.expect("a sound plan");
+        let opts = RunOptions {
+            out: dir.path().join("out"),
+            resume: false,
+            non_interactive: true,
+            module: None,
+            token: None,
+            pin_file: None,
+        };
+        let r = execute(
+            &plan,
+            &opts,
+            &Scripted::default(),
+            &FakeToken::default(),
+            Prior::default(),
+            vec![],
+        )
+        .unwrap();
+        let verified = crate::transcript::verify(&r.transcript).unwrap();
+        let html = html(&verified);
+        assert!(!html.contains("<b>Eve"), "officer names are escaped");
+        assert!(html.contains("&lt;b&gt;Eve&lt;/b&gt; &amp; &quot;Mallory&quot;"));
+        assert!(html.contains(&r.transcript_digest));
+        let md = markdown(&verified);
+        assert!(md.contains(&r.transcript_digest));
+        for k in &r.keys {
+            assert!(md.contains(&k.package_sha256), "{}", k.name);
+            assert!(md.contains(&k.spki_sha256), "{}", k.name);
+        }
+        // Written once, never over an earlier print.
+        let out = dir.path().join("print");
+        assert_eq!(render(&verified, &out).unwrap().len(), 2);
+        assert!(render(&verified, &out).is_err());
+    }
+}

@@ -75,12 +75,16 @@ pub(crate) fn apply(
             ),
         );
     }
-    if plan.token.trim().is_empty() || plan.token.len() > 32 || plan.token.trim() != plan.token {
+    if plan.token.trim().is_empty()
+        || plan.token.len() > 32
+        || plan.token.trim() != plan.token
+        || plan.token.chars().any(char::is_control)
+    {
         add(
             "token-label",
             "token".into(),
             format!(
-                "{:?} is not a token label: PKCS#11 labels are 1-32 bytes without leading or trailing spaces",
+                "{:?} is not a token label: PKCS#11 labels are 1-32 printable bytes without leading or trailing spaces",
                 plan.token
             ),
         );
@@ -104,6 +108,19 @@ pub(crate) fn apply(
                 "officer-named",
                 place.clone(),
                 "every officer needs a name and a role".into(),
+            );
+        }
+        // Names and roles are printed on the terminal, the script and the record: a
+        // control character (an escape sequence, a carriage return) could hide text there.
+        if [&o.name, &o.role]
+            .iter()
+            .any(|t| t.chars().any(char::is_control) || t.len() > 128)
+        {
+            add(
+                "officer-named",
+                place.clone(),
+                "a name and a role are at most 128 printable characters, without control characters"
+                    .into(),
             );
         }
         if !names.insert(o.name.trim().to_lowercase()) {
@@ -138,6 +155,17 @@ pub(crate) fn apply(
                 "policy-name",
                 pplace.clone(),
                 "a policy name is 1-64 printable characters".into(),
+            );
+        }
+        if p.description
+            .as_deref()
+            .is_some_and(|d| d.chars().any(char::is_control) || d.len() > 256)
+        {
+            add(
+                "policy-description",
+                pplace.clone(),
+                "a description is at most 256 printable characters, without control characters"
+                    .into(),
             );
         }
         if !policy_names.insert(p.name.clone()) {

@@ -39,12 +39,15 @@ pub(super) fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
                 last_line_hash: None,
             });
         }
-        bail!("the transcript is empty: the ceremony never started");
+        bail!(
+            Integrity,
+            "the transcript is empty: the ceremony never started"
+        );
     }
     if bytes.last() != Some(&b'\n') {
         let n = bytes.iter().filter(|b| **b == b'\n').count();
         bail!(
-            "line {} is broken (no newline at its end): the transcript was cut short or a record was truncated",
+            Integrity, "line {} is broken (no newline at its end): the transcript was cut short or a record was truncated",
             n + 1
         );
     }
@@ -56,12 +59,14 @@ pub(super) fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
     for (i, line) in bytes[..bytes.len() - 1].split(|b| *b == b'\n').enumerate() {
         let at = format!("record {i} (line {})", i + 1);
         if let Some(c) = closed_at {
-            bail!("{at} follows the close record (record {c}): nothing may be appended to a closed ceremony");
+            bail!(Integrity, "{at} follows the close record (record {c}): nothing may be appended to a closed ceremony");
         }
+        crate::json::check_unique_keys(line).map_err(|e| e.context(&at))?;
         let rec: Record = serde_json::from_slice(line)
-            .map_err(|e| err!("{at} is broken: not a transcript record ({e})"))?;
+            .map_err(|e| err!(Integrity, "{at} is broken: not a transcript record ({e})"))?;
         if rec.seq != i as u64 {
             bail!(
+                Integrity,
                 "{at} has seq {}, expected {i}: records were deleted, inserted or reordered",
                 rec.seq
             );
@@ -70,6 +75,7 @@ pub(super) fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
             None => {
                 if rec.step != StepName::Open {
                     bail!(
+                        Integrity,
                         "{at} is step {:?}; a transcript starts with \"open\"",
                         rec.step
                     );
@@ -77,20 +83,20 @@ pub(super) fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
                 match rec.inputs.get("plan") {
                     Some(p) if *p == rec.prev => {}
                     _ => bail!(
-                        "{at}: prev is not the plan's SHA-256 listed in inputs.plan: the open record was edited"
+                        Integrity, "{at}: prev is not the plan's SHA-256 listed in inputs.plan: the open record was edited"
                     ),
                 }
             }
             Some(h) => {
                 if rec.prev != hex::encode(h) {
                     bail!(
-                        "{at}: prev is not the SHA-256 of record {}'s line: record {} was edited, or records were removed or reordered",
+                        Integrity, "{at}: prev is not the SHA-256 of record {}'s line: record {} was edited, or records were removed or reordered",
                         i - 1,
                         i - 1
                     );
                 }
                 if rec.step == StepName::Open {
-                    bail!("{at}: a second open record");
+                    bail!(Integrity, "{at}: a second open record");
                 }
             }
         }
@@ -102,14 +108,18 @@ pub(super) fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
             if let Some(sig) = &rec.signature {
                 check_signature(line, sig, signer_fp.as_deref()).map_err(|e| e.context(&at))?;
             } else if signer_fp.is_some() {
-                bail!("{at}: the close record is unsigned, but the ceremony recorded a transcript signer: the signature was removed");
+                bail!(Integrity, "{at}: the close record is unsigned, but the ceremony recorded a transcript signer: the signature was removed");
             } else if rec.detail_str("unsigned").is_none() {
                 bail!(
+                    Integrity,
                     "{at}: the close record has neither a signature nor the reason it is unsigned"
                 );
             }
         } else if rec.signature.is_some() {
-            bail!("{at}: only the close record may carry a signature");
+            bail!(
+                Integrity,
+                "{at}: only the close record may carry a signature"
+            );
         }
         prev_hash = Some(crate::util::sha256(line));
         records.push(rec);
@@ -119,7 +129,7 @@ pub(super) fn parse_chain(bytes: &[u8], open_ok: bool) -> Result<Parsed> {
         let last = records.last().map(|r| (r.seq, r.step.as_str()));
         let (seq, step) = last.unwrap_or((0, ""));
         bail!(
-            "the transcript was never closed: its last record is {seq} (step {step:?}); the ceremony did not finish (finish it with `byok ceremony run --resume`)"
+            Integrity, "the transcript was never closed: its last record is {seq} (step {step:?}); the ceremony did not finish (finish it with `byok ceremony run --resume`)"
         );
     }
     Ok(Parsed {
@@ -142,41 +152,56 @@ pub fn signed_body(line: &[u8]) -> Option<Vec<u8>> {
 fn check_signature(line: &[u8], sig: &Signature, recorded_fp: Option<&str>) -> Result<()> {
     use rsa::pkcs8::DecodePublicKey;
     if sig.alg != SIG_ALG {
-        bail!("signature algorithm {:?} is not {SIG_ALG}", sig.alg);
+        bail!(
+            Integrity,
+            "signature algorithm {:?} is not {SIG_ALG}",
+            sig.alg
+        );
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let spki = b64
         .decode(&sig.spki)
-        .map_err(|_| err!("the signer's SPKI is not base64"))?;
+        .map_err(|_| err!(Integrity, "the signer's SPKI is not base64"))?;
     let fp = sha256_hex(&spki);
     if fp != sig.spki_sha256 {
-        bail!("the signer's SPKI does not match its stated SHA-256");
+        bail!(
+            Integrity,
+            "the signer's SPKI does not match its stated SHA-256"
+        );
     }
     match recorded_fp {
         Some(r) if r == fp => {}
         Some(r) => bail!(
-            "the close record is signed by key {fp}, but the signer record names {r}: the signature is not the ceremony's"
+            Integrity, "the close record is signed by key {fp}, but the signer record names {r}: the signature is not the ceremony's"
         ),
-        None => bail!("the close record is signed, but no signer record precedes it"),
+        None => bail!(Integrity, "the close record is signed, but no signer record precedes it"),
     }
-    let key = rsa::PublicKey::from_public_key_der(&spki)
-        .map_err(|e| err!("the signer's SPKI is not an RSA public key ({e})"))?;
+    let key = rsa::PublicKey::from_public_key_der(&spki).map_err(|e| {
+        err!(
+            Integrity,
+            "the signer's SPKI is not an RSA public key ({e})"
+        )
+    })?;
     let value = b64
         .decode(&sig.value)
-        .map_err(|_| err!("the signature is not base64"))?;
-    let body = signed_body(line).ok_or_else(|| err!("the close line has no signature field"))?;
+        .map_err(|_| err!(Integrity, "the signature is not base64"))?;
+    let body = signed_body(line)
+        .ok_or_else(|| err!(Integrity, "the close line has no signature field"))?;
     // The line must be exactly the signed body with the signature as its last field.
-    let sig_json =
-        serde_json::to_vec(sig).map_err(|e| err!("internal: cannot encode the signature: {e}"))?;
+    let sig_json = serde_json::to_vec(sig)
+        .map_err(|e| err!(Internal, "internal: cannot encode the signature: {e}"))?;
     let mut expected = body[..body.len() - 1].to_vec();
     expected.extend_from_slice(b",\"signature\":");
     expected.extend_from_slice(&sig_json);
     expected.push(b'}');
     if expected != line {
-        bail!("the close record's signature is not its last field as byok writes it: the line was rearranged");
+        bail!(Integrity, "the close record's signature is not its last field as byok writes it: the line was rearranged");
     }
     key.pkcs1v15_verify::<Sha256>(&body, &value).map_err(|_| {
-        err!("the HSM signature on the close record does not verify: the close record was edited")
+        err!(
+            Integrity,
+            "the HSM signature on the close record does not verify: the close record was edited"
+        )
     })?;
     Ok(())
 }
@@ -217,11 +242,11 @@ pub fn verify(path: &Path) -> Result<Verified> {
     let first = parsed
         .records
         .first()
-        .ok_or_else(|| err!("{}: empty transcript", path.display()))?;
+        .ok_or_else(|| err!(Integrity, "{}: empty transcript", path.display()))?;
     let close = parsed
         .records
         .last()
-        .ok_or_else(|| err!("{}: empty transcript", path.display()))?;
+        .ok_or_else(|| err!(Integrity, "{}: empty transcript", path.display()))?;
     let digest: [u8; 32] = parsed.last_line_hash.unwrap_or_default();
     let report = VerifyReport {
         file: path.display().to_string(),

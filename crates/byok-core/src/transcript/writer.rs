@@ -182,3 +182,73 @@ pub fn read_unfinished(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
     }
     Ok((parsed.records, torn.map(sha256_hex)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_hash() -> [u8; 32] {
+        crate::util::sha256(b"plan")
+    }
+
+    fn open() -> Record {
+        Record::new(StepName::Open, "byok").input("plan", &hex::encode(plan_hash()))
+    }
+
+    #[test]
+    fn records_chain_and_a_torn_last_line_is_cut_on_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.jsonl");
+        let mut w = Writer::create(&p, plan_hash()).unwrap();
+        let r0 = w.append(open()).unwrap();
+        assert_eq!(
+            (r0.seq, r0.prev.as_str()),
+            (0, hex::encode(plan_hash()).as_str())
+        );
+        let r1 = w.append(Record::new(StepName::Preflight, "byok")).unwrap();
+        assert_eq!(r1.seq, 1);
+        assert!(
+            Writer::create(&p, plan_hash()).is_err(),
+            "never over an existing transcript"
+        );
+        drop(w);
+        // A kill mid-write leaves a line without its newline.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"seq":2,"prev":"#).unwrap();
+        let (records, torn) = read_unfinished(&p).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(torn, Some(sha256_hex(br#"{"seq":2,"prev":"#)));
+        let (mut w, torn) = Writer::reopen(&p).unwrap();
+        assert!(torn.is_some());
+        let r2 = w.append(Record::new(StepName::Selftest, "byok")).unwrap();
+        assert_eq!(r2.seq, 2);
+        w.append(Record::new(StepName::Close, "byok").detail("unsigned", "test"))
+            .unwrap();
+        assert!(
+            w.append(Record::new(StepName::Wrap, "byok")).is_err(),
+            "closed"
+        );
+        let v = super::super::verify(&p).unwrap();
+        assert_eq!(v.records.len(), 4);
+        let e = Writer::reopen(&p).err().expect("closed");
+        assert!(e.message().contains("already closed"), "{e}");
+    }
+
+    #[test]
+    fn a_changed_record_breaks_the_chain_on_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.jsonl");
+        let mut w = Writer::create(&p, plan_hash()).unwrap();
+        w.append(open()).unwrap();
+        w.append(Record::new(StepName::Preflight, "byok").detail("verdict", "composite"))
+            .unwrap();
+        w.append(Record::new(StepName::Selftest, "byok")).unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("composite", "native");
+        std::fs::write(&p, text).unwrap();
+        let e = Writer::reopen(&p).err().expect("refused");
+        assert!(e.message().contains("record 1 was edited"), "{e}");
+    }
+}

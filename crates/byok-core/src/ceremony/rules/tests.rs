@@ -47,6 +47,21 @@ fn every_rule_is_checked() {
             Box::new(|p| p["officers"][1]["role"] = json!("")),
         ),
         (
+            "officer-named",
+            &["officer 1", "control characters"],
+            Box::new(|p| p["officers"][0]["name"] = json!("Alice\u{1b}[2K\rMallory")),
+        ),
+        (
+            "policy-description",
+            &["policy \"USA_mailboxes\"", "control characters"],
+            Box::new(|p| p["policies"][0]["description"] = json!("US\rmailboxes")),
+        ),
+        (
+            "token-label",
+            &["printable"],
+            Box::new(|p| p["token"] = json!("Tok\u{7}")),
+        ),
+        (
             "service",
             &["policy \"USA_mailboxes\"", "teams"],
             Box::new(|p| p["policies"][0]["service"] = json!("teams")),
