@@ -370,7 +370,7 @@ mod tests {
         );
         let (ok, found) = attestation_found(&report(None, Some(true), false));
         assert!(!ok, "an unattested attribute is not a proof");
-        assert!(found.contains("extractable unknown"), "{found}");
+        assert!(found.contains("extractable not attested"), "{found}");
         let mut r = report(Some(false), Some(true), false);
         r.objects[0].class = Some(2);
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The steps of `byok ceremony run`, one small function each ([`Run::step`]), and what a
 //! resumed run takes up from a step the transcript shows done ([`Run::restore`]). Every
 //! record goes through [`Run::record`], where the crash hook's `done:` and `recorded:`
-//! points sit.
+//! points sit. Tested with whole runs against the fake token in `run/tests.rs`.
 
 use super::manifest::{self, package_file, pub_file, ManifestKey, MANIFEST, TRANSCRIPT};
 use super::plan::{signer_label, CheckedPlan, KeyPlan};

@@ -17,8 +17,35 @@ use std::cell::RefCell;
 pub struct HsmSession<'a> {
     s: Session,
     hsm: &'a Hsm,
-    /// The handles behind the [`KeyRef`]s this session handed out (`KeyRef(i)` is entry `i`).
-    handles: RefCell<Vec<ObjectHandle>>,
+    handles: Handles<ObjectHandle>,
+}
+
+/// The handles behind the [`KeyRef`]s a session handed out: `KeyRef(i)` is entry `i`, and
+/// one handle always gets the same `KeyRef`.
+struct Handles<H>(RefCell<Vec<H>>);
+
+impl<H: Copy + PartialEq> Handles<H> {
+    fn new() -> Self {
+        Handles(RefCell::new(Vec::new()))
+    }
+
+    fn key_ref(&self, h: H) -> KeyRef {
+        let mut handles = self.0.borrow_mut();
+        match handles.iter().position(|x| *x == h) {
+            Some(i) => KeyRef(i as u64),
+            None => {
+                handles.push(h);
+                KeyRef(handles.len() as u64 - 1)
+            }
+        }
+    }
+
+    fn get(&self, k: KeyRef) -> Result<H> {
+        usize::try_from(k.0)
+            .ok()
+            .and_then(|i| self.0.borrow().get(i).copied())
+            .ok_or_else(|| err!(Internal, "internal: a key reference of another session"))
+    }
 }
 
 impl Drop for HsmSession<'_> {
@@ -32,7 +59,7 @@ impl<'a> HsmSession<'a> {
         HsmSession {
             s,
             hsm,
-            handles: RefCell::new(Vec::new()),
+            handles: Handles::new(),
         }
     }
 
@@ -42,21 +69,11 @@ impl<'a> HsmSession<'a> {
     }
 
     fn key_ref(&self, h: ObjectHandle) -> KeyRef {
-        let mut handles = self.handles.borrow_mut();
-        match handles.iter().position(|x| *x == h) {
-            Some(i) => KeyRef(i as u64),
-            None => {
-                handles.push(h);
-                KeyRef(handles.len() as u64 - 1)
-            }
-        }
+        self.handles.key_ref(h)
     }
 
     fn handle(&self, k: KeyRef) -> Result<ObjectHandle> {
-        usize::try_from(k.0)
-            .ok()
-            .and_then(|i| self.handles.borrow().get(i).copied())
-            .ok_or_else(|| err!(Internal, "internal: a key reference of another session"))
+        self.handles.get(k)
     }
 
     fn find(&self, template: &[Attribute]) -> Result<Vec<KeyRef>> {
@@ -351,5 +368,23 @@ impl Token for HsmSession<'_> {
         self.s
             .destroy_object(self.handle(key)?)
             .map_err(ck("destroying an object"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_keeps_its_reference_and_foreign_references_are_refused() {
+        let h = Handles::new();
+        let a = h.key_ref(0x11u64);
+        let b = h.key_ref(0x22u64);
+        assert_ne!(a, b);
+        assert_eq!(h.key_ref(0x11), a, "the same handle, the same reference");
+        assert_eq!(h.get(a).unwrap(), 0x11);
+        assert_eq!(h.get(b).unwrap(), 0x22);
+        let e = h.get(KeyRef(7)).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Internal);
     }
 }
