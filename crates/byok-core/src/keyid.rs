@@ -45,26 +45,70 @@ impl Mode {
 /// The refusal of a loopback address outside a rehearsal.
 pub const LOOPBACK_REFUSED: &str = "is a loopback address (a local simulator): allowed only in a rehearsal (the plan's \"rehearsal\": true, or --rehearsal)";
 
+/// Which service a vault address belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// Azure Key Vault (`*.vault.azure.net` and the sovereign clouds' hosts).
+    KeyVault,
+    /// Azure Managed HSM (`*.managedhsm.azure.net` and the sovereign clouds' hosts).
+    ManagedHsm,
+    /// A loopback address: the local simulator, in a rehearsal only.
+    Loopback,
+}
+
 /// A versioned key URL of Key Vault, Managed HSM, or a loopback simulator.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyId {
     /// `https://host[:port]`, without a trailing slash.
     pub vault: String,
     pub name: String,
     pub version: String,
-    /// `keyvault`, `managedhsm` or `loopback`.
-    pub service: &'static str,
+    pub service: Service,
+}
+
+/// A vault's address, checked: `https://host[:port]`, lowercase, no trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultUrl {
+    pub url: String,
+    pub service: Service,
+}
+
+/// Check a vault URL: https, nothing but the scheme and the host (and a port), and a Key
+/// Vault or Managed HSM host, or in a rehearsal a loopback address. The one check of vault
+/// addresses, for plans and for the connected commands alike.
+pub fn vault_url(url: &str, mode: Mode) -> Result<VaultUrl> {
+    let trimmed = url.trim_end_matches('/');
+    let Some(rest) = trimmed.strip_prefix("https://") else {
+        bail!("vault {url:?} is not an https URL (https://VAULT.vault.azure.net)");
+    };
+    if rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' ', '\\'])
+        || rest.chars().any(char::is_control)
+    {
+        bail!("vault {url:?} is not a vault URL: give only https://VAULT.vault.azure.net");
+    }
+    let Some(service) = host_service(rest) else {
+        bail!("vault {url:?} is not a Key Vault or Managed HSM address: https://VAULT.vault.azure.net, where VAULT is 3-24 letters, digits and dashes starting with a letter (a Managed HSM: https://NAME.managedhsm.azure.net)");
+    };
+    if service == Service::Loopback && mode != Mode::Rehearsal {
+        bail!("vault {url:?} {LOOPBACK_REFUSED}");
+    }
+    Ok(VaultUrl {
+        url: format!("https://{}", rest.to_ascii_lowercase()),
+        service,
+    })
 }
 
 /// Data-plane host suffixes of Key Vault and Managed HSM in the public and sovereign clouds.
-const VAULT_SUFFIXES: &[(&str, &str)] = &[
-    (".vault.azure.net", "keyvault"),
-    (".vault.azure.cn", "keyvault"),
-    (".vault.usgovcloudapi.net", "keyvault"),
-    (".vault.microsoftazure.de", "keyvault"),
-    (".managedhsm.azure.net", "managedhsm"),
-    (".managedhsm.azure.cn", "managedhsm"),
-    (".managedhsm.usgovcloudapi.net", "managedhsm"),
+const VAULT_SUFFIXES: &[(&str, Service)] = &[
+    (".vault.azure.net", Service::KeyVault),
+    (".vault.azure.cn", Service::KeyVault),
+    (".vault.usgovcloudapi.net", Service::KeyVault),
+    (".vault.microsoftazure.de", Service::KeyVault),
+    (".managedhsm.azure.net", Service::ManagedHsm),
+    (".managedhsm.azure.cn", Service::ManagedHsm),
+    (".managedhsm.usgovcloudapi.net", Service::ManagedHsm),
 ];
 
 const HINT: &str = "a KEK id looks like https://VAULT.vault.azure.net/keys/NAME/VERSION (copy `kid` from `az keyvault key show`)";
@@ -91,7 +135,7 @@ impl KeyId {
         }
         let service = host_service(authority)
             .ok_or_else(|| crate::err!("kid {url:?} is not on a Key Vault or Managed HSM host (or an https loopback address); {HINT}"))?;
-        if service == "loopback" && mode != Mode::Rehearsal {
+        if service == Service::Loopback && mode != Mode::Rehearsal {
             bail!("kid {url:?} {LOOPBACK_REFUSED}");
         }
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -123,7 +167,7 @@ impl KeyId {
 }
 
 /// Which service an `https://` authority (host and optional port) belongs to.
-fn host_service(authority: &str) -> Option<&'static str> {
+fn host_service(authority: &str) -> Option<Service> {
     let (host, port) = split_port(authority)?;
     if let Some(p) = port {
         if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().is_err() {
@@ -132,7 +176,7 @@ fn host_service(authority: &str) -> Option<&'static str> {
     }
     let host = host.to_ascii_lowercase();
     if host == "localhost" || host == "[::1]" || is_loopback_v4(&host) {
-        return Some("loopback");
+        return Some(Service::Loopback);
     }
     if port.is_some() {
         return None;
@@ -232,13 +276,46 @@ mod tests {
             assert!(e.message().contains("rehearsal"), "{e}");
             assert_eq!(
                 KeyId::parse(&url, Mode::Rehearsal).unwrap().service,
-                "loopback"
+                Service::Loopback
             );
         }
         let real = format!("https://contoso-vault1.vault.azure.net/keys/KEK-1/{V}");
         assert_eq!(
             KeyId::parse(&real, Mode::Ceremony).unwrap().service,
-            "keyvault"
+            Service::KeyVault
+        );
+    }
+
+    #[test]
+    fn one_check_for_vault_addresses() {
+        let v = vault_url("https://Contoso-VaultA1.vault.azure.net/", Mode::Ceremony).unwrap();
+        assert_eq!(v.url, "https://contoso-vaulta1.vault.azure.net");
+        assert_eq!(v.service, Service::KeyVault);
+        let v = vault_url("https://contoso-hsm.managedhsm.azure.net", Mode::Ceremony).unwrap();
+        assert_eq!(v.service, Service::ManagedHsm);
+        let v = vault_url("https://127.0.0.1:8443", Mode::Rehearsal).unwrap();
+        assert_eq!(v.service, Service::Loopback);
+        for (url, words) in [
+            ("https://127.0.0.1:8443", "rehearsal"),
+            ("http://x.vault.azure.net", "not an https URL"),
+            ("https://x.vault.azure.net/keys", "give only"),
+            ("https://user@contoso.vault.azure.net", "give only"),
+            ("https://contoso.vault.azure.net?x=1", "give only"),
+            ("https://example.com", "not a Key Vault"),
+            (
+                "https://contoso.vault.azure.net.evil.com",
+                "not a Key Vault",
+            ),
+            ("https://contoso.vault.azure.net:444", "not a Key Vault"),
+            ("https://127.0.0.1:99999", "not a Key Vault"),
+            ("https://", "not an https URL"),
+        ] {
+            let e = vault_url(url, Mode::Ceremony).unwrap_err();
+            assert!(e.message().contains(words), "{url}: {e}");
+        }
+        assert_eq!(
+            serde_json::to_value(Service::ManagedHsm).unwrap(),
+            "managedhsm"
         );
     }
 }

@@ -119,10 +119,14 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>, mode: Mode) -> Result<(Package, 
     }
     let kid = KeyId::parse(&pkg.header.kid, mode).map_err(|e| e.context("header.kid"))?;
     if pkg.ciphertext.contains('=') {
-        bail!("ciphertext has base64 padding; BYOK packages use base64url without padding: the file was altered");
+        bail!(Integrity, "ciphertext has base64 padding; BYOK packages use base64url without padding: the file was altered");
     }
-    let ct = decode_b64url(&pkg.ciphertext)
-        .map_err(|_| err!("ciphertext is not base64url: the file is damaged or was altered"))?;
+    let ct = decode_b64url(&pkg.ciphertext).map_err(|_| {
+        err!(
+            Integrity,
+            "ciphertext is not base64url: the file is damaged or was altered"
+        )
+    })?;
     let mut report = PackageReport {
         sha256: hex::encode(Sha256::digest(bytes)),
         size: bytes.len(),

@@ -8,6 +8,7 @@ use azure_security_keyvault_keys::models::KeyOperation;
 use byok_core::attestation::policy::PREMIUM_NO_ATTESTATION;
 use byok_core::kek::Kek;
 use byok_core::keyid::KeyId;
+use byok_core::keyid::Service;
 use byok_core::{bail, err, words, Mode, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -101,7 +102,7 @@ pub fn kek_fetch(
 ) -> Result<KekVaultReport> {
     check_key_name(name)?;
     byok_core::fsutil::refuse_existing(out)?;
-    if attestation && v.service() == "keyvault" {
+    if attestation && v.service() == Service::KeyVault {
         bail!(
             "{PREMIUM_NO_ATTESTATION}: {} is a Key Vault, so its KEKs come without attestation; fetch the KEK without --attestation",
             v.url

@@ -7,6 +7,7 @@ use super::EXPIRY_9999;
 use crate::vault::{check_key_name, AttestationAnswer, KeyBundle, Vault};
 use azure_security_keyvault_keys::models::EncryptionAlgorithm;
 use byok_core::attestation::{AttestationReport, ExpectedKey, TrustRoots};
+use byok_core::keyid::Service;
 use byok_core::util::{rfc3339, yes_no_or};
 use byok_core::{err, Result};
 use serde::Serialize;
@@ -113,7 +114,7 @@ fn attestation_rule(
     roots: &TrustRoots,
 ) -> Option<(bool, String)> {
     let svc = v.service();
-    if svc == "keyvault" {
+    if svc == Service::KeyVault {
         return None;
     }
     let kid = k.kid().unwrap_or("").to_string();
@@ -121,7 +122,7 @@ fn attestation_rule(
     let att = match v.get_attestation(name, version) {
         Ok(AttestationAnswer::Bundle(b)) => b,
         // The simulator without --managed-hsm is a Key Vault: no rule.
-        Ok(AttestationAnswer::NoAttestation(_)) if svc == "loopback" => return None,
+        Ok(AttestationAnswer::NoAttestation(_)) if svc == Service::Loopback => return None,
         Ok(AttestationAnswer::NoAttestation(d)) => return Some((false, d)),
         Err(e) => return Some((false, e.message().to_string())),
     };

@@ -37,7 +37,7 @@ use azure_security_keyvault_keys::models::{
     KeyOperation, KeyOperationParameters, KeyType, RestoreKeyParameters,
 };
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
-use byok_core::keyid::KeyId;
+use byok_core::keyid::{vault_url, Service, VaultUrl};
 use byok_core::{bail, err, Mode, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -67,7 +67,7 @@ pub struct Vault {
     pub url: String,
     /// The connection's mode: a rehearsal accepts the simulator's loopback addresses.
     pub mode: Mode,
-    service: &'static str,
+    service: Service,
     http: reqwest::Client,
     cred: Arc<dyn TokenCredential>,
 }
@@ -81,48 +81,22 @@ pub enum AttestationAnswer {
     NoAttestation(String),
 }
 
-/// A vault URL with a dummy key path: a valid key id exactly when the URL is a vault's.
-fn probe_kid(url: &str) -> String {
-    format!("{url}/keys/probe/{}", "0".repeat(32))
-}
-
 /// Check a vault URL: https, and a Key Vault or Managed HSM host, or (in a rehearsal) a
 /// loopback address. Returns it lowercase, without a trailing slash.
+/// ([`byok_core::keyid::vault_url`], the one check of vault addresses.)
 pub fn check_vault_url(url: &str, mode: Mode) -> Result<String> {
-    let trimmed = url.trim_end_matches('/');
-    // Reuse the key-id rules: a vault URL plus a dummy key path must be a valid kid.
-    match KeyId::parse(&probe_kid(trimmed), Mode::Rehearsal) {
-        Ok(k) if k.service == "loopback" && mode != Mode::Rehearsal => {
-            bail!("vault {url:?} {}", byok_core::keyid::LOOPBACK_REFUSED)
-        }
-        // The key-id rules take any five digits as a port: the URL parser knows 1-65535.
-        Ok(_) if reqwest::Url::parse(trimmed).is_err() => {
-            bail!("{url:?} is not a vault URL: its port is not a port number (1-65535)")
-        }
-        Ok(_) => Ok(trimmed.to_ascii_lowercase()),
-        Err(_) => bail!("{url:?} is not a vault URL: use https://VAULT.vault.azure.net (or a Managed HSM, or in a rehearsal the simulator's https://127.0.0.1:PORT)"),
-    }
+    Ok(vault_url(url, mode)?.url)
 }
 
-/// The service of a vault URL: `keyvault`, `managedhsm` or `loopback`; `None` when it is
-/// not a vault URL.
-pub fn vault_service(url: &str) -> Option<&'static str> {
-    check_vault_url(url, Mode::Rehearsal).ok()?;
-    KeyId::parse(&probe_kid(url.trim_end_matches('/')), Mode::Rehearsal)
-        .ok()
-        .map(|k| k.service)
+/// The service of a vault URL; `None` when it is not a vault URL.
+pub fn vault_service(url: &str) -> Option<Service> {
+    vault_url(url, Mode::Rehearsal).ok().map(|v| v.service)
 }
 
 impl Vault {
     /// Connect to `url` (checked) with `conn`'s CAs and credentials.
     pub fn connect(url: &str, conn: &Connection) -> Result<Vault> {
-        let url = check_vault_url(url, conn.mode)?;
-        let service = vault_service(&url).ok_or_else(|| {
-            err!(
-                Internal,
-                "internal: {url} passed the vault URL check but names no service"
-            )
-        })?;
+        let VaultUrl { url, service } = vault_url(url, conn.mode)?;
         let http = transport::http_client(conn)?;
         let options = ClientOptions {
             transport: Some(Transport::new(Arc::new(transport::ByokTransport(
@@ -359,8 +333,8 @@ impl Vault {
         Ok(t.token.secret().to_string())
     }
 
-    /// The vault's service: `keyvault`, `managedhsm` or `loopback` (the simulator).
-    pub fn service(&self) -> &'static str {
+    /// The vault's service: Key Vault, Managed HSM, or the simulator (loopback).
+    pub fn service(&self) -> Service {
         self.service
     }
 
@@ -372,8 +346,8 @@ impl Vault {
 
 /// Skip the SDK's check that a challenge names the vault's host? Only for the simulator's
 /// loopback address, and only in a rehearsal (whose challenge names vault.azure.net).
-fn skip_challenge_check(mode: Mode, service: &str) -> bool {
-    mode.is_rehearsal() && service == "loopback"
+fn skip_challenge_check(mode: Mode, service: Service) -> bool {
+    mode.is_rehearsal() && service == Service::Loopback
 }
 
 /// Refuse a name that is not a valid Key Vault key name.
@@ -415,13 +389,16 @@ mod tests {
         }
         assert_eq!(
             vault_service("https://contoso.vault.azure.net"),
-            Some("keyvault")
+            Some(Service::KeyVault)
         );
         assert_eq!(
             vault_service("https://contoso.managedhsm.azure.net/"),
-            Some("managedhsm")
+            Some(Service::ManagedHsm)
         );
-        assert_eq!(vault_service("https://127.0.0.1:8443"), Some("loopback"));
+        assert_eq!(
+            vault_service("https://127.0.0.1:8443"),
+            Some(Service::Loopback)
+        );
         assert_eq!(vault_service("https://example.com"), None);
     }
 
@@ -475,17 +452,17 @@ mod tests {
                 let e = check_vault_url(url, mode).unwrap_err();
                 assert_eq!(e.kind(), ErrorKind::BadInput, "{url}");
             }
-            assert_ne!(vault_service(url), Some("keyvault"), "{url}");
+            assert_ne!(vault_service(url), Some(Service::KeyVault), "{url}");
         }
     }
 
     #[test]
     fn the_challenge_check_is_skipped_only_for_the_simulator_in_a_rehearsal() {
-        assert!(skip_challenge_check(Mode::Rehearsal, "loopback"));
-        assert!(!skip_challenge_check(Mode::Ceremony, "loopback"));
-        assert!(!skip_challenge_check(Mode::Rehearsal, "keyvault"));
-        assert!(!skip_challenge_check(Mode::Rehearsal, "managedhsm"));
-        assert!(!skip_challenge_check(Mode::Ceremony, "keyvault"));
+        assert!(skip_challenge_check(Mode::Rehearsal, Service::Loopback));
+        assert!(!skip_challenge_check(Mode::Ceremony, Service::Loopback));
+        assert!(!skip_challenge_check(Mode::Rehearsal, Service::KeyVault));
+        assert!(!skip_challenge_check(Mode::Rehearsal, Service::ManagedHsm));
+        assert!(!skip_challenge_check(Mode::Ceremony, Service::KeyVault));
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub(super) fn build_chain(
         .filter(|c| c.der != partition.der && c.spki == partition.spki)
         .collect();
     let Some(first_owner) = owners.first() else {
-        bail!("attestation: the bundle has no owner partition certificate carrying the Marvell partition key ({}): the owner chain is missing; get a fresh attestation from the vault", partition.describe());
+        bail!( "attestation: the bundle has no owner partition certificate carrying the Marvell partition key ({}): the owner chain is missing; get a fresh attestation from the vault", partition.describe());
     };
 
     // 4. The owner root: a self-signed certificate in the bundle that signs

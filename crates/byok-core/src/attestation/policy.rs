@@ -153,7 +153,10 @@ pub fn check_kek(
         None => None,
     };
     if let Some((json, what)) = source {
-        let loopback = kek.kid.as_ref().is_some_and(|k| k.service == "loopback");
+        let loopback = kek
+            .kid
+            .as_ref()
+            .is_some_and(|k| k.service == crate::keyid::Service::Loopback);
         let report = verify_azure(json, Some(&expected), roots).map_err(|e| {
             let e = e.context(&what);
             if loopback && e.is(crate::ErrorKind::UntrustedRoot) {
@@ -180,7 +183,10 @@ pub fn check_kek(
             report: Some(report),
         });
     }
-    let premium = kek.kid.as_ref().is_some_and(|k| k.service == "keyvault");
+    let premium = kek
+        .kid
+        .as_ref()
+        .is_some_and(|k| k.service == crate::keyid::Service::KeyVault);
     if premium {
         if require {
             bail!(

@@ -35,6 +35,8 @@ pub(super) struct Run<'a> {
     /// The manifest and its SHA-256, once computed.
     manifest: Option<(Vec<ManifestKey>, String)>,
     warnings: Vec<String>,
+    /// The step being executed: its records are the only ones [`Run::record`] writes.
+    current: Option<Step>,
 }
 
 impl<'a> Run<'a> {
@@ -59,6 +61,7 @@ impl<'a> Run<'a> {
             spki_of: BTreeMap::new(),
             manifest: None,
             warnings: Vec::new(),
+            current: None,
         }
     }
 
@@ -69,8 +72,16 @@ impl<'a> Run<'a> {
     }
 
     /// Append a record; the crash hook's `done:` and `recorded:` points sit either side.
+    /// A record whose step the current [`Step`] does not name is a bug: refused.
     fn record(&mut self, rec: Record) -> Result<Record> {
         let step = rec.step;
+        if !self.current.is_some_and(|s| s.records().contains(&step)) {
+            bail!(
+                Internal,
+                "internal: a {step} record outside the step that writes it ({:?})",
+                self.current
+            );
+        }
         crashpoint::hit(CrashPoint::Done(step));
         let rec = self.writer()?.append(rec)?;
         crashpoint::hit(CrashPoint::Recorded(step));
@@ -160,6 +171,7 @@ impl<'a> Run<'a> {
 
     /// Execute one step; returns what was done, for the progress line.
     pub(super) fn step(&mut self, step: &Step) -> Result<String> {
+        self.current = Some(*step);
         match *step {
             Step::Preflight => self.preflight(),
             Step::Signer => self.signer(),
@@ -191,6 +203,7 @@ impl<'a> Run<'a> {
             self.record(
                 Record::new(StepName::Resume, "byok")
                     .hsm(&self.id)
+                    .detail("rehearsal", self.plan.mode.is_rehearsal())
                     .detail("torn_line_sha256", torn)
                     .detail("removed_temp_files", removed),
             )?;
@@ -466,6 +479,9 @@ impl<'a> Run<'a> {
 
     /// The close record, signed in the HSM by the transcript signer where there is one.
     fn close(&mut self) -> Result<String> {
+        if self.current != Some(Step::Close) {
+            bail!(Internal, "internal: a close record outside the close step");
+        }
         let keys = self.manifest.as_ref().map(|m| m.0.len()).unwrap_or(0);
         let mut close = Record::new(StepName::Close, &officers_actor(self.plan))
             .hsm(&self.id)

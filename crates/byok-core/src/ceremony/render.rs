@@ -252,7 +252,7 @@ pub fn html(v: &Verified) -> String {
 /// existing files are never overwritten).
 pub fn render(v: &Verified, out_dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir)
-        .map_err(|e| err!("cannot create {}: {e}", out_dir.display()))?;
+        .map_err(|e| err!(Io, "cannot create {}: {e}", out_dir.display()))?;
     let md = out_dir.join("transcript.md");
     let html_path = out_dir.join("transcript.html");
     fsutil::refuse_existing(&md)?;

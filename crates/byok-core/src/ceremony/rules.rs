@@ -5,7 +5,7 @@
 
 use super::plan::{signer_label, KekAttestation, KeyPlan, Plan, Violation, EXCHANGE_MAX_DEPS};
 use crate::kek::Kek;
-use crate::keyid::{valid_key_name, KeyId, Mode};
+use crate::keyid::{valid_key_name, Mode};
 use crate::Error;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,32 +22,11 @@ pub fn valid_ceremony_id(id: &str) -> bool {
 
 /// Normalize a vault URL to `https://host[:port]` (lowercase, no trailing slash) and
 /// check that it is a Key Vault or Managed HSM host (or, in a rehearsal, an https
-/// loopback address).
+/// loopback address): [`crate::keyid::vault_url`], as a violation's text.
 pub fn normalize_vault(url: &str, mode: Mode) -> std::result::Result<String, String> {
-    let trimmed = url.trim_end_matches('/');
-    let Some(rest) = trimmed.strip_prefix("https://") else {
-        return Err(format!(
-            "vault {url:?} is not an https URL (https://VAULT.vault.azure.net)"
-        ));
-    };
-    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
-        return Err(format!(
-            "vault {url:?} is not a vault URL: give only https://VAULT.vault.azure.net"
-        ));
-    }
-    // A key id in that vault must parse: this checks the host as KeyId does.
-    let probe = format!("{trimmed}/keys/probe/{}", "0".repeat(32));
-    if mode == Mode::Ceremony
-        && KeyId::parse(&probe, Mode::Rehearsal).is_ok_and(|k| k.service == "loopback")
-    {
-        return Err(format!("vault {url:?} {}", crate::keyid::LOOPBACK_REFUSED));
-    }
-    match KeyId::parse(&probe, mode) {
-        Ok(k) => Ok(k.vault),
-        Err(_) => Err(format!(
-            "vault {url:?} is not a Key Vault or Managed HSM address: https://VAULT.vault.azure.net, where VAULT is 3-24 letters, digits and dashes starting with a letter"
-        )),
-    }
+    crate::keyid::vault_url(url, mode)
+        .map(|v| v.url)
+        .map_err(|e| e.message().to_string())
 }
 
 pub(crate) fn apply(
@@ -398,13 +377,17 @@ pub(crate) fn apply(
 
 /// The dash-terminated common prefix of two key names ("" when none).
 fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
-    let n = a
-        .bytes()
-        .zip(b.bytes())
+    // Count whole characters, so a name that is not ASCII (refused by the key-name rule,
+    // but still looked at here) never splits a character.
+    let n: usize = a
+        .chars()
+        .zip(b.chars())
         .take_while(|(x, y)| x.eq_ignore_ascii_case(y))
-        .count();
-    match a[..n].rfind('-') {
-        Some(i) => &a[..=i],
+        .map(|(x, _)| x.len_utf8())
+        .sum();
+    let shared = a.get(..n).unwrap_or("");
+    match shared.rfind('-') {
+        Some(i) => a.get(..=i).unwrap_or(""),
         None => "",
     }
 }

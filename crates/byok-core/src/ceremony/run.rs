@@ -113,6 +113,7 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
             return run(plan, &fresh, console);
         }
     };
+    check_same_mode(&prior, plan)?;
     let target = plan_target(plan, opts)?;
     let hsm = target.open()?;
     check_same_token(&prior, &hsm.identity())?;
@@ -201,6 +202,31 @@ fn plan_target(plan: &CheckedPlan, opts: &RunOptions) -> Result<Target> {
         None => target.token.label = Some(plan.plan.token.clone()),
     }
     Ok(target)
+}
+
+/// A resumed ceremony is what it began as: a rehearsal stays one, a real ceremony never
+/// becomes one (which would let it reach loopback addresses half-way).
+fn check_same_mode(prior: &Prior, plan: &CheckedPlan) -> Result<()> {
+    let Some(open) = prior.records.first() else {
+        return Ok(());
+    };
+    let began = open.detail.get("rehearsal").and_then(|v| v.as_bool());
+    let now = plan.mode.is_rehearsal();
+    if began != Some(now) {
+        let what = |r: bool| if r { "a rehearsal" } else { "a real ceremony" };
+        bail!(
+            Integrity,
+            "the ceremony began as {}, and this run is {}: resume it as it began ({})",
+            began.map(what).unwrap_or("a ceremony of unknown mode"),
+            what(now),
+            if now {
+                "without --rehearsal"
+            } else {
+                "with --rehearsal, or the plan's \"rehearsal\": true"
+            }
+        );
+    }
+    Ok(())
 }
 
 /// A resumed ceremony runs on the token it began on.

@@ -68,12 +68,17 @@ impl Step {
         }
     }
 
-    /// The transcript records the step writes, in order (`open` becomes `resume` when a
-    /// ceremony is taken up again; the signer's `keygen-started` is only written when a
-    /// signer is generated).
+    /// The transcript records the step may write, in order; the run refuses to write any
+    /// other. (`resume` takes the place of `open` when a ceremony is taken up again; the
+    /// signer's `keygen-started` is written only when a signer is generated.)
     pub fn records(&self) -> &'static [StepName] {
         match self {
-            Step::Preflight => &[StepName::Open, StepName::Preflight, StepName::Selftest],
+            Step::Preflight => &[
+                StepName::Open,
+                StepName::Resume,
+                StepName::Preflight,
+                StepName::Selftest,
+            ],
             Step::Signer => &[StepName::KeygenStarted, StepName::Signer],
             Step::ConfirmKek { .. } => &[StepName::KekConfirmed],
             Step::Keygen { .. } => &[StepName::KeygenStarted, StepName::Keygen],

@@ -69,7 +69,7 @@ pub fn rv_name(e: &CkError) -> String {
 
 /// Map a PKCS#11 failure to one line: what failed, the return value, and what to do.
 pub fn ck(what: &str) -> impl FnOnce(CkError) -> Error + '_ {
-    move |e| err!(Hsm, "{what} failed ({}); see the HSM's log", rv_name(&e))
+    move |e| err!(Hsm, "{what} failed ({}); see the HSM's log", rv_name(&e)).with_source(e)
 }
 
 impl Hsm {
@@ -80,13 +80,13 @@ impl Hsm {
             None => match std::env::var_os(MODULE_ENV) {
                 Some(m) if !m.is_empty() => PathBuf::from(m),
                 _ => bail!(
-                    "no PKCS#11 module given: use --module PATH or set {MODULE_ENV} to your HSM's PKCS#11 library (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)"
+                     "no PKCS#11 module given: use --module PATH or set {MODULE_ENV} to your HSM's PKCS#11 library (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)"
                 ),
             },
         };
         if !module.is_file() {
             bail!(
-                "PKCS#11 module {} does not exist: give the path of your HSM's PKCS#11 library with --module or {MODULE_ENV}",
+                NotFound, "PKCS#11 module {} does not exist: give the path of your HSM's PKCS#11 library with --module or {MODULE_ENV}",
                 module.display()
             );
         }
@@ -117,7 +117,7 @@ impl Hsm {
     fn select(&mut self, selector: &TokenSelector) -> Result<()> {
         if selector.label.is_none() && selector.serial.is_none() {
             bail!(
-                "no token named: use --token LABEL (or a pkcs11: URI) or set {TOKEN_ENV}; `byok hsm info --module …` lists the tokens"
+                 "no token named: use --token LABEL (or a pkcs11: URI) or set {TOKEN_ENV}; `byok hsm info --module …` lists the tokens"
             );
         }
         let ctx = self.ctx()?;
@@ -140,7 +140,7 @@ impl Hsm {
         }
         match found.len() {
             0 => bail!(
-                "no token with {} in module {} (tokens there: {}); check --token",
+                NotFound, "no token with {} in module {} (tokens there: {}); check --token",
                 selector.describe(),
                 self.module.display(),
                 if labels.is_empty() { "none".to_string() } else { labels.join(", ") }

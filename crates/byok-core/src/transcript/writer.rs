@@ -32,15 +32,15 @@ impl Writer {
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
                     err!(
-                        "{} already exists: this directory already holds a ceremony; use --resume to finish it",
+                        Exists, "{} already exists: this directory already holds a ceremony; use --resume to finish it",
                         path.display()
                     )
                 } else {
-                    err!("cannot create the transcript {}: {e}", path.display())
+                    err!(Io, "cannot create the transcript {}: {e}", path.display())
                 }
             })?;
         file.sync_all()
-            .map_err(|e| err!("cannot sync {}: {e}", path.display()))?;
+            .map_err(|e| err!(Io, "cannot sync {}: {e}", path.display()))?;
         if let Some(dir) = path.parent() {
             crate::fsutil::sync_dir(if dir.as_os_str().is_empty() {
                 Path::new(".")
@@ -78,15 +78,21 @@ impl Writer {
             let f = OpenOptions::new()
                 .write(true)
                 .open(path)
-                .map_err(|e| err!("cannot open {}: {e}", path.display()))?;
+                .map_err(|e| err!(Io, "cannot open {}: {e}", path.display()))?;
             f.set_len(complete.len() as u64)
                 .and_then(|_| f.sync_all())
-                .map_err(|e| err!("cannot cut the torn last line of {}: {e}", path.display()))?;
+                .map_err(|e| {
+                    err!(
+                        Io,
+                        "cannot cut the torn last line of {}: {e}",
+                        path.display()
+                    )
+                })?;
         }
         let file = OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(|e| err!("cannot open {}: {e}", path.display()))?;
+            .map_err(|e| err!(Io, "cannot open {}: {e}", path.display()))?;
         let last_hash = match parsed.last_line_hash {
             Some(h) => h,
             None => bail!(
@@ -130,7 +136,7 @@ impl Writer {
         sign: Option<impl FnOnce(&[u8]) -> Result<Signature>>,
     ) -> Result<Record> {
         if self.closed {
-            bail!("internal: the transcript is closed");
+            bail!(Internal, "internal: the transcript is closed");
         }
         rec.seq = self.next_seq;
         rec.prev = hex::encode(self.last_hash);
@@ -148,6 +154,7 @@ impl Writer {
             .and_then(|_| self.file.sync_all())
             .map_err(|e| {
                 err!(
+                    Io,
                     "cannot append to the transcript {}: {e}",
                     self.path.display()
                 )

@@ -272,6 +272,9 @@ fn vault_urls_normalize() {
 
 #[test]
 fn prefixes_and_ids() {
+    // Names that are not ASCII never split a character (they are refused, not a panic).
+    assert_eq!(common_prefix("Key-é", "Key-è"), "Key-");
+    assert_eq!(common_prefix("é", "è"), "");
     assert_eq!(
         common_prefix("Contoso-A1-Key001", "Contoso-A2-Key001"),
         "Contoso-"
@@ -280,4 +283,17 @@ fn prefixes_and_ids() {
     assert!(valid_ceremony_id("contoso-na-2026-12"));
     assert!(!valid_ceremony_id("../x"));
     assert!(!valid_ceremony_id(""));
+}
+
+/// Names that are not ASCII are violations, never a crash of the checker.
+#[test]
+fn non_ascii_key_names_are_violations_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = testplan::value(2);
+    plan["policies"][0]["keys"][0]["name"] = json!("é");
+    plan["policies"][0]["keys"][1]["name"] = json!("è");
+    let (report, checked) = testplan::check(dir.path(), &plan);
+    assert!(checked.is_none());
+    let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
+    assert_eq!(rules, ["key-name", "key-name"]);
 }

@@ -203,3 +203,29 @@ fn a_rehearsal_plan_is_recorded_as_one() {
         Some(&serde_json::json!(true))
     );
 }
+
+#[test]
+fn a_resume_keeps_the_mode_the_ceremony_began_with() {
+    let (dir, plan) = testplan::checked(2);
+    let o = opts(dir.path(), false, true);
+    // A run stopped after its preflight (a wrong answer stops an interactive run later).
+    let console = Scripted::answering(&["no"]);
+    let interactive = opts(dir.path(), false, false);
+    let _ = execute(
+        &plan,
+        &interactive,
+        &console,
+        &FakeToken::default(),
+        Prior::default(),
+        vec![],
+    );
+    let (records, _) = transcript::read_unfinished(&o.out.join(TRANSCRIPT)).unwrap();
+    let prior = Prior { records };
+    check_same_mode(&prior, &plan).unwrap();
+    let rehearsal = CheckedPlan {
+        mode: crate::Mode::Rehearsal,
+        ..plan.clone()
+    };
+    let e = check_same_mode(&prior, &rehearsal).unwrap_err();
+    assert!(e.message().contains("began as a real ceremony"), "{e}");
+}
