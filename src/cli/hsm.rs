@@ -2,9 +2,10 @@
 
 use super::args::{HsmArgs, LoginArgs};
 use super::output::{emit, warn_all};
+use byok_core::hsm::InfoReport;
 use byok_core::hsm::Verdict;
 use byok_core::util::yes_no;
-use byok_core::wrap::{self, InfoReport, SelftestReport};
+use byok_core::wrap::{self, SelftestReport};
 use byok_core::Result;
 use clap::Subcommand;
 use serde::Serialize;
@@ -37,7 +38,7 @@ pub fn run(cmd: HsmCmd) -> Result<()> {
         HsmCmd::Info { hsm, json } => {
             let t = hsm.target(None, None)?;
             let h = t.open()?;
-            emit(json, &Info(wrap::info(&h)?))
+            emit(json, &Info(byok_core::hsm::info(&h)?))
         }
         HsmCmd::Selftest { hsm, login, json } => {
             let t = hsm.target(None, login.pin_file.as_deref())?;
@@ -123,8 +124,8 @@ impl fmt::Display for Selftest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byok_core::hsm::MechanismReport;
     use byok_core::hsm::TokenIdentity;
-    use byok_core::wrap::MechanismReport;
 
     fn token() -> TokenIdentity {
         TokenIdentity {

@@ -64,8 +64,8 @@ impl Console for Unattended {
 }
 
 /// A console that answers from a script, for tests: secrets and answers are taken in
-/// order; everything shown is kept so a test can read it back. Only in test builds.
-#[cfg(any(test, feature = "test-hooks"))]
+/// order; everything shown is kept so a test can read it back. Unit tests only.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct Scripted {
     pub secrets: std::cell::RefCell<Vec<String>>,
@@ -74,7 +74,7 @@ pub struct Scripted {
     pub shown: std::cell::RefCell<Vec<String>>,
 }
 
-#[cfg(any(test, feature = "test-hooks"))]
+#[cfg(test)]
 impl Scripted {
     /// A console that will answer `answers`, in order.
     pub fn answering(answers: &[&str]) -> Scripted {
@@ -90,7 +90,7 @@ impl Scripted {
     }
 }
 
-#[cfg(any(test, feature = "test-hooks"))]
+#[cfg(test)]
 impl Console for Scripted {
     fn secret(&self, prompt: &str) -> Option<Zeroizing<String>> {
         self.shown.borrow_mut().push(prompt.to_string());

@@ -272,24 +272,36 @@ pub fn software_unwrap(kek_private: &rsa::PrivateKey, ciphertext: &[u8]) -> Resu
     })
 }
 
-/// Total length of the DER SEQUENCE at the start of `b` (tag, length and contents).
+/// Total length of the DER SEQUENCE at the start of `b` (tag, length and contents):
+/// what follows it inside the KWP block is padding.
 fn der_total_len(b: &[u8]) -> Result<usize> {
-    if b.len() < 2 || b[0] != 0x30 {
-        bail!("the unwrapped key is not a DER SEQUENCE (not PKCS#8)");
+    use der::{Decode, Encode, Header, SliceReader, Tag};
+    let mut reader = SliceReader::new(b)
+        .map_err(|_| err!(Integrity, "the unwrapped key is too long to be a DER value"))?;
+    let header = Header::decode(&mut reader)
+        .map_err(|e| err!(Integrity, "the unwrapped key is not DER ({e}): not PKCS#8"))?;
+    if header.tag() != Tag::Sequence {
+        bail!(
+            Integrity,
+            "the unwrapped key is not a DER SEQUENCE (not PKCS#8)"
+        );
     }
-    let (len, hdr) = match b[1] {
-        l if l < 0x80 => (l as usize, 2),
-        0x81 if b.len() >= 3 => (b[2] as usize, 3),
-        0x82 if b.len() >= 4 => (((b[2] as usize) << 8) | b[3] as usize, 4),
-        0x83 if b.len() >= 5 => (
-            ((b[2] as usize) << 16) | ((b[3] as usize) << 8) | b[4] as usize,
-            5,
-        ),
-        _ => bail!("the unwrapped key has a DER length byte we do not expect"),
-    };
-    let total = hdr + len;
+    let total = header
+        .encoded_len()
+        .and_then(|h| h + header.length())
+        .map_err(|e| {
+            err!(
+                Integrity,
+                "the unwrapped key's DER length is out of range ({e})"
+            )
+        })?;
+    let total = usize::try_from(total)
+        .map_err(|_| err!(Integrity, "the unwrapped key's DER length is out of range"))?;
     if total > b.len() {
-        bail!("the unwrapped key's DER is longer than the plaintext");
+        bail!(
+            Integrity,
+            "the unwrapped key's DER is longer than the plaintext"
+        );
     }
     Ok(total)
 }

@@ -549,9 +549,34 @@ pub fn to_word_lines(bytes: &[u8]) -> Vec<String> {
     all.chunks(4).map(|c| c.join(" ")).collect()
 }
 
+/// The first and the last word of `bytes`, which the officers type to confirm a
+/// fingerprint they read aloud (empty for no bytes).
+pub fn first_last(bytes: &[u8]) -> (&'static str, &'static str) {
+    let word = |i: usize, b: u8| {
+        if i.is_multiple_of(2) {
+            EVEN[b as usize]
+        } else {
+            ODD[b as usize]
+        }
+    };
+    match (bytes.first(), bytes.last()) {
+        (Some(f), Some(l)) => (word(0, *f), word(bytes.len() - 1, *l)),
+        _ => ("", ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_and_last_word() {
+        let bytes = hex::decode("E58294F2E9A227486E8B061B31CC528FD7FA3F19").unwrap();
+        let all = to_words(&bytes);
+        let (f, l) = first_last(&bytes);
+        assert!(all.starts_with(&format!("{f} ")) && all.ends_with(&format!(" {l}")));
+        assert_eq!(first_last(&[]), ("", ""));
+    }
 
     #[test]
     fn documented_test_vector() {

@@ -405,7 +405,8 @@ impl<'a> Run<'a> {
         let name = &k.key.name;
         let pkg = self.opts.out.join(package_file(name));
         let mut replaced = None;
-        if let Ok(old) = std::fs::read(&pkg) {
+        if std::fs::symlink_metadata(&pkg).is_ok() {
+            let old = fsutil::read_limited(&pkg, 1 << 20, "package")?;
             replaced = Some(sha256_hex(&old));
             std::fs::remove_file(&pkg).map_err(|e| {
                 err!(
@@ -459,14 +460,16 @@ impl<'a> Run<'a> {
     fn write_manifest(&mut self) -> Result<String> {
         let bytes = self.compute_manifest()?;
         let path = self.dir().join(MANIFEST);
-        match std::fs::read(&path) {
-            Ok(old) if old == bytes => {}
-            Ok(_) => bail!(
-                Integrity,
-                "{} differs from the manifest of this ceremony's recorded files: stop and investigate",
-                path.display()
-            ),
-            Err(_) => fsutil::write_new(&path, &bytes, 0o644)?,
+        if std::fs::symlink_metadata(&path).is_ok() {
+            if fsutil::read_limited(&path, 1 << 20, "manifest")? != bytes {
+                bail!(
+                    Integrity,
+                    "{} differs from the manifest of this ceremony's recorded files: stop and investigate",
+                    path.display()
+                );
+            }
+        } else {
+            fsutil::write_new(&path, &bytes, 0o644)?;
         }
         let keys = self.manifest.as_ref().map(|m| m.0.len()).unwrap_or(0);
         self.record(
@@ -543,12 +546,7 @@ fn officers_actor(plan: &CheckedPlan) -> String {
 
 /// Ask the officers to confirm a KEK's fingerprint. Returns how they confirmed.
 fn ask_officers(console: &dyn Console, k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
-    let all = words::to_words(fp);
-    let list: Vec<&str> = all.split(' ').collect();
-    let (first, last) = (
-        list.first().copied().unwrap_or(""),
-        list.last().copied().unwrap_or(""),
-    );
+    let (first, last) = words::first_last(fp);
     let mut text = format!(
         "\nKEK {} for vault {}\n  kid:     {kid}\n  SHA-256: {}\n",
         k.key.kek,
@@ -597,4 +595,48 @@ fn sign(token: &dyn Token, signer: &Signer, body: &[u8]) -> Result<Signature> {
         spki_sha256: signer.spki_sha256.clone(),
         value: b64.encode(value),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ceremony::testplan;
+    use crate::console::Scripted;
+
+    #[test]
+    fn the_officers_confirm_with_yes_or_the_first_and_last_words_and_nothing_else() {
+        let (_dir, plan) = testplan::checked(2);
+        let k = &plan.keys[0];
+        let fp = k.kek.sha256();
+        let (first, last) = words::first_last(&fp);
+        for (answer, method) in [
+            ("yes", "answered yes"),
+            ("YES", "answered yes"),
+            (&format!("{first} {last}") as &str, "first and last words"),
+            (
+                &format!("  {}   {}  ", first.to_uppercase(), last) as &str,
+                "first and last words",
+            ),
+        ] {
+            let c = Scripted::answering(&[answer]);
+            let m = ask_officers(&c, k, "kid", &fp).unwrap();
+            assert!(m.contains(method), "{answer:?}: {m}");
+            assert!(
+                c.transcript().contains(&hex::encode(fp)),
+                "the fingerprint was shown"
+            );
+        }
+        for answer in [
+            format!("{last} {first}"),
+            first.to_string(),
+            format!("{first} x {last}"),
+            "no".to_string(),
+        ] {
+            let c = Scripted::answering(&[&answer]);
+            let e = ask_officers(&c, k, "kid", &fp).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Integrity, "{answer:?}");
+        }
+        let e = ask_officers(&Scripted::answering(&[""]), k, "kid", &fp).unwrap_err();
+        assert!(e.message().contains("no answer"), "{e}");
+    }
 }

@@ -75,13 +75,14 @@ pub fn outputs(records: &[Record]) -> BTreeMap<String, String> {
 pub fn check_dir(plan: &CheckedPlan, dir: &Path, prior: &Prior) -> Result<Vec<String>> {
     for (name, sha) in &prior.outputs() {
         let p = dir.join(name);
-        let bytes = std::fs::read(&p).map_err(|_| {
-            err!(
+        if std::fs::symlink_metadata(&p).is_err() {
+            bail!(
                 NotFound,
                 "{} is missing, but the transcript recorded it: restore it from the ceremony's copy before resuming",
                 p.display()
-            )
-        })?;
+            );
+        }
+        let bytes = fsutil::read_limited(&p, 64 << 20, "ceremony file")?;
         let now = sha256_hex(&bytes);
         if &now != sha {
             bail!(
@@ -216,14 +217,16 @@ pub fn keygen_or_adopt(token: &dyn Token, dir: &Path, k: &KeyPlan, intent: bool)
                 );
             }
             let pem = facts.public_pem()?;
-            match std::fs::read(&pem_path) {
-                Ok(old) if old == pem.as_bytes() => {}
-                Ok(_) => bail!(
-                    Integrity,
-                    "{} is not the public key of key \"{name}\" on the token: stop and investigate",
-                    pem_path.display()
-                ),
-                Err(_) => fsutil::write_new(&pem_path, pem.as_bytes(), 0o644)?,
+            if std::fs::symlink_metadata(&pem_path).is_ok() {
+                if fsutil::read_limited(&pem_path, 1 << 16, "public key")? != pem.as_bytes() {
+                    bail!(
+                        Integrity,
+                        "{} is not the public key of key \"{name}\" on the token: stop and investigate",
+                        pem_path.display()
+                    );
+                }
+            } else {
+                fsutil::write_new(&pem_path, pem.as_bytes(), 0o644)?;
             }
             let fp = crate::util::sha256(&facts.spki_der()?);
             Ok(Record::new(StepName::Keygen, "byok")

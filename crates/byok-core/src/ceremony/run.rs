@@ -254,8 +254,9 @@ fn check_same_token(prior: &Prior, id: &HsmId) -> Result<()> {
     Ok(())
 }
 
-/// Execute the plan's steps on a logged-in `token`.
-pub fn execute(
+/// Execute the plan's steps on a logged-in `token` whose directory and transcript
+/// [`run`] has checked (the unit tests call it with a fake token).
+pub(crate) fn execute(
     plan: &CheckedPlan,
     opts: &RunOptions,
     console: &dyn Console,

@@ -120,14 +120,11 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             if non_interactive {
                 v.push("byok compares it with the plan's kek_sha256 (non-interactive).".into());
             } else {
-                let all = words::to_words(&fp);
-                let list: Vec<&str> = all.split(' ').collect();
+                let (first, last) = words::first_last(&fp);
                 v.push("One officer reads the words aloud; the other compares them with the fingerprint".into());
                 v.push("taken from the vault on the connected side. Then type the first and last word".into());
                 v.push(format!(
-                    "(\"{} {}\") or \"yes\". A mismatch stops the ceremony.",
-                    list.first().unwrap_or(&""),
-                    list.last().unwrap_or(&"")
+                    "(\"{first} {last}\") or \"yes\". A mismatch stops the ceremony."
                 ));
             }
             v

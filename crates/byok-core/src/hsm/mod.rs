@@ -11,6 +11,7 @@
 //! - [`templates`]: every attribute template byok creates objects with, in one place;
 //! - [`wrapping`]: the BYOK wrap, native or composite;
 //! - [`facts`]: the public facts byok reads back about a key;
+//! - [`info`]: what `byok hsm info` reports;
 //! - [`target`]: which module, token and key a command means (flags, URIs).
 //!
 //! The rest of byok sees a token only through the [`Token`] trait, so the ceremony's
@@ -19,6 +20,7 @@
 pub mod facts;
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod info;
 pub mod module;
 pub mod session;
 pub mod target;
@@ -26,6 +28,7 @@ pub mod templates;
 pub mod wrapping;
 
 pub use facts::{KeyFacts, PrivateKeyFacts};
+pub use info::{info, InfoReport, MechanismReport};
 pub use module::{ck, mechanism_name, rv_name, Hsm, TokenIdentity, Verdict, MODULE_ENV, TOKEN_ENV};
 pub use session::HsmSession;
 pub use target::{Target, TokenSelector};

@@ -42,9 +42,9 @@ impl Verdict {
 /// An opened PKCS#11 module with one token selected. Finalizes the module when dropped.
 pub struct Hsm {
     ctx: Option<Pkcs11>,
-    pub module: PathBuf,
-    pub slot: Slot,
-    pub token: TokenInfo,
+    pub(super) module: PathBuf,
+    slot: Slot,
+    pub(super) token: TokenInfo,
 }
 
 /// The token's identity, as reports, packages and transcripts name it.
@@ -186,13 +186,16 @@ impl Hsm {
         ))
     }
 
-    pub fn mechanisms(&self) -> Result<Vec<MechanismType>> {
+    pub(super) fn mechanisms(&self) -> Result<Vec<MechanismType>> {
         self.ctx()?
             .get_mechanism_list(self.slot)
             .map_err(ck("listing the token's mechanisms"))
     }
 
-    pub fn mechanism_info(&self, m: MechanismType) -> Option<cryptoki::mechanism::MechanismInfo> {
+    pub(super) fn mechanism_info(
+        &self,
+        m: MechanismType,
+    ) -> Option<cryptoki::mechanism::MechanismInfo> {
         self.ctx().ok()?.get_mechanism_info(self.slot, m).ok()
     }
 
