@@ -80,7 +80,7 @@ pub struct VaultUrl {
 pub fn vault_url(url: &str, mode: Mode) -> Result<VaultUrl> {
     let trimmed = url.trim_end_matches('/');
     let Some(rest) = trimmed.strip_prefix("https://") else {
-        bail!("vault {url:?} is not an https URL (https://VAULT.vault.azure.net)");
+        bail!("vault {url:?} is not a vault URL: it must be https (https://VAULT.vault.azure.net)");
     };
     if rest.is_empty()
         || rest.contains(['/', '?', '#', '@', ' ', '\\'])
@@ -89,7 +89,7 @@ pub fn vault_url(url: &str, mode: Mode) -> Result<VaultUrl> {
         bail!("vault {url:?} is not a vault URL: give only https://VAULT.vault.azure.net");
     }
     let Some(service) = host_service(rest) else {
-        bail!("vault {url:?} is not a Key Vault or Managed HSM address: https://VAULT.vault.azure.net, where VAULT is 3-24 letters, digits and dashes starting with a letter (a Managed HSM: https://NAME.managedhsm.azure.net)");
+        bail!("vault {url:?} is not a vault URL: its host is not a Key Vault or Managed HSM address (https://VAULT.vault.azure.net, where VAULT is 3-24 letters, digits and dashes starting with a letter; a Managed HSM: https://NAME.managedhsm.azure.net)");
     };
     if service == Service::Loopback && mode != Mode::Rehearsal {
         bail!("vault {url:?} {LOOPBACK_REFUSED}");
@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(v.service, Service::Loopback);
         for (url, words) in [
             ("https://127.0.0.1:8443", "rehearsal"),
-            ("http://x.vault.azure.net", "not an https URL"),
+            ("http://x.vault.azure.net", "must be https"),
             ("https://x.vault.azure.net/keys", "give only"),
             ("https://user@contoso.vault.azure.net", "give only"),
             ("https://contoso.vault.azure.net?x=1", "give only"),
@@ -308,7 +308,7 @@ mod tests {
             ),
             ("https://contoso.vault.azure.net:444", "not a Key Vault"),
             ("https://127.0.0.1:99999", "not a Key Vault"),
-            ("https://", "not an https URL"),
+            ("https://", "must be https"),
         ] {
             let e = vault_url(url, Mode::Ceremony).unwrap_err();
             assert!(e.message().contains(words), "{url}: {e}");
