@@ -1,0 +1,8 @@
+//! HSM key attestation: the real Google Cloud HSM sample, generated MRVL-1
+//! chains, tampering and bad inputs.
+
+mod generated;
+mod google;
+mod mutation;
+mod rig;
+mod rules;
