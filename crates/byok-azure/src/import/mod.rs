@@ -32,6 +32,28 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The key id the vault answered for key `name` in vault `url`, which goes into the
+/// printed Office 365 commands: it must be a key id of that vault and key, with a proper
+/// version (32 hex digits), and the version just uploaded.
+fn vault_kid(
+    kid: &str,
+    url: &str,
+    name: &str,
+    uploaded: &str,
+    mode: byok_core::Mode,
+) -> Result<byok_core::keyid::KeyId> {
+    let k = byok_core::keyid::KeyId::parse(kid, mode)
+        .map_err(|e| e.context(format!("the key id {url} answered for {name}")))?;
+    if k.vault != url || !k.name.eq_ignore_ascii_case(name) || k.version != uploaded {
+        bail!(
+            Integrity,
+            "{url} answered with key id {} for key {name} (version {uploaded} uploaded): not this key; stop and check the vault",
+            k.url()
+        );
+    }
+    Ok(k)
+}
+
 /// Most import runs of one ceremony directory.
 const MAX_RUNS: usize = 999;
 
@@ -213,7 +235,8 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
                     ver.rules.iter().map(|r| r.rule).collect::<Vec<_>>(),
                 ),
         )?;
-        let version = up.version.clone();
+        let kid = vault_kid(&ver.kid, &url, &mk.name, &up.version, mode)?;
+        let version = kid.version.clone();
         let existing = done_in_backups
             .iter()
             .find(|e| {
@@ -239,7 +262,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
             policy: pk.policy.clone(),
             vault: url.clone(),
             name: mk.name.clone(),
-            kid: ver.kid.clone(),
+            kid: kid.url(),
             version,
             uploaded_now: !up.already_done,
             verified: true,
@@ -288,6 +311,38 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vaults_key_id_must_be_this_key_and_version() {
+        use byok_core::Mode;
+        let url = "https://contoso-vault1.vault.azure.net";
+        let v = "0123456789abcdef0123456789abcdef";
+        let good = format!("{url}/keys/K1/{v}");
+        assert_eq!(
+            vault_kid(&good, url, "K1", v, Mode::Ceremony)
+                .unwrap()
+                .version,
+            v
+        );
+        for (kid, uploaded) in [
+            (format!("{url}/keys/K2/{v}"), v),
+            (
+                format!("https://other-vault.vault.azure.net/keys/K1/{v}"),
+                v,
+            ),
+            (
+                format!("{url}/keys/K1/{v}"),
+                "ffffffffffffffffffffffffffffffff",
+            ),
+            // A version that would end up inside a printed PowerShell command.
+            (format!("{url}/keys/K1/abc;Remove-Item"), "abc;Remove-Item"),
+        ] {
+            assert!(
+                vault_kid(&kid, url, "K1", uploaded, Mode::Ceremony).is_err(),
+                "{kid}"
+            );
+        }
+    }
 
     fn closed_transcript(p: &Path) {
         let mut w = Writer::create(p, [1; 32]).unwrap();

@@ -176,7 +176,7 @@ pub(crate) fn apply(
                     "admin-url",
                     pplace.clone(),
                     format!(
-                        "admin_url {u:?} is not an https URL (https://TENANT-admin.sharepoint.com)"
+                        "admin_url {u:?} is not an https URL of a host alone (https://TENANT-admin.sharepoint.com)"
                     ),
                 ),
                 Some(_) => {}
@@ -392,15 +392,17 @@ fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
     }
 }
 
+/// Is `u` just `https://HOST` (a trailing `/` allowed)? The admin URL is printed unquoted
+/// in the SharePoint commands, so it may hold nothing but a host's letters, digits, `-`,
+/// `.` and a port's `:`.
 fn valid_https_url(u: &str) -> bool {
     match u.strip_prefix("https://") {
         Some(rest) => {
-            let host = rest.split('/').next().unwrap_or("");
+            let host = rest.strip_suffix('/').unwrap_or(rest);
             !host.is_empty()
                 && host
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'))
-                && !u.contains(char::is_whitespace)
         }
         None => false,
     }

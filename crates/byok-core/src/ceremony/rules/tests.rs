@@ -85,6 +85,14 @@ fn every_rule_is_checked() {
         ),
         (
             "admin-url",
+            &["policy \"NA_geo\"", "not an https"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] =
+                    json!("https://contoso-admin.sharepoint.com/;Remove-Item -Recurse C:\\")
+            }),
+        ),
+        (
+            "admin-url",
             &["policy \"USA_mailboxes\"", "for sharepoint policies"],
             Box::new(|p| {
                 p["policies"][0]["admin_url"] = json!("https://contoso-admin.sharepoint.com")
