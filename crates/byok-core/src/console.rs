@@ -3,9 +3,9 @@
 //! The library never reads the terminal itself: PIN prompts, the officers' answers
 //! during a ceremony, warnings and progress all go through a [`Console`], which the
 //! command-line layer implements (no echo for secrets, a progress bar on a terminal).
-//! Tests implement it with scripted answers; [`Unattended`] answers nothing.
+//! Unit tests implement it with scripted answers (`Scripted`) or none (`Unattended`).
 
-use crate::{bail, Result};
+use crate::Result;
 use zeroize::Zeroizing;
 
 /// The people at the keyboard, as the library sees them.
@@ -34,18 +34,20 @@ pub trait Console {
     fn end(&self);
 }
 
-/// A console with no one at it: asks fail, secrets are absent, warnings and notes go to
-/// standard error, progress is silent.
+/// A console with no one at it, for unit tests: asks fail, secrets are absent, warnings
+/// and notes go to standard error, progress is silent.
+#[cfg(test)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Unattended;
 
+#[cfg(test)]
 impl Console for Unattended {
     fn secret(&self, _prompt: &str) -> Option<Zeroizing<String>> {
         None
     }
 
     fn ask(&self, _text: &str, question: &str) -> Result<String> {
-        bail!("no one to answer {question:?}: run on a terminal, or use the command's non-interactive form")
+        crate::bail!("no one to answer {question:?}: run on a terminal, or use the command's non-interactive form")
     }
 
     fn warn(&self, text: &str) {
@@ -103,7 +105,7 @@ impl Console for Scripted {
         shown.push(question.to_string());
         match self.answers.borrow_mut().pop() {
             Some(a) => Ok(a.trim().to_string()),
-            None => bail!("the script has no answer to {question:?}"),
+            None => crate::bail!("the script has no answer to {question:?}"),
         }
     }
 

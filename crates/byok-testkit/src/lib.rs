@@ -2,6 +2,10 @@
 //! contains: throwaway SoftHSM2 tokens, software KEKs, the attestation TEST chain, and
 //! the harness that runs `byok` and `byok-vault-sim`. A dev-dependency only (and the
 //! simulator's, which plays a Managed HSM with the TEST chain).
+//!
+//! The harness (`harness`, `simproc`, [`bin`]) is test code: where its setup cannot go on
+//! (no SoftHSM2, no simulator binary, an unreadable file) it panics, which fails the test
+//! with the reason; none of it is in a product binary.
 
 pub mod harness;
 pub mod simproc;

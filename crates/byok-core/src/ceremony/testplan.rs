@@ -1,5 +1,7 @@
 //! Test plans for the ceremony's unit tests: two software KEKs standing in for two
 //! vaults' (made once per test process), written as KeyBundle JSON beside a plan.
+//! Compiled for unit tests only (`#[cfg(test)]` in `ceremony/mod.rs`): a failed setup
+//! step panics, which fails the test that needed it.
 
 use super::plan::{self, CheckedPlan};
 use crate::attestation::TrustRoots;

@@ -80,28 +80,9 @@ impl PrivateKeyFacts {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// The facts of a proper BYOK key made on a token, for tests.
-    pub(crate) fn byok_facts() -> PrivateKeyFacts {
-        PrivateKeyFacts {
-            token: true,
-            private: true,
-            sensitive: true,
-            always_sensitive: true,
-            extractable: true,
-            never_extractable: false,
-            local: true,
-            key_gen_mechanism: "CKM_RSA_PKCS_KEY_PAIR_GEN".into(),
-            wrap_with_trusted: false,
-            sign: false,
-            decrypt: false,
-            unwrap: false,
-            derive: false,
-            modifiable: false,
-        }
-    }
+    use crate::hsm::fake::byok_facts;
 
     #[test]
     fn byok_key_and_signer_rules() {

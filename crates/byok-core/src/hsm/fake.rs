@@ -2,6 +2,7 @@
 //! RSA keys, so it generates, signs and wraps (in software, as the composite mechanism
 //! would) — enough to run a whole ceremony and to test what byok decides from what a
 //! token holds (adoption, the signer, the token checks), without an HSM.
+//! Compiled for unit tests only (`#[cfg(test)]` in `hsm/mod.rs`).
 
 use super::facts::{KeyFacts, PrivateKeyFacts};
 use super::module::{TokenIdentity, Verdict};
