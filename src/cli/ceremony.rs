@@ -145,7 +145,12 @@ impl fmt::Display for Ran {
         for k in &r.keys {
             writeln!(f, "  {}  {} ({})", k.package, k.vault, k.policy)?;
         }
-        writeln!(f, "manifest:   {} ({})", run::MANIFEST, r.manifest_sha256)?;
+        writeln!(
+            f,
+            "manifest:   {} ({})",
+            byok_core::ceremony::manifest::MANIFEST,
+            r.manifest_sha256
+        )?;
         let signed = if r.signed {
             "signed by the HSM"
         } else {

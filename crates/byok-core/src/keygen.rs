@@ -2,7 +2,7 @@
 
 use crate::console::Console;
 use crate::fsutil;
-use crate::hsm::{Hsm, KeyFacts, Token, Verdict};
+use crate::hsm::{Hsm, Token, Verdict};
 use crate::kek::Kek;
 use crate::keyid::valid_key_name;
 use crate::pin::PinKind;
@@ -118,11 +118,6 @@ pub fn keygen(token: &dyn Token, req: &KeygenRequest<'_>) -> Result<KeygenReport
             }
         }
     }
-}
-
-/// SubjectPublicKeyInfo DER of a key on the token.
-pub fn spki_der(facts: &KeyFacts) -> Result<Vec<u8>> {
-    facts.spki_der()
 }
 
 /// What `byok kek trust` reports.

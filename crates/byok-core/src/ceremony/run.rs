@@ -43,7 +43,7 @@
 //!   manifest byok computes now.
 
 use super::execute::Run;
-use super::manifest::ManifestKey;
+use super::manifest::{ManifestKey, TRANSCRIPT};
 use super::plan::CheckedPlan;
 use super::resume::{self, Prior};
 use super::steps::steps;
@@ -54,8 +54,6 @@ use crate::transcript::{self, HsmId};
 use crate::{bail, err, Result};
 use serde::Serialize;
 use std::path::PathBuf;
-
-pub use super::manifest::{MANIFEST, TRANSCRIPT};
 
 /// Size of the transcript signer key.
 pub const SIGNER_BITS: usize = 3072;

@@ -50,8 +50,6 @@ const LIMIT: u64 = 64 << 20;
 /// The token's identity as a record carries it: the HSM layer's own identity type.
 pub use crate::hsm::TokenIdentity as HsmId;
 
-pub use crate::util::sha256_hex;
-
 /// What a record records: the `step` value of every record byok writes, in the offline
 /// ceremony and in the connected import. The same names name the crash points
 /// ([`crate::crashpoint`]).

@@ -1,7 +1,8 @@
 //! Reading a transcript: the hash chain from the plan's hash, the order of records, the
 //! close record and the HSM's signature on it. The first wrong record is named.
 
-use super::{sha256_hex, HsmId, Record, Signature, StepName, LIMIT, SIG_ALG};
+use super::{HsmId, Record, Signature, StepName, LIMIT, SIG_ALG};
+use crate::util::sha256_hex;
 use crate::{bail, err, Result};
 use base64::Engine;
 use serde::Serialize;

@@ -3,7 +3,8 @@
 //! one to resume, cutting a torn last line.
 
 use super::verify::{parse_chain, split_torn};
-use super::{sha256_hex, Record, Signature, StepName, LIMIT};
+use super::{Record, Signature, StepName, LIMIT};
+use crate::util::sha256_hex;
 use crate::{bail, err, Result};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
