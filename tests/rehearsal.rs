@@ -655,6 +655,42 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         &r.byok(&["ceremony", "import", "plan.json", "--packages", "ceremony"]),
         &["--digest"],
     );
+    // At a terminal (a pty from script(1)) the import asks for it, and checks what was
+    // typed the same way.
+    let inner = r.cmd(&["ceremony", "import", "plan.json", "--packages", "swapped"]);
+    let mut c = std::process::Command::new("script");
+    c.arg("-qec")
+        .arg(format!(
+            "'{}' ceremony import plan.json --packages swapped",
+            byok_testkit::bin("byok").display()
+        ))
+        .arg("/dev/null")
+        .env_clear()
+        .current_dir(inner.get_current_dir().unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{digest}").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Type the transcript digest")
+            && text.contains("error: ")
+            && text.contains("not the ceremony they signed"),
+        "{text}"
+    );
+    nothing_sent();
     let words = genuine["digest_words"].as_str().unwrap().to_string();
     let first = words.split(' ').next().unwrap().to_string();
     let typo = words.replacen(&first, &format!("{first}x"), 1);
