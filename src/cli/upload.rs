@@ -24,6 +24,10 @@ pub struct UploadArgs {
     /// The HSM's public key: a vault key with it counts as uploaded, even without byok's tag.
     #[arg(long = "pub", value_name = "PEM")]
     public: Option<PathBuf>,
+    /// Upload only if the package's SHA-256 is this (hex; e.g. the manifest's
+    /// `package_sha256`): a swapped or changed file is refused before anything is sent.
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -31,7 +35,14 @@ pub struct UploadArgs {
 
 pub fn run(a: UploadArgs, mode: Mode) -> Result<()> {
     let v = a.v.connect(mode)?;
-    let report = pipeline::upload(&v, &a.package, &a.name, a.new_version, a.public.as_deref())?;
+    let report = pipeline::upload(
+        &v,
+        &a.package,
+        &a.name,
+        a.new_version,
+        a.public.as_deref(),
+        a.sha256.as_deref(),
+    )?;
     emit(
         a.json,
         &Uploaded {

@@ -50,7 +50,33 @@ fn upload_refuses_wrong_vault_tampered_packages_and_silent_replacement() {
         &r.byok(&["upload", "broken.byok", "--vault", v, "--name", "Key-A"]),
         &["not a BYOK package"],
     );
-    ok(&r.byok(&["upload", "Key-A.byok", "--vault", v, "--name", "Key-A"]));
+    // --sha256: only the package with that hash is sent (the import passes the
+    // manifest's, so a file swapped after its checks is refused).
+    let sha = byok_core::util::sha256_hex(&fs::read(r.tok.dir().join("Key-A.byok")).unwrap());
+    fails(
+        &r.byok(&[
+            "upload",
+            "Key-A.byok",
+            "--vault",
+            v,
+            "--name",
+            "Key-A",
+            "--sha256",
+            &"0".repeat(64),
+        ]),
+        &["not the package that was checked", "nothing was sent"],
+    );
+    assert_eq!(r.vault.versions("Key-A"), 0);
+    ok(&r.byok(&[
+        "upload",
+        "Key-A.byok",
+        "--vault",
+        v,
+        "--name",
+        "Key-A",
+        "--sha256",
+        &sha,
+    ]));
     // Another package under an existing name: refused unless it is a key roll.
     ok(&r.byok(&["keygen", "--label", "Key-A2", "--size", "2048"]));
     ok(&r.byok(&[

@@ -226,6 +226,7 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             &mk.name,
             false,
             Some(&dir.join(&mk.public_key)),
+            Some(&mk.package_sha256),
         )?;
         w.append(
             Record::new(StepName::Upload, "byok")

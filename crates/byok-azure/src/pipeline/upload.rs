@@ -65,12 +65,17 @@ fn check_package_vault(package: &Path, kek_vault: &str, vault_url: &str) -> Resu
 /// HSM's `public_key`, is that public key), the upload is done; another key is an error
 /// (`Exists`). A write whose connection broke is resolved by looking at the vault, not by
 /// sending it again blind.
+///
+/// With `expect_sha256`, the package's bytes as read for sending must have that SHA-256
+/// (the hash the manifest and transcript recorded): a file changed after it was checked
+/// is refused before anything is sent.
 pub fn upload(
     v: &Vault,
     package_path: &Path,
     name: &str,
     new_version: bool,
     public_key: Option<&Path>,
+    expect_sha256: Option<&str>,
 ) -> Result<UploadReport> {
     check_key_name(name)?;
     // With the HSM's public key, a key already in the vault can be recognized even
@@ -79,6 +84,16 @@ pub fn upload(
         .map(byok_core::kek::read_rsa_public)
         .transpose()?;
     let bytes = byok_core::fsutil::read_limited(package_path, 1 << 20, "package")?;
+    if let Some(want) = expect_sha256 {
+        let got = sha256_hex(&bytes);
+        if !got.eq_ignore_ascii_case(want.trim()) {
+            bail!(
+                Integrity,
+                "{} has SHA-256 {got}, not the expected {want}: it is not the package that was checked (changed or swapped); stop, nothing was sent",
+                package_path.display()
+            );
+        }
+    }
     let (pkg, _) = byok_core::package::inspect(&bytes, None, v.mode)
         .map_err(|e| e.context(package_path.display()))?;
     let kid = KeyId::parse(&pkg.header.kid, v.mode)?;
