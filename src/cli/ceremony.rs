@@ -6,6 +6,7 @@ use super::output::{emit, print_stdout, warn_all, warn_plan, Words};
 use byok_core::ceremony::plan::{self, CheckReport};
 use byok_core::ceremony::run::{self, RunOptions, RunReport};
 use byok_core::ceremony::script;
+use byok_core::text::Printable as P;
 use byok_core::{Mode, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -120,7 +121,10 @@ impl fmt::Display for Checked {
             writeln!(
                 f,
                 "plan {} is sound: {} policies, {} keys (SHA-256 {})",
-                r.plan, r.policies, r.keys, r.plan_sha256
+                P(&r.plan),
+                r.policies,
+                r.keys,
+                r.plan_sha256
             )?;
         }
         Ok(())
@@ -138,12 +142,12 @@ impl fmt::Display for Ran {
         writeln!(
             f,
             "ceremony {} closed: {} keys generated and wrapped into {}",
-            r.ceremony,
+            P(&r.ceremony),
             r.keys.len(),
-            r.out.display()
+            P(r.out.display())
         )?;
         for k in &r.keys {
-            writeln!(f, "  {}  {} ({})", k.package, k.vault, k.policy)?;
+            writeln!(f, "  {}  {} ({})", P(&k.package), P(&k.vault), P(&k.policy))?;
         }
         writeln!(
             f,
@@ -156,7 +160,7 @@ impl fmt::Display for Ran {
         } else {
             "unsigned"
         };
-        writeln!(f, "transcript: {} ({signed})", r.transcript.display())?;
+        writeln!(f, "transcript: {} ({signed})", P(r.transcript.display()))?;
         write!(
             f,
             "digest:     {}\nwords:\n{}",

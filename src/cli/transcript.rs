@@ -2,6 +2,7 @@
 
 use super::output::{emit, print_stdout, Words};
 use byok_core::ceremony::render;
+use byok_core::text::Printable as P;
 use byok_core::transcript::{self, VerifyReport};
 use byok_core::util::sha256_hex;
 use byok_core::{bail, fsutil, Result};
@@ -60,7 +61,7 @@ pub fn run(cmd: TranscriptCmd) -> Result<()> {
 fn wrote_lines(files: &[PathBuf]) -> String {
     files
         .iter()
-        .map(|p| format!("wrote {}\n", p.display()))
+        .map(|p| format!("wrote {}\n", P(p.display())))
         .collect()
 }
 
@@ -75,14 +76,16 @@ impl fmt::Display for Verified {
         writeln!(
             f,
             "transcript {} verifies: {} records, closed {}",
-            r.file, r.records, r.last_time
+            P(&r.file),
+            r.records,
+            P(&r.last_time)
         )?;
         match &r.signer_spki_sha256 {
-            Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {k})")?,
+            Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {})", P(k))?,
             None => writeln!(
                 f,
                 "signature: none ({})",
-                r.unsigned_reason.as_deref().unwrap_or("")
+                P(r.unsigned_reason.as_deref().unwrap_or(""))
             )?,
         }
         write!(f, "digest:    {}\nwords:\n{}", r.digest, Words(&r.digest))

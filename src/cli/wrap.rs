@@ -4,6 +4,7 @@ use super::args::{HsmArgs, KekAttestationArgs, LoginArgs};
 use super::output::{emit, warn_all};
 use byok_core::attestation::policy::KekAttestation;
 use byok_core::kek::Kek;
+use byok_core::text::Printable as P;
 use byok_core::wrap::{self, KeySelector, WrapReport};
 use byok_core::{bail, fsutil, Mode, Result};
 use clap::Args;
@@ -77,14 +78,16 @@ pub struct Wrapped {
 impl fmt::Display for Wrapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.wrap;
-        writeln!(f, "KEK attestation: {}", self.kek_attestation.summary)?;
+        writeln!(f, "KEK attestation: {}", P(&self.kek_attestation.summary))?;
         writeln!(
             f,
             "wrapped key \"{}\" (RSA-{}) under KEK {}",
-            r.key_label, r.key_bits, r.kek_kid
+            P(&r.key_label),
+            r.key_bits,
+            P(&r.kek_kid)
         )?;
         writeln!(f, "mechanism: {}", r.mechanism)?;
-        writeln!(f, "package:   {}", r.package.display())?;
+        writeln!(f, "package:   {}", P(r.package.display()))?;
         writeln!(f, "SHA-256:   {}", r.sha256)
     }
 }

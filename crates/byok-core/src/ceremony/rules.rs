@@ -270,7 +270,7 @@ pub(crate) fn apply(
                 );
             }
             let rel = Path::new(&k.kek);
-            if k.kek.is_empty() || rel.is_absolute() {
+            if k.kek.is_empty() || rel.is_absolute() || crate::text::has_hidden(&k.kek) {
                 add(
                     "kek-path",
                     kplace.clone(),
