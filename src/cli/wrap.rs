@@ -5,7 +5,7 @@ use super::output::{emit, warn_all};
 use byok_core::attestation::policy::KekAttestation;
 use byok_core::kek::Kek;
 use byok_core::text::Printable as P;
-use byok_core::wrap::{self, KeySelector, WrapReport};
+use byok_core::wrap::{self, KeySelector, KeyShape, WrapReport};
 use byok_core::{bail, fsutil, Mode, Result};
 use clap::Args;
 use serde::Serialize;
@@ -32,6 +32,11 @@ pub struct WrapArgs {
     out: PathBuf,
     #[command(flatten)]
     att: KekAttestationArgs,
+    /// Wrap a key that is not a BYOK key (not generated on the token for this alone:
+    /// e.g. one that may also sign or decrypt). Warned, and recorded in the package's
+    /// generator and the report.
+    #[arg(long)]
+    allow_non_byok_key: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -55,7 +60,12 @@ pub fn run(a: WrapArgs, mode: Mode) -> Result<()> {
         label: t.key_label.as_deref(),
         id: t.key_id.as_deref(),
     };
-    let r = wrap::wrap(&s, &sel, &kek, &a.out)?;
+    let shape = if a.allow_non_byok_key {
+        KeyShape::AllowNonByok
+    } else {
+        KeyShape::ByokOnly
+    };
+    let r = wrap::wrap(&s, &sel, &kek, &a.out, shape)?;
     drop(s);
     warn_all(&r.warnings);
     emit(
@@ -86,6 +96,13 @@ impl fmt::Display for Wrapped {
             r.key_bits,
             P(&r.kek_kid)
         )?;
+        if !r.non_byok_override.is_empty() {
+            writeln!(
+                f,
+                "OVERRIDE:  not a BYOK key ({}); recorded in the package",
+                P(r.non_byok_override.join(", "))
+            )?;
+        }
         writeln!(f, "mechanism: {}", r.mechanism)?;
         writeln!(f, "package:   {}", P(r.package.display()))?;
         writeln!(f, "SHA-256:   {}", r.sha256)
@@ -117,6 +134,7 @@ mod tests {
                     firmware: "f".into(),
                     hardware: "h".into(),
                 },
+                non_byok_override: vec![],
                 warnings: vec![],
             },
             kek_attestation: KekAttestation {

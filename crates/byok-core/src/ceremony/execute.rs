@@ -427,7 +427,13 @@ impl<'a> Run<'a> {
             label: Some(name),
             id: None,
         };
-        let r = crate::wrap::wrap(self.token, &sel, &k.kek, &pkg)?;
+        let r = crate::wrap::wrap(
+            self.token,
+            &sel,
+            &k.kek,
+            &pkg,
+            crate::wrap::KeyShape::ByokOnly,
+        )?;
         if self.spki_of.get(name).map(String::as_str) != Some(r.key_spki_sha256.as_str()) {
             let _ = std::fs::remove_file(&pkg);
             bail!(Integrity, "the key labelled \"{name}\" on the token is not the one the transcript recorded: stop and investigate");
