@@ -6,6 +6,7 @@ use super::output::{emit, print_stdout, warn_all, warn_plan, Words};
 use byok_core::ceremony::plan::{self, CheckReport};
 use byok_core::ceremony::run::{self, RunOptions, RunReport};
 use byok_core::ceremony::script;
+use byok_core::text::Printable as P;
 use byok_core::{Mode, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -120,7 +121,10 @@ impl fmt::Display for Checked {
             writeln!(
                 f,
                 "plan {} is sound: {} policies, {} keys (SHA-256 {})",
-                r.plan, r.policies, r.keys, r.plan_sha256
+                P(&r.plan),
+                r.policies,
+                r.keys,
+                r.plan_sha256
             )?;
             if let Some(sn) = &r.token_serial {
                 writeln!(f, "only the token with serial {sn} is accepted")?;
@@ -141,12 +145,12 @@ impl fmt::Display for Ran {
         writeln!(
             f,
             "ceremony {} closed: {} keys generated and wrapped into {}",
-            r.ceremony,
+            P(&r.ceremony),
             r.keys.len(),
-            r.out.display()
+            P(r.out.display())
         )?;
         for k in &r.keys {
-            writeln!(f, "  {}  {} ({})", k.package, k.vault, k.policy)?;
+            writeln!(f, "  {}  {} ({})", P(&k.package), P(&k.vault), P(&k.policy))?;
         }
         writeln!(
             f,
@@ -159,7 +163,7 @@ impl fmt::Display for Ran {
         } else {
             "unsigned"
         };
-        writeln!(f, "transcript: {} ({signed})", r.transcript.display())?;
+        writeln!(f, "transcript: {} ({signed})", P(r.transcript.display()))?;
         write!(
             f,
             "digest:     {}\nwords:\n{}",
@@ -177,6 +181,7 @@ mod import {
     use byok_azure::import::{self, ImportOptions, ImportReport};
     use byok_core::ceremony::plan;
     use byok_core::console::Console;
+    use byok_core::text::Printable as P;
     use byok_core::transcript;
     use byok_core::{bail, Mode, Result};
     use clap::Args;
@@ -262,7 +267,7 @@ mod import {
             writeln!(
                 f,
                 "offline ceremony {}: the officers' digest matches; compare with the signed record before anything is sent:",
-                c.ceremony.as_deref().unwrap_or("?")
+                P(c.ceremony.as_deref().unwrap_or("?"))
             )?;
             writeln!(f, "  digest:  {}", c.digest)?;
             for l in c.digest_words.split(' ').collect::<Vec<_>>().chunks(4) {
@@ -270,8 +275,11 @@ mod import {
             }
             writeln!(
                 f,
-                "  HSM:     {} {} serial {} (token {:?})",
-                h.manufacturer, h.model, h.serial, h.label
+                "  HSM:     {} {} serial {} (token \"{}\")",
+                P(&h.manufacturer),
+                P(&h.model),
+                P(&h.serial),
+                P(&h.label)
             )?;
             writeln!(f, "  signer:  SPKI SHA-256 {}", c.signer_spki_sha256)?;
             writeln!(f, "  keys:    {keys}")
@@ -317,7 +325,9 @@ mod import {
             writeln!(
                 f,
                 "\noffline:    digest {} (HSM serial {}, signer {})",
-                r.offline.digest, r.offline.hsm.serial, r.offline.signer_spki_sha256
+                P(&r.offline.digest),
+                P(&r.offline.hsm.serial),
+                P(&r.offline.signer_spki_sha256)
             )?;
             writeln!(
                 f,

@@ -3,6 +3,7 @@
 //! terminal (`indicatif`) or as plain `[n/total]` lines otherwise.
 
 use byok_core::console::Console;
+use byok_core::text;
 use byok_core::{err, Result};
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, IsTerminal};
@@ -25,7 +26,10 @@ impl Terminal {
         }
     }
 
+    /// One message on stderr (above the bar, if any). Values in it were escaped where
+    /// the message was made; only its own line breaks act on the terminal here.
     fn line(&self, msg: &str) {
+        let msg = &*text::printable_lines(msg);
         match &*self.bar.borrow() {
             Some(b) => b.println(msg),
             None => eprintln!("{msg}"),
@@ -40,8 +44,8 @@ impl Console for Terminal {
 
     fn ask(&self, text: &str, question: &str) -> Result<String> {
         self.suspend(|| {
-            eprintln!("{text}");
-            eprint!("{question}");
+            eprintln!("{}", text::printable_lines(text));
+            eprint!("{}", text::printable(question));
             let mut line = String::new();
             std::io::stdin()
                 .lock()
@@ -56,7 +60,7 @@ impl Console for Terminal {
     }
 
     fn warn(&self, text: &str) {
-        self.line(&format!("warning: {text}"));
+        self.line(&format!("warning: {}", text::printable(text)));
     }
 
     fn begin(&self, total: usize) {
@@ -74,6 +78,7 @@ impl Console for Terminal {
     }
 
     fn step(&self, msg: &str) {
+        let msg = &*text::printable(msg);
         self.done.set(self.done.get() + 1);
         match &*self.bar.borrow() {
             Some(b) => {

@@ -4,6 +4,7 @@ use super::args::{HsmArgs, LoginArgs};
 use super::output::{emit, warn_all};
 use byok_core::hsm::InfoReport;
 use byok_core::hsm::Verdict;
+use byok_core::text::Printable as P;
 use byok_core::util::yes_no;
 use byok_core::wrap::{self, SelftestReport};
 use byok_core::Result;
@@ -71,17 +72,24 @@ fn verdict_name(v: Verdict) -> String {
 impl fmt::Display for Info {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.0;
-        writeln!(f, "module:    {}", r.module.display())?;
+        writeln!(f, "module:    {}", P(r.module.display()))?;
         writeln!(
             f,
             "library:   {} {} {}",
-            r.library_manufacturer, r.library_description, r.library_version
+            P(&r.library_manufacturer),
+            P(&r.library_description),
+            P(&r.library_version)
         )?;
         let t = &r.token;
         writeln!(
             f,
             "token:     \"{}\" {} {} serial {} firmware {} hardware {}",
-            t.label, t.manufacturer, t.model, t.serial, t.firmware, t.hardware
+            P(&t.label),
+            P(&t.manufacturer),
+            P(&t.model),
+            P(&t.serial),
+            P(&t.firmware),
+            P(&t.hardware)
         )?;
         writeln!(f, "mechanisms:")?;
         for m in &r.mechanisms {

@@ -6,6 +6,7 @@ use super::output::{emit, Words};
 use byok_core::attestation::policy::KekAttestation;
 use byok_core::kek::{Kek, KekReport};
 use byok_core::keygen::{self, TrustReport};
+use byok_core::text::Printable as P;
 use byok_core::{Mode, Result};
 use clap::Subcommand;
 use serde::Serialize;
@@ -119,24 +120,24 @@ pub struct Inspected {
 impl fmt::Display for Inspected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.kek;
-        writeln!(f, "KEK:       {} ({})", self.file.display(), r.format)?;
+        writeln!(f, "KEK:       {} ({})", P(self.file.display()), r.format)?;
         writeln!(f, "key:       RSA-{} e={}", r.bits, r.exponent)?;
         match &r.kid {
-            Some(k) => writeln!(f, "kid:       {k}")?,
+            Some(k) => writeln!(f, "kid:       {}", P(k))?,
             None => writeln!(
                 f,
                 "kid:       (none in the file; `byok wrap` will need --kid)"
             )?,
         }
         if let Some(kty) = &r.kty {
-            writeln!(f, "kty:       {kty}")?;
+            writeln!(f, "kty:       {}", P(kty))?;
         }
         if let Some(ops) = &r.key_ops {
-            writeln!(f, "key_ops:   {}", ops.join(", "))?;
+            writeln!(f, "key_ops:   {}", P(ops.join(", ")))?;
         }
         writeln!(f, "SHA-256:   {}", r.sha256)?;
         write!(f, "words:\n{}", Words(&r.sha256))?;
-        writeln!(f, "attestation: {}", self.attestation.summary)?;
+        writeln!(f, "attestation: {}", P(&self.attestation.summary))?;
         if let Some(rep) = &self.attestation.report {
             write!(f, "{rep}")?;
         }
@@ -160,7 +161,8 @@ impl fmt::Display for Trusted {
         writeln!(
             f,
             "stored the KEK as trusted wrapping key \"{}\" on token \"{}\"",
-            r.label, self.token
+            P(&r.label),
+            P(&self.token)
         )?;
         write!(f, "SHA-256:   {}\nwords:\n{}", r.sha256, Words(&r.sha256))
     }
@@ -171,6 +173,7 @@ mod net {
     use super::super::args::VaultArgs;
     use super::super::output::{emit, Words};
     use byok_azure::pipeline::{self, KekVaultReport};
+    use byok_core::text::Printable as P;
     use byok_core::{Mode, Result};
     use clap::Args;
     use serde::Serialize;
@@ -236,7 +239,8 @@ mod net {
             writeln!(
                 f,
                 "created KEK {} (RSA-{}, RSA-HSM, key_ops import)",
-                r.kid, r.bits
+                P(&r.kid),
+                r.bits
             )?;
             write!(f, "SHA-256:   {}\nwords:\n{}", r.sha256, Words(&r.sha256))
         }
@@ -258,8 +262,8 @@ mod net {
             writeln!(
                 f,
                 "wrote {} (KEK {}, RSA-{})",
-                self.out.display(),
-                r.kid,
+                P(self.out.display()),
+                P(&r.kid),
                 r.bits
             )?;
             if r.attestation_stored {

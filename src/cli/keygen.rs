@@ -3,6 +3,7 @@
 use super::args::{HsmArgs, LoginArgs};
 use super::output::{emit, warn, Words};
 use byok_core::keygen::{self, KeygenReport, KeygenRequest};
+use byok_core::text::Printable as P;
 use byok_core::{fsutil, wrap, Result};
 use clap::Args;
 use serde::Serialize;
@@ -69,9 +70,12 @@ impl fmt::Display for Generated {
         writeln!(
             f,
             "generated RSA-{} key \"{}\" (id {}) on token \"{}\"",
-            r.bits, r.label, r.id, r.token.label
+            r.bits,
+            P(&r.label),
+            P(&r.id),
+            P(&r.token.label)
         )?;
-        writeln!(f, "public key: {}", r.public_key_file.display())?;
+        writeln!(f, "public key: {}", P(r.public_key_file.display()))?;
         write!(
             f,
             "SHA-256:    {}\nwords:\n{}",

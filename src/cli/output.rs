@@ -1,32 +1,50 @@
 //! Printing: a report as JSON (`--json`) or as its text, warnings and the error line on
 //! stderr, and the PGP-word lines of a fingerprint.
 
-use byok_core::{err, words, Mode, Result};
+use byok_core::{err, text, words, Mode, Result};
 use serde::Serialize;
 use std::fmt::{self, Display};
 use std::io::Write;
 
 /// Print a report on stdout: its serde form with `json`, else its text (`Display`,
 /// which ends every line it writes with a newline). A stdout that cannot be written
-/// (a closed pipe) is an error, not a panic.
+/// (a closed pipe) is an error, not a panic. Either way no character from the report's
+/// values can act on the terminal (see [`print_stdout`] and [`render`]).
 pub fn emit<T: Serialize + Display>(json: bool, report: &T) -> Result<()> {
     print_stdout(&render(json, report)?)
 }
 
-/// What [`emit`] prints.
+/// What [`emit`] prints. JSON escapes C0 control characters itself; the others a
+/// terminal acts on (DEL, C1 controls such as U+009B, bidi overrides, invisible
+/// characters) can only sit inside its strings, where `\uXXXX` means the same: they are
+/// written so, and the JSON stays the same value.
 fn render<T: Serialize + Display>(json: bool, report: &T) -> Result<String> {
     if json {
-        let mut s = serde_json::to_string_pretty(report)
+        let s = serde_json::to_string_pretty(report)
             .map_err(|e| err!(Internal, "cannot print JSON: {e}"))?;
-        s.push('\n');
-        Ok(s)
+        let mut out = String::with_capacity(s.len() + 1);
+        for c in s.chars() {
+            if text::is_hidden(c) && c != '\n' {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('\n');
+        Ok(out)
     } else {
         Ok(report.to_string())
     }
 }
 
-/// Write text to stdout as it is.
+/// Write text to stdout. The reports escape every value they print
+/// ([`byok_core::text::Printable`]); this is the last guard: whatever reaches it, only
+/// its line breaks act on the terminal ([`text::printable_lines`]).
 pub fn print_stdout(text: &str) -> Result<()> {
+    let text = text::printable_lines(text);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -36,6 +54,7 @@ pub fn print_stdout(text: &str) -> Result<()> {
 /// One `warning: …` line on stderr. A stderr that cannot be written has nowhere to
 /// report it: the warning is dropped rather than the command stopped by a panic.
 pub fn warn(w: &str) {
+    let w = text::printable(w);
     let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
 }
 
@@ -94,6 +113,36 @@ mod tests {
     fn words_of_bad_hex_are_one_empty_line() {
         // Never a panic; the line is there so the `words:` block keeps its shape.
         assert_eq!(Words("not hex").to_string(), "    \n");
+    }
+
+    /// Nothing from a value acts on the terminal: JSON gets `\uXXXX` for what serde_json
+    /// leaves raw (DEL, C1, bidi), and stays the same JSON.
+    #[test]
+    fn values_cannot_act_on_the_terminal() {
+        #[derive(Serialize)]
+        struct G {
+            generator: String,
+        }
+        impl Display for G {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                writeln!(f, "generator: {}", text::Printable(&self.generator))
+            }
+        }
+        let g = G {
+            generator: "byok\u{1b}[2J\u{7}\r\u{202e}\u{9b}31m\u{7f}".into(),
+        };
+        let json = render(true, &g).unwrap();
+        assert!(
+            !json.chars().any(|c| text::is_hidden(c) && c != '\n'),
+            "{json:?}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["generator"], g.generator.as_str());
+        let t = render(false, &g).unwrap();
+        assert_eq!(
+            t,
+            "generator: byok\\u{1b}[2J\\u{7}\\r\\u{202e}\\u{9b}31m\\u{7f}\n"
+        );
     }
 
     #[test]

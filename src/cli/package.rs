@@ -3,6 +3,7 @@
 use super::output::emit;
 use byok_core::kek::Kek;
 use byok_core::package::{self, PackageReport};
+use byok_core::text::Printable as P;
 use byok_core::{fsutil, Mode, Result};
 use clap::Subcommand;
 use serde::Serialize;
@@ -44,10 +45,15 @@ pub struct Inspected {
 impl fmt::Display for Inspected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.report;
-        writeln!(f, "package:   {} ({} bytes)", self.file.display(), r.size)?;
+        writeln!(
+            f,
+            "package:   {} ({} bytes)",
+            P(self.file.display()),
+            r.size
+        )?;
         writeln!(f, "SHA-256:   {}", r.sha256)?;
-        writeln!(f, "KEK kid:   {}", r.kid)?;
-        writeln!(f, "generator: {}", r.generator)?;
+        writeln!(f, "KEK kid:   {}", P(&r.kid))?;
+        writeln!(f, "generator: {}", P(&r.generator))?;
         let target = r
             .target_key_bits
             .map(|b| format!(", an RSA-{b} key"))

@@ -2,6 +2,7 @@
 
 use super::output::{emit, print_stdout, Words};
 use byok_core::ceremony::render;
+use byok_core::text::Printable as P;
 use byok_core::transcript::{self, VerifyReport};
 use byok_core::util::sha256_hex;
 use byok_core::{bail, fsutil, Result};
@@ -80,7 +81,7 @@ pub fn run(cmd: TranscriptCmd) -> Result<()> {
 fn wrote_lines(files: &[PathBuf]) -> String {
     files
         .iter()
-        .map(|p| format!("wrote {}\n", p.display()))
+        .map(|p| format!("wrote {}\n", P(p.display())))
         .collect()
 }
 
@@ -95,21 +96,26 @@ impl fmt::Display for Verified {
         writeln!(
             f,
             "transcript {} verifies: {} records, closed {}",
-            r.file, r.records, r.last_time
+            P(&r.file),
+            r.records,
+            P(&r.last_time)
         )?;
         if let Some(h) = &r.hsm {
             writeln!(
                 f,
-                "hsm:       {} {} serial {} (token {:?})",
-                h.manufacturer, h.model, h.serial, h.label
+                "hsm:       {} {} serial {} (token \"{}\")",
+                P(&h.manufacturer),
+                P(&h.model),
+                P(&h.serial),
+                P(&h.label)
             )?;
         }
         match &r.signer_spki_sha256 {
-            Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {k})")?,
+            Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {})", P(k))?,
             None => writeln!(
                 f,
                 "signature: UNSIGNED: NO HSM SIGNATURE ({})",
-                r.unsigned_reason.as_deref().unwrap_or("no reason given")
+                P(r.unsigned_reason.as_deref().unwrap_or("no reason given"))
             )?,
         }
         write!(f, "digest:    {}\nwords:\n{}", r.digest, Words(&r.digest))

@@ -4,7 +4,8 @@ use super::args::{HsmArgs, KekAttestationArgs, LoginArgs};
 use super::output::{emit, warn_all};
 use byok_core::attestation::policy::KekAttestation;
 use byok_core::kek::Kek;
-use byok_core::wrap::{self, KeySelector, WrapReport};
+use byok_core::text::Printable as P;
+use byok_core::wrap::{self, KeySelector, KeyShape, WrapReport};
 use byok_core::{bail, fsutil, Mode, Result};
 use clap::Args;
 use serde::Serialize;
@@ -31,6 +32,11 @@ pub struct WrapArgs {
     out: PathBuf,
     #[command(flatten)]
     att: KekAttestationArgs,
+    /// Wrap a key that is not a BYOK key (not generated on the token for this alone:
+    /// e.g. one that may also sign or decrypt). Warned, and recorded in the package's
+    /// generator and the report.
+    #[arg(long)]
+    allow_non_byok_key: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -54,7 +60,12 @@ pub fn run(a: WrapArgs, mode: Mode) -> Result<()> {
         label: t.key_label.as_deref(),
         id: t.key_id.as_deref(),
     };
-    let r = wrap::wrap(&s, &sel, &kek, &a.out)?;
+    let shape = if a.allow_non_byok_key {
+        KeyShape::AllowNonByok
+    } else {
+        KeyShape::ByokOnly
+    };
+    let r = wrap::wrap(&s, &sel, &kek, &a.out, shape)?;
     drop(s);
     warn_all(&r.warnings);
     emit(
@@ -77,14 +88,23 @@ pub struct Wrapped {
 impl fmt::Display for Wrapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.wrap;
-        writeln!(f, "KEK attestation: {}", self.kek_attestation.summary)?;
+        writeln!(f, "KEK attestation: {}", P(&self.kek_attestation.summary))?;
         writeln!(
             f,
             "wrapped key \"{}\" (RSA-{}) under KEK {}",
-            r.key_label, r.key_bits, r.kek_kid
+            P(&r.key_label),
+            r.key_bits,
+            P(&r.kek_kid)
         )?;
+        if !r.non_byok_override.is_empty() {
+            writeln!(
+                f,
+                "OVERRIDE:  not a BYOK key ({}); recorded in the package",
+                P(r.non_byok_override.join(", "))
+            )?;
+        }
         writeln!(f, "mechanism: {}", r.mechanism)?;
-        writeln!(f, "package:   {}", r.package.display())?;
+        writeln!(f, "package:   {}", P(r.package.display()))?;
         writeln!(f, "SHA-256:   {}", r.sha256)
     }
 }
@@ -114,6 +134,7 @@ mod tests {
                     firmware: "f".into(),
                     hardware: "h".into(),
                 },
+                non_byok_override: vec![],
                 warnings: vec![],
             },
             kek_attestation: KekAttestation {

@@ -103,3 +103,36 @@ fn a_key_lost_from_the_token_is_refused() {
     });
     fails(&run(&tok, &["--resume"]), &[KEYS[1].0, "0 private keys"]);
 }
+
+/// A KEK file re-serialised around the same key (so the plan's pin still matches) is a
+/// changed recorded file: the resume refuses it, before the token is touched, whether or
+/// not its KEK was already confirmed.
+#[test]
+fn resume_refused_when_a_kek_file_was_reserialised() {
+    let tok = Token::new(TOKEN);
+    write_plan(&tok.dir(), &plan_value());
+    run_crashing(&tok, "done:wrap:1", false);
+    let out = tok.dir().join("out");
+    let transcript = fs::read(out.join("transcript.jsonl")).unwrap();
+    let labels = tok.labels();
+    for file in ["keks/a.json", "keks/b.json"] {
+        let p = tok.dir().join(file);
+        let good = fs::read(&p).unwrap();
+        // The same JSON value written otherwise (compact, with a final newline): other
+        // bytes, the same key, so the plan's pin still matches.
+        let v: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        let again = [serde_json::to_vec(&v).unwrap(), b"\n".to_vec()].concat();
+        assert_ne!(again, good);
+        fs::write(&p, &again).unwrap();
+        ok(&tok.byok(&["ceremony", "check", "plan.json"]));
+        fails(
+            &run(&tok, &["--resume"]),
+            &[file, "changed since the transcript recorded it", "same key"],
+        );
+        assert_eq!(fs::read(out.join("transcript.jsonl")).unwrap(), transcript);
+        assert_eq!(tok.labels(), labels);
+        fs::write(&p, &good).unwrap();
+    }
+    ok(&run(&tok, &["--resume"]));
+    check_ceremony(&tok);
+}

@@ -98,8 +98,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Keep it on one line whatever the source said.
-        f.write_str(&self.msg.replace(['\n', '\r'], " "))
+        // Keep it on one line whatever the source said, and let no value in it (a file
+        // name, a label) act on the terminal: other control characters are escaped.
+        let one_line = self.msg.replace(['\n', '\r'], " ");
+        f.write_str(&crate::text::printable(&one_line))
     }
 }
 

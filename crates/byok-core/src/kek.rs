@@ -84,6 +84,16 @@ impl Kek {
         if self.exponent() != Some(65537) {
             bail!("the KEK's public exponent is not 65537; Key Vault makes KEKs with 65537: is this the vault's KEK?");
         }
+        // The rsa crate has already refused an even modulus, an exponent not below it and
+        // sizes out of range (`RsaPublicKey::new_with_size_limits`). A modulus with a
+        // small factor is no RSA modulus at all (anyone can factor it and unwrap every
+        // package made under it): refused too.
+        if let Some(p) = small_factor(&self.public_modulus()) {
+            bail!(
+                Integrity,
+                "the KEK's modulus is divisible by {p}: it is not an RSA key anyone could have made honestly, and keys wrapped under it could be unwrapped by anyone; do not use it, fetch the KEK again from the vault"
+            );
+        }
         if let Some(kty) = &self.kty {
             if kty != "RSA-HSM" {
                 bail!("the KEK's kty is {kty:?}, not \"RSA-HSM\": create the KEK with `--kty RSA-HSM --ops import`");
@@ -302,6 +312,41 @@ pub fn read_rsa_public(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
     Ok((k.public_modulus(), k.public_exponent()))
 }
 
+/// The primes below 2^16 (6542 of them), made once by a sieve.
+fn small_primes() -> &'static [u32] {
+    static P: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        const N: usize = 1 << 16;
+        let mut composite = vec![false; N];
+        let mut primes = Vec::with_capacity(6542);
+        for i in 2..N {
+            if !composite[i] {
+                primes.push(i as u32);
+                let mut j = i * i;
+                while j < N {
+                    composite[j] = true;
+                    j += i;
+                }
+            }
+        }
+        primes
+    })
+}
+
+/// The smallest prime below 2^16 that divides the big-endian number `n`, if any (`n`
+/// itself excepted). An honest RSA modulus is the product of two primes of half its size:
+/// it has no such factor.
+pub fn small_factor(n: &[u8]) -> Option<u32> {
+    let n = strip_zeros(n);
+    small_primes().iter().copied().find(|&p| {
+        let p64 = u64::from(p);
+        let rem = n.iter().fold(0u64, |r, &b| ((r << 8) | u64::from(b)) % p64);
+        // A modulus of a few bytes equal to p is prime, not divisible in this sense;
+        // KEKs are 2048 bits and more, so this only keeps the function honest.
+        rem == 0 && !(n.len() <= 2 && n.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)) == p64)
+    })
+}
+
 /// Build an RSA public key from big-endian modulus and exponent bytes.
 pub fn rsa_from_parts(n: &[u8], e: &[u8]) -> Result<RsaPublicKey> {
     let n = strip_zeros(n);
@@ -444,6 +489,78 @@ mod tests {
             1,
         );
         assert!(Kek::from_bytes(dup.as_bytes(), None, Mode::Ceremony).is_err());
+    }
+
+    /// A modulus `n` of a real 2048-bit key, moved to an odd multiple of `p` just above
+    /// it whose smallest prime factor is `p` (same size): what a forger would hand over.
+    fn multiple_of(p: u32) -> Vec<u8> {
+        // Big-endian add of a small signed number, in place.
+        fn add(n: &mut [u8], v: i64) {
+            let mut carry = v;
+            for b in n.iter_mut().rev() {
+                let x = i64::from(*b) + carry;
+                *b = x.rem_euclid(256) as u8;
+                carry = x.div_euclid(256);
+                if carry == 0 {
+                    break;
+                }
+            }
+        }
+        let mut n = key(2048)
+            .to_public_key()
+            .n()
+            .to_be_bytes_trimmed_vartime()
+            .to_vec();
+        let p64 = u64::from(p);
+        let r = n.iter().fold(0u64, |r, &b| ((r << 8) | u64::from(b)) % p64);
+        add(&mut n, p64 as i64 - r as i64);
+        if n.last().is_some_and(|b| b % 2 == 0) {
+            add(&mut n, p64 as i64);
+        }
+        // Odd multiples of p, until p is its smallest prime factor.
+        while small_factor(&n) != Some(p) {
+            add(&mut n, 2 * p64 as i64);
+        }
+        n
+    }
+
+    fn jwk(n: &[u8]) -> String {
+        serde_json::json!({"kid": KID, "kty": "RSA-HSM", "key_ops": ["import"],
+            "n": encode_b64url(n), "e": "AQAB"})
+        .to_string()
+    }
+
+    #[test]
+    fn a_modulus_with_a_small_factor_or_even_is_refused() {
+        assert_eq!(small_primes().len(), 6542);
+        assert_eq!(small_primes().last(), Some(&65521));
+        for p in [3, 5, 65521, 65519] {
+            let n = multiple_of(p);
+            assert_eq!(n.len(), 256, "still RSA-2048");
+            assert_eq!(small_factor(&n), Some(p));
+            let e = Kek::from_bytes(jwk(&n).as_bytes(), None, Mode::Ceremony).unwrap_err();
+            assert!(e.message().contains(&format!("divisible by {p}")), "{e}");
+            assert_eq!(e.kind(), crate::ErrorKind::Integrity);
+        }
+        // An even modulus: the rsa crate's own check refuses it.
+        let mut even = key(2048)
+            .to_public_key()
+            .n()
+            .to_be_bytes_trimmed_vartime()
+            .to_vec();
+        *even.last_mut().unwrap() &= 0xfe;
+        let e = Kek::from_bytes(jwk(&even).as_bytes(), None, Mode::Ceremony).unwrap_err();
+        assert!(e.message().contains("not valid"), "{e}");
+        // A real key has no small factor.
+        let good = key(2048)
+            .to_public_key()
+            .n()
+            .to_be_bytes_trimmed_vartime()
+            .to_vec();
+        assert_eq!(small_factor(&good), None);
+        assert!(Kek::from_bytes(jwk(&good).as_bytes(), None, Mode::Ceremony).is_ok());
+        assert_eq!(small_factor(&[0xff, 0xf1]), None, "65521 itself is prime");
+        assert_eq!(small_factor(&[9]), Some(3));
     }
 
     #[test]

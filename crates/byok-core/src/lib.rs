@@ -26,6 +26,7 @@ pub mod keyid;
 pub mod p11uri;
 pub mod package;
 pub mod pin;
+pub mod text;
 pub mod transcript;
 pub mod util;
 pub mod words;

@@ -35,7 +35,23 @@ pub struct WrapReport {
     pub mechanism: &'static str,
     pub trusted_kek: bool,
     pub token: TokenIdentity,
+    /// How the key falls short of a BYOK key, when `--allow-non-byok-key` let it be
+    /// wrapped anyway (empty for a BYOK key). Also written into the package's `generator`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub non_byok_override: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// Whether [`wrap`] may wrap a key that is not shaped as a BYOK key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyShape {
+    /// Only a BYOK key ([`crate::hsm::PrivateKeyFacts::is_byok_key`]): generated on the
+    /// token, sensitive since, extractable only to be wrapped, of no other use.
+    #[default]
+    ByokOnly,
+    /// Any extractable, sensitive key, the override recorded in the package's `generator`
+    /// and the report, and warned (`byok wrap --allow-non-byok-key`).
+    AllowNonByok,
 }
 
 /// Which private key to wrap.
@@ -82,7 +98,17 @@ pub fn find_private_key(token: &dyn Token, sel: &KeySelector<'_>) -> Result<KeyR
 }
 
 /// Wrap a key on the token under `kek` into a package at `out`.
-pub fn wrap(token: &dyn Token, key: &KeySelector<'_>, kek: &Kek, out: &Path) -> Result<WrapReport> {
+///
+/// The key must be a BYOK key (`shape`): a key made for another use (signing, decrypting,
+/// imported rather than generated) would reach Azure as a tenant root key while copies
+/// of its use live on elsewhere.
+pub fn wrap(
+    token: &dyn Token,
+    key: &KeySelector<'_>,
+    kek: &Kek,
+    out: &Path,
+    shape: KeyShape,
+) -> Result<WrapReport> {
     let Some(kid) = kek.kid.clone() else {
         bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show` / `byok kek fetch`");
     };
@@ -128,6 +154,24 @@ pub fn wrap(token: &dyn Token, key: &KeySelector<'_>, kek: &Kek, out: &Path) -> 
             false,
         )
     };
+    let faults = facts.private.byok_faults();
+    let mut generator = generator(&token.identity(), verdict);
+    if !faults.is_empty() {
+        if shape != KeyShape::AllowNonByok {
+            bail!(
+                "key \"{label}\" is not a BYOK key: it is {}. A BYOK key is generated on the token for this only (`byok keygen`); wrap this one only if you mean to, with --allow-non-byok-key (recorded in the package)",
+                faults.join(", ")
+            );
+        }
+        warnings.push(format!(
+            "NON_BYOK_KEY: key \"{label}\" is not a BYOK key ({}); wrapped because of --allow-non-byok-key, as the package's generator records",
+            faults.join(", ")
+        ));
+        generator.push_str(&format!(
+            "; NON-BYOK KEY WRAPPED BY OVERRIDE ({})",
+            faults.join(", ")
+        ));
+    }
     let ciphertext = token.wrap_for_azure(target, wrapping_key, verdict)?;
     if ciphertext.len() <= kek.modulus_bytes() {
         bail!(
@@ -136,7 +180,7 @@ pub fn wrap(token: &dyn Token, key: &KeySelector<'_>, kek: &Kek, out: &Path) -> 
             ciphertext.len()
         );
     }
-    let pkg = Package::new(&kid, &ciphertext, generator(&token.identity(), verdict));
+    let pkg = Package::new(&kid, &ciphertext, generator);
     let bytes = pkg.to_bytes();
     // Check our own output as a reader would before it reaches the disk. (The KEK's kid
     // was checked against the mode when the KEK was loaded.)
@@ -153,6 +197,7 @@ pub fn wrap(token: &dyn Token, key: &KeySelector<'_>, kek: &Kek, out: &Path) -> 
         mechanism: verdict.mechanism_text(),
         trusted_kek: trusted,
         token: token.identity(),
+        non_byok_override: faults.iter().map(|f| f.to_string()).collect(),
         warnings,
     })
 }
@@ -307,7 +352,7 @@ mod tests {
         let pair = token.add_key("K1", 2048, byok_facts());
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("K1.byok");
-        let r = wrap(&token, &sel("K1"), &kek(), &out).unwrap();
+        let r = wrap(&token, &sel("K1"), &kek(), &out, KeyShape::ByokOnly).unwrap();
         assert_eq!(r.key_label, "K1");
         assert!(!r.trusted_kek);
         let bytes = std::fs::read(&out).unwrap();
@@ -319,7 +364,7 @@ mod tests {
         let (n, _) = package::pkcs8_rsa_public(&un.pkcs8).unwrap();
         assert_eq!(n, token.key_facts(pair.private).unwrap().modulus);
         // Never over an existing output.
-        let e = wrap(&token, &sel("K1"), &kek(), &out).unwrap_err();
+        let e = wrap(&token, &sel("K1"), &kek(), &out, KeyShape::ByokOnly).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Exists);
     }
 
@@ -363,13 +408,76 @@ mod tests {
             ("Missing", "no private key labelled"),
         ] {
             let out = d.path().join(format!("{label}.byok"));
-            let e = wrap(&token, &sel(label), &kek(), &out).unwrap_err();
+            let e = wrap(&token, &sel(label), &kek(), &out, KeyShape::ByokOnly).unwrap_err();
             assert!(e.message().contains(words), "{label}: {e}");
             assert!(!out.exists(), "{label}: nothing written");
         }
         let no_kid = Kek { kid: None, ..kek() };
-        let e = wrap(&token, &sel("Twice"), &no_kid, &d.path().join("x.byok")).unwrap_err();
+        let e = wrap(
+            &token,
+            &sel("Twice"),
+            &no_kid,
+            &d.path().join("x.byok"),
+            KeyShape::ByokOnly,
+        )
+        .unwrap_err();
         assert!(e.message().contains("no kid"), "{e}");
+    }
+
+    /// A key made for another use is refused, naming what is wrong; with the override it
+    /// is wrapped, and the package and the report say so.
+    #[test]
+    fn a_key_that_is_not_a_byok_key_needs_the_recorded_override() {
+        let token = FakeToken::default();
+        token.add_key(
+            "Signing",
+            2048,
+            PrivateKeyFacts {
+                sign: true,
+                decrypt: true,
+                local: false,
+                ..byok_facts()
+            },
+        );
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("s.byok");
+        let e = wrap(&token, &sel("Signing"), &kek(), &out, KeyShape::ByokOnly).unwrap_err();
+        for w in [
+            "not a BYOK key",
+            "CKA_LOCAL",
+            "sign",
+            "decrypt",
+            "--allow-non-byok-key",
+        ] {
+            assert!(e.message().contains(w), "{w}: {e}");
+        }
+        assert!(!out.exists());
+        let r = wrap(
+            &token,
+            &sel("Signing"),
+            &kek(),
+            &out,
+            KeyShape::AllowNonByok,
+        )
+        .unwrap();
+        assert_eq!(r.non_byok_override.len(), 3);
+        assert!(r.warnings.iter().any(|w| w.starts_with("NON_BYOK_KEY")));
+        let (pkg, _) =
+            package::inspect(&std::fs::read(&out).unwrap(), Some(&kek()), Mode::Ceremony).unwrap();
+        assert!(
+            pkg.generator.contains("NON-BYOK KEY WRAPPED BY OVERRIDE"),
+            "{}",
+            pkg.generator
+        );
+        // A BYOK key needs no override and records none.
+        token.add_key("Good", 2048, byok_facts());
+        let good = d.path().join("g.byok");
+        let r = wrap(&token, &sel("Good"), &kek(), &good, KeyShape::AllowNonByok).unwrap();
+        assert!(r.non_byok_override.is_empty());
+        assert!(serde_json::to_value(&r)
+            .unwrap()
+            .get("non_byok_override")
+            .is_none());
     }
 
     #[test]

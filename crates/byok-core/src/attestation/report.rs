@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::attributes::CLASS_PRIVATE_KEY;
+use crate::text::Printable as P;
 use crate::util::yes_no_or;
 
 /// One attested key object, decoded. `None` means the attribute is absent.
@@ -108,41 +109,46 @@ impl fmt::Display for AttestationReport {
         writeln!(
             f,
             "  HSM serial:          {}",
-            self.hsm_serial.as_deref().unwrap_or("(unknown)")
+            P(self.hsm_serial.as_deref().unwrap_or("(unknown)"))
         )?;
         writeln!(
             f,
             "  partition:           {}",
-            self.partition.as_deref().unwrap_or("(unknown)")
+            P(self.partition.as_deref().unwrap_or("(unknown)"))
         )?;
-        writeln!(f, "  mode:                {}", self.mode)?;
-        writeln!(f, "  trust root:          {}", self.root)?;
+        writeln!(f, "  mode:                {}", P(&self.mode))?;
+        writeln!(f, "  trust root:          {}", P(&self.root))?;
         if self.extra_root_used {
             writeln!(
                 f,
                 "  WARNING: the chain ends at an extra trust root, not a pinned Marvell key"
             )?;
         }
-        writeln!(f, "  card certificate:    {}", self.card_certificate)?;
-        writeln!(f, "  partition cert:      {}", self.partition_certificate)?;
+        writeln!(f, "  card certificate:    {}", P(&self.card_certificate))?;
+        writeln!(
+            f,
+            "  partition cert:      {}",
+            P(&self.partition_certificate)
+        )?;
         writeln!(
             f,
             "  owner partition:     {}",
-            self.owner_partition_certificate
+            P(&self.owner_partition_certificate)
         )?;
         writeln!(
             f,
             "  owner root:          {}",
-            self.owner_root
+            P(self
+                .owner_root
                 .as_deref()
-                .unwrap_or("(not in the bundle; not checked)")
+                .unwrap_or("(not in the bundle; not checked)"))
         )?;
-        writeln!(f, "  signature:           {}", self.signature_form)?;
+        writeln!(f, "  signature:           {}", P(&self.signature_form))?;
         if let Some(kid) = &self.kid {
-            writeln!(f, "  kid:                 {kid}")?;
+            writeln!(f, "  kid:                 {}", P(kid))?;
         }
         if let (Some(n), Some(v)) = (&self.key_name, &self.key_version) {
-            writeln!(f, "  attested key:        {n} version {v}")?;
+            writeln!(f, "  attested key:        {} version {}", P(n), P(v))?;
         }
         writeln!(
             f,
@@ -157,16 +163,18 @@ impl fmt::Display for AttestationReport {
             writeln!(
                 f,
                 "  object 0x{:x}: {} {}",
-                o.handle, o.class_name, o.key_type_name
+                o.handle,
+                P(&o.class_name),
+                P(&o.key_type_name)
             )?;
             if let Some(b) = o.key_bits {
                 writeln!(f, "    size:              {b} bits")?;
             }
             if let Some(id) = &o.id {
-                writeln!(f, "    id:                {id}")?;
+                writeln!(f, "    id:                {}", P(id))?;
             }
             if let Some(l) = &o.label {
-                writeln!(f, "    label:             {l}")?;
+                writeln!(f, "    label:             {}", P(l))?;
             }
             writeln!(
                 f,

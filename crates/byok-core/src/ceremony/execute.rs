@@ -12,6 +12,7 @@ use crate::console::Console;
 use crate::crashpoint::{self, CrashPoint};
 use crate::fsutil;
 use crate::hsm::Token;
+use crate::text::Printable;
 use crate::transcript::{self, HsmId, Record, Signature, StepName, Writer};
 use crate::util::sha256_hex;
 use crate::{bail, err, words, Result};
@@ -420,14 +421,20 @@ impl<'a> Run<'a> {
             fsutil::sync_dir(self.dir());
             self.console.note(&format!(
                 "note: {} was written but not recorded before the interruption; wrapping again",
-                pkg.display()
+                Printable(pkg.display())
             ));
         }
         let sel = crate::wrap::KeySelector {
             label: Some(name),
             id: None,
         };
-        let r = crate::wrap::wrap(self.token, &sel, &k.kek, &pkg)?;
+        let r = crate::wrap::wrap(
+            self.token,
+            &sel,
+            &k.kek,
+            &pkg,
+            crate::wrap::KeyShape::ByokOnly,
+        )?;
         if self.spki_of.get(name).map(String::as_str) != Some(r.key_spki_sha256.as_str()) {
             let _ = std::fs::remove_file(&pkg);
             bail!(Integrity, "the key labelled \"{name}\" on the token is not the one the transcript recorded: stop and investigate");
@@ -550,9 +557,10 @@ fn officers_actor(plan: &CheckedPlan) -> String {
 fn ask_officers(console: &dyn Console, k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
     let (first, last) = words::first_last(fp);
     let mut text = format!(
-        "\nKEK {} for vault {}\n  kid:     {kid}\n  SHA-256: {}\n",
-        k.key.kek,
-        k.vault,
+        "\nKEK {} for vault {}\n  kid:     {}\n  SHA-256: {}\n",
+        Printable(&k.key.kek),
+        Printable(&k.vault),
+        Printable(kid),
         hex::encode(fp)
     );
     for l in words::to_word_lines(fp) {

@@ -6,7 +6,7 @@
 //! each officer. Only a transcript that verifies is rendered.
 
 use crate::transcript::{Record, Verified};
-use crate::{err, fsutil, words, Result};
+use crate::{err, fsutil, text, words, Result};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -110,44 +110,64 @@ fn summary(rec: &Record) -> String {
     parts.join("; ")
 }
 
-/// The Markdown record.
+/// A fingerprint or digest inside Markdown: as code when it is hex (what byok writes),
+/// else escaped text ([`text::markdown`]): a backtick in a code span would end it.
+fn md_hex(h: &str) -> String {
+    if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("`{h}`")
+    } else {
+        text::markdown(h)
+    }
+}
+
+/// The Markdown record. Every value from the transcript (names, labels, the token's
+/// strings, file names, KEK ids) goes through [`text::markdown`], so that `|` cannot
+/// break the tables, `*`, `_` and backticks cannot restyle it, and `<script>` stays text.
 pub fn markdown(v: &Verified) -> String {
     let r = &v.report;
+    let m = |t: &str| text::markdown(t);
     let mut s = String::new();
     let c = r.ceremony.clone().unwrap_or_default();
-    let _ = writeln!(s, "# Ceremony record: {c}\n");
+    let _ = writeln!(s, "# Ceremony record: {}\n", m(&c));
     let _ = writeln!(s, "| | |\n|---|---|");
     if let Some(h) = &r.hsm {
         let _ = writeln!(
             s,
             "| token | \"{}\" {} {} serial {} firmware {} |",
-            h.label, h.manufacturer, h.model, h.serial, h.firmware
+            m(&h.label),
+            m(&h.manufacturer),
+            m(&h.model),
+            m(&h.serial),
+            m(&h.firmware)
         );
     }
     let _ = writeln!(s, "| records | {} |", r.records);
-    let _ = writeln!(s, "| opened | {} |", r.first_time);
-    let _ = writeln!(s, "| closed | {} |", r.last_time);
+    let _ = writeln!(s, "| opened | {} |", m(&r.first_time));
+    let _ = writeln!(s, "| closed | {} |", m(&r.last_time));
     let _ = writeln!(
         s,
         "| signature | {} |",
         if r.signed {
             format!(
                 "verified: HSM key {}",
-                r.signer_spki_sha256.clone().unwrap_or_default()
+                md_hex(&r.signer_spki_sha256.clone().unwrap_or_default())
             )
         } else {
-            format!("none: {}", r.unsigned_reason.clone().unwrap_or_default())
+            format!(
+                "none: {}",
+                m(&r.unsigned_reason.clone().unwrap_or_default())
+            )
         }
     );
     let _ = writeln!(s, "\n## Transcript digest\n");
-    let _ = writeln!(s, "SHA-256 of the closing record: `{}`\n", r.digest);
+    let _ = writeln!(s, "SHA-256 of the closing record: {}\n", md_hex(&r.digest));
     for l in words::to_word_lines(&hex::decode(&r.digest).unwrap_or_default()) {
         let _ = writeln!(s, "    {l}");
     }
     let _ = writeln!(s, "\n## Fingerprints\n");
     for f in fingerprints(v) {
-        let _ = writeln!(s, "**{}** ({})\n", f.what, f.note);
-        let _ = writeln!(s, "`{}`\n", f.hex);
+        let _ = writeln!(s, "**{}** ({})\n", m(&f.what), m(&f.note));
+        let _ = writeln!(s, "{}\n", md_hex(&f.hex));
         for l in f.words {
             let _ = writeln!(s, "    {l}");
         }
@@ -163,27 +183,31 @@ pub fn markdown(v: &Verified) -> String {
             s,
             "| {} | {} | {} | {} | {} |",
             rec.seq,
-            rec.time,
-            rec.step,
-            rec.actor.replace('|', "/"),
-            summary(rec).replace('|', "/")
+            m(&rec.time),
+            m(rec.step.as_str()),
+            m(&rec.actor),
+            m(&summary(rec))
         );
     }
     let _ = writeln!(s, "\n## Signatures\n");
     let _ = writeln!(s, "We compared the transcript digest above with the one byok printed at the close of the ceremony.\n");
     if let Some(open) = v.records.first() {
         for (name, role) in officers(open) {
-            let _ = writeln!(s, "{name} ({role})\n\nSignature: ______________________________ Date: ______________\n");
+            let _ = writeln!(
+                s,
+                "{} ({})\n\nSignature: ______________________________ Date: ______________\n",
+                m(&name),
+                m(&role)
+            );
         }
     }
     s
 }
 
+/// A value inside the HTML record: [`text::html`] (control characters shown escaped,
+/// `& < > " '` as references).
 fn esc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text::html(t)
 }
 
 /// The self-contained HTML record, with print CSS.
@@ -275,6 +299,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut v = testplan::value(2);
         v["officers"][1]["name"] = serde_json::json!("<b>Eve</b> & \"Mallory\" | x");
+        v["officers"][0]["name"] = serde_json::json!("<script>alert(1)</script> *Al* `ice` [x](y)");
         let (_, plan) = testplan::check(dir.path(), &v);
         let plan = plan.expect("a sound plan");
         let opts = RunOptions {
@@ -294,13 +319,45 @@ mod tests {
             vec![],
         )
         .unwrap();
-        let verified = crate::transcript::verify(&r.transcript).unwrap();
+        let mut verified = crate::transcript::verify(&r.transcript).unwrap();
+        // What the HSM says of itself is outside input too (a token label of 32 bytes).
+        if let Some(h) = verified.report.hsm.as_mut() {
+            h.label = "Tok\u{1b}[2J|<img src=x>\u{202e}".into();
+        }
         let html = html(&verified);
         assert!(!html.contains("<b>Eve"), "officer names are escaped");
         assert!(html.contains("&lt;b&gt;Eve&lt;/b&gt; &amp; &quot;Mallory&quot;"));
         assert!(html.contains(&r.transcript_digest));
+        assert!(!html.contains("<script>") && !html.contains("<img"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains('\u{1b}') && !html.contains('\u{202e}'));
         let md = markdown(&verified);
         assert!(md.contains(&r.transcript_digest));
+        // Markdown: no raw HTML, no emphasis, code or link from a name, no cell broken by
+        // a `|`, no control character: every value escaped.
+        let unescaped = |pat: &str| {
+            md.match_indices(pat)
+                .any(|(i, _)| i == 0 || md.as_bytes()[i - 1] != b'\\')
+        };
+        for raw in [
+            "<script>", "<b>", "<img", "*Al*", "`ice`", "[x](y)", "| x", "\u{1b}", "\u{202e}",
+        ] {
+            assert!(!unescaped(raw), "{raw:?} raw in the Markdown:\n{md}");
+        }
+        assert!(
+            md.contains("\\<script\\>alert\\(1\\)\\<\\/script\\> \\*Al\\* \\`ice\\`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\\<b\\>Eve\\<\\/b\\> \\& \\\"Mallory\\\" \\| x"),
+            "{md}"
+        );
+        let token_row = md.lines().find(|l| l.starts_with("| token |")).unwrap();
+        assert_eq!(token_row.matches(" | ").count() + 2, 3, "{token_row}");
+        assert!(
+            token_row.contains("Tok\\\\u\\{1b\\}\\[2J\\|\\<img src\\=x\\>"),
+            "{token_row}"
+        );
         for k in &r.keys {
             assert!(md.contains(&k.package_sha256), "{}", k.name);
             assert!(md.contains(&k.spki_sha256), "{}", k.name);

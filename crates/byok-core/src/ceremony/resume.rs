@@ -73,6 +73,7 @@ pub fn outputs(records: &[Record]) -> BTreeMap<String, String> {
 /// Check the files in `dir` against the transcript before a resume changes anything.
 /// Returns byok's leftover temp files (to delete once the resume is recorded).
 pub fn check_dir(plan: &CheckedPlan, dir: &Path, prior: &Prior) -> Result<Vec<String>> {
+    check_kek_files(plan, prior)?;
     for (name, sha) in &prior.outputs() {
         let p = dir.join(name);
         if std::fs::symlink_metadata(&p).is_err() {
@@ -118,6 +119,35 @@ pub fn check_dir(plan: &CheckedPlan, dir: &Path, prior: &Prior) -> Result<Vec<St
     }
     temps.sort();
     Ok(temps)
+}
+
+/// Every KEK file is byte for byte what the transcript recorded of it (the `open` record
+/// names each file's SHA-256, and so does each `kek-confirmed` record). The plan pins only
+/// the key (its SPKI SHA-256), so a file re-serialised around the same key passes the plan
+/// check; but the officers confirmed, and the transcript recorded, that file: a changed
+/// recorded file is refused, KEKs as any other.
+fn check_kek_files(plan: &CheckedPlan, prior: &Prior) -> Result<()> {
+    for k in super::steps::keks(plan) {
+        let rel = &k.key.kek;
+        let recorded: Vec<&String> = prior
+            .records
+            .iter()
+            .filter(|r| r.step == StepName::Open || r.step == StepName::KekConfirmed)
+            .filter_map(|r| r.inputs.get(rel))
+            .collect();
+        if recorded.is_empty() {
+            continue;
+        }
+        let now = sha256_hex(&fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?);
+        if let Some(sha) = recorded.iter().find(|sha| ***sha != now) {
+            bail!(
+                Integrity,
+                "KEK file {} changed since the transcript recorded it (SHA-256 {now}, recorded {sha}), though it may hold the same key: resume with the very file the ceremony began with",
+                crate::text::printable(&k.kek_path.display().to_string())
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Check the token against the transcript: recorded keys present, once, and the same;

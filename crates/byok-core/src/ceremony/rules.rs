@@ -57,7 +57,7 @@ pub(crate) fn apply(
     if plan.token.trim().is_empty()
         || plan.token.len() > 32
         || plan.token.trim() != plan.token
-        || plan.token.chars().any(char::is_control)
+        || crate::text::has_hidden(&plan.token)
     {
         add(
             "token-label",
@@ -103,19 +103,34 @@ pub(crate) fn apply(
             );
         }
         // Names and roles are printed on the terminal, the script and the record: a
-        // control character (an escape sequence, a carriage return) could hide text there.
+        // control character (an escape sequence, a carriage return) or a bidi override
+        // could hide or reorder text there.
         if [&o.name, &o.role]
             .iter()
-            .any(|t| t.chars().any(char::is_control) || t.len() > 128)
+            .any(|t| crate::text::has_hidden(t) || t.len() > 128)
         {
             add(
                 "officer-named",
                 place.clone(),
-                "a name and a role are at most 128 printable characters, without control characters"
+                "a name and a role are at most 128 printable characters, without control characters or invisible formatting characters"
                     .into(),
             );
         }
-        if !names.insert(o.name.trim().to_lowercase()) {
+        // A name mixing scripts (a Cyrillic "А" in "Аlice") is how one person is made to
+        // look like another: refused. A name in one script, any script, is fine.
+        if !crate::text::is_single_script(&o.name) {
+            add(
+                "officer-named",
+                place.clone(),
+                format!(
+                    "{:?} mixes letters of several scripts (e.g. a Cyrillic letter among Latin ones); write each name in one script",
+                    crate::text::printable(&o.name)
+                ),
+            );
+        }
+        // Distinct people have names that look distinct: compared after NFKC, case
+        // folding and the confusable skeleton, so width, case and homoglyphs do not count.
+        if !names.insert(crate::text::identity_key(&o.name)) {
             add(
                 "distinct-officers",
                 place,
@@ -142,21 +157,22 @@ pub(crate) fn apply(
     let mut load_errors: Vec<(String, Error)> = Vec::new();
     for p in &plan.policies {
         let pplace = format!("policy {:?}", p.name);
-        if p.name.trim().is_empty() || p.name.len() > 64 || p.name.chars().any(char::is_control) {
+        if !valid_policy_name(&p.name) {
             add(
                 "policy-name",
                 pplace.clone(),
-                "a policy name is 1-64 printable characters".into(),
+                "a policy name is 1-64 ASCII letters, digits, spaces, '-', '_' and '.', starting with a letter or digit and not ending with a space"
+                    .into(),
             );
         }
         if p.description
             .as_deref()
-            .is_some_and(|d| d.chars().any(char::is_control) || d.len() > 256)
+            .is_some_and(|d| !valid_description(d))
         {
             add(
                 "policy-description",
                 pplace.clone(),
-                "a description is at most 256 printable characters, without control characters"
+                "a description is at most 256 printable characters, without control characters, invisible formatting characters, backticks or typographic quotes (‘ ’ ‚ ‛ “ ” „)"
                     .into(),
             );
         }
@@ -185,11 +201,12 @@ pub(crate) fn apply(
                     "a sharepoint policy needs admin_url (https://TENANT-admin.sharepoint.com)"
                         .into(),
                 ),
-                Some(u) if !valid_https_url(u) => add(
+                Some(u) if !valid_admin_url(u) => add(
                     "admin-url",
                     pplace.clone(),
                     format!(
-                        "admin_url {u:?} is not an https URL of a host alone (https://TENANT-admin.sharepoint.com)"
+                        "admin_url {:?} is not an https URL of a SharePoint admin host alone: https://TENANT-admin.sharepoint.com (or .sharepoint.us, .sharepoint-mil.us, .sharepoint.cn), without path, port, query or user",
+                        crate::text::printable(u)
                     ),
                 ),
                 Some(_) => {}
@@ -266,7 +283,7 @@ pub(crate) fn apply(
                 );
             }
             let rel = Path::new(&k.kek);
-            if k.kek.is_empty() || rel.is_absolute() {
+            if k.kek.is_empty() || rel.is_absolute() || crate::text::has_hidden(&k.kek) {
                 add(
                     "kek-path",
                     kplace.clone(),
@@ -405,20 +422,76 @@ fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
     }
 }
 
-/// Is `u` just `https://HOST` (a trailing `/` allowed)? The admin URL is printed unquoted
-/// in the SharePoint commands, so it may hold nothing but a host's letters, digits, `-`,
-/// `.` and a port's `:`.
-fn valid_https_url(u: &str) -> bool {
-    match u.strip_prefix("https://") {
-        Some(rest) => {
-            let host = rest.strip_suffix('/').unwrap_or(rest);
-            !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'))
-        }
-        None => false,
-    }
+/// Is `name` a policy name byok accepts? 1-64 ASCII letters, digits, spaces, `-`, `_`
+/// and `.`, starting with a letter or digit and not ending with a space.
+///
+/// The name is the Exchange DEP's `-Name` (and `-Identity` in `Set-Mailbox`), and names a
+/// SharePoint geo policy in byok's records. Exchange stores it as the name of a directory
+/// object, at most 64 characters; it is printed inside PowerShell commands the tenant
+/// administrator pastes. Quoting makes any text inert there, but a name is an identifier,
+/// not prose: this set needs no quoting at all, and leaves out what PowerShell or a
+/// terminal could read as code or hide (`$`, backticks, quotes, the Unicode quotes
+/// PowerShell also honours, `;`, `|`, brackets, control and invisible characters, letters
+/// of other scripts that look like ASCII).
+pub fn valid_policy_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.last() != Some(&b' ')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b'-' | b'_' | b'.'))
+}
+
+/// Is `d` a description byok accepts? At most 256 bytes of text without control or
+/// invisible formatting characters ([`crate::text::has_hidden`]: a line break would start
+/// a new command where it is pasted), backticks (PowerShell's escape character) and the
+/// typographic quotes PowerShell treats as quote marks (U+2018-U+201E): the printed
+/// commands single-quote the description, doubling `'`, and these are the characters
+/// that could still end or bend that quoting. Prose is otherwise free (`$`, `(`, `'`…).
+pub fn valid_description(d: &str) -> bool {
+    d.len() <= 256
+        && !crate::text::has_hidden(d)
+        && !d
+            .chars()
+            .any(|c| matches!(c, '`' | '\u{2018}'..='\u{201E}'))
+}
+
+/// The SharePoint Online admin hosts: commercial and GCC (`sharepoint.com`), GCC High
+/// (`sharepoint.us`), DoD (`sharepoint-mil.us`) and the cloud operated by 21Vianet in
+/// China (`sharepoint.cn`). (Microsoft Cloud Deutschland's `sharepoint.de` is retired.)
+const SHAREPOINT_DOMAINS: [&str; 4] = [
+    "sharepoint.com",
+    "sharepoint.us",
+    "sharepoint-mil.us",
+    "sharepoint.cn",
+];
+
+/// Is `u` a tenant's SharePoint admin URL, `https://TENANT-admin.sharepoint.com` (or a
+/// sovereign cloud's domain, [`SHAREPOINT_DOMAINS`]), and nothing else: no path (a
+/// trailing `/` aside), port, query, fragment or user? TENANT is the tenant's initial
+/// domain name (`TENANT.onmicrosoft.com`; a multi-geo satellite's is `TENANTGEO`):
+/// letters, digits and inner dashes. The URL is printed in the SharePoint commands, so
+/// anything more than this host could carry PowerShell.
+pub fn valid_admin_url(u: &str) -> bool {
+    let Some(rest) = u.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
+    let Some((first, domain)) = host.split_once('.') else {
+        return false;
+    };
+    let Some(tenant) = first.strip_suffix("-admin") else {
+        return false;
+    };
+    SHAREPOINT_DOMAINS.contains(&domain)
+        && !tenant.is_empty()
+        && tenant.len() <= 63
+        && !tenant.starts_with('-')
+        && !tenant.ends_with('-')
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::manifest::{package_file, pub_file, MANIFEST, TRANSCRIPT};
 use super::plan::{CheckedPlan, KekAttestation};
 use super::run::SIGNER_BITS;
 use super::steps::{keks, steps, Step};
+use crate::text::Printable;
 use crate::words;
 use std::fmt::Write;
 use std::path::Path;
@@ -43,17 +44,20 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
         );
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "plan:      {}", plan_arg.display());
+    let _ = writeln!(s, "plan:      {}", Printable(plan_arg.display()));
     let _ = writeln!(s, "SHA-256:   {}", plan.sha256_hex());
     for l in words::to_word_lines(&plan.sha256) {
         let _ = writeln!(s, "           {l}");
     }
     let serial = match &p.token_serial {
-        Some(sn) => format!(", serial {sn} (pinned: no other token is accepted)"),
+        Some(sn) => format!(
+            ", serial {} (pinned: no other token is accepted)",
+            Printable(sn)
+        ),
         None => String::new(),
     };
-    let _ = writeln!(s, "token:     \"{}\"{serial} (module and PIN come from --module / BYOK_PKCS11_MODULE and --pin-file / BYOK_PIN / the prompt)", p.token);
-    let _ = writeln!(s, "output:    {}/", out.display());
+    let _ = writeln!(s, "token:     \"{}\"{serial} (module and PIN come from --module / BYOK_PKCS11_MODULE and --pin-file / BYOK_PIN / the prompt)", Printable(&p.token));
+    let _ = writeln!(s, "output:    {}/", Printable(out.display()));
     let _ = writeln!(
         s,
         "mode:      {}",
@@ -88,7 +92,8 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
 
 /// What the officers read for one step.
 fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> Vec<String> {
-    let d = out.display();
+    // Paths come from the command line: shown, never acting on the terminal.
+    let d = Printable(out.display());
     match *step {
         Step::Preflight => vec![
             format!(

@@ -62,15 +62,29 @@ impl PrivateKeyFacts {
     /// What a BYOK key generated in this HSM must be: a token object, local, sensitive
     /// since generation, extractable (only wrapped, for BYOK) and of no local use.
     pub fn is_byok_key(&self) -> bool {
-        self.token
-            && self.local
-            && self.sensitive
-            && self.always_sensitive
-            && self.extractable
-            && !self.sign
-            && !self.decrypt
-            && !self.unwrap
-            && !self.derive
+        self.byok_faults().is_empty()
+    }
+
+    /// How the key falls short of [`is_byok_key`](Self::is_byok_key), one phrase per
+    /// fault (none for a BYOK key): what `byok wrap` names when it refuses a key.
+    pub fn byok_faults(&self) -> Vec<&'static str> {
+        [
+            (!self.token, "not a token object"),
+            (!self.local, "not generated on this token (CKA_LOCAL false)"),
+            (!self.sensitive, "not sensitive"),
+            (
+                !self.always_sensitive,
+                "not sensitive since generation (CKA_ALWAYS_SENSITIVE false)",
+            ),
+            (!self.extractable, "not extractable"),
+            (self.sign, "usable to sign (CKA_SIGN)"),
+            (self.decrypt, "usable to decrypt (CKA_DECRYPT)"),
+            (self.unwrap, "usable to unwrap (CKA_UNWRAP)"),
+            (self.derive, "usable to derive (CKA_DERIVE)"),
+        ]
+        .into_iter()
+        .filter_map(|(fault, what)| fault.then_some(what))
+        .collect()
     }
 
     /// What the transcript signer must be: sensitive, never extractable, for signing.

@@ -78,6 +78,7 @@ impl Writer {
         if torn.is_some() {
             let f = OpenOptions::new()
                 .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(path)
                 .map_err(|e| err!(Io, "cannot open {}: {e}", path.display()))?;
             f.set_len(complete.len() as u64)
@@ -90,10 +91,16 @@ impl Writer {
                     )
                 })?;
         }
+        // Never through a link, never blocking: the file was read as a regular file above,
+        // and must still be one (a swap for a link or a FIFO fails here).
         let file = OpenOptions::new()
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| err!(Io, "cannot open {}: {e}", path.display()))?;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            bail!("{} is not a regular file: refused", path.display());
+        }
         let last_hash = match parsed.last_line_hash {
             Some(h) => h,
             None => bail!(

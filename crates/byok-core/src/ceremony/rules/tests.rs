@@ -62,6 +62,107 @@ fn every_rule_is_checked() {
             Box::new(|p| p["token"] = json!("Tok\u{7}")),
         ),
         (
+            "officer-named",
+            &["officer 2", "invisible"],
+            Box::new(|p| p["officers"][1]["name"] = json!("Bob \u{202e}elpmaxE")),
+        ),
+        (
+            "officer-named",
+            &["officer 2", "several scripts"],
+            // A Cyrillic "о" among Latin letters.
+            Box::new(|p| p["officers"][1]["name"] = json!("B\u{43e}b Example")),
+        ),
+        (
+            "distinct-officers",
+            &["officer 2", "named twice"],
+            // Full-width letters: one person, written wider.
+            Box::new(|p| {
+                p["officers"][1]["name"] = json!("\u{FF21}\u{FF2C}\u{FF29}\u{FF23}\u{FF25} example")
+            }),
+        ),
+        (
+            "policy-name",
+            &["policy \"Pol$(Stop-Computer -Force)\"", "ASCII letters"],
+            Box::new(|p| p["policies"][0]["name"] = json!("Pol$(Stop-Computer -Force)")),
+        ),
+        (
+            "policy-name",
+            &["ASCII letters"],
+            Box::new(|p| p["policies"][0]["name"] = json!("Pol\u{2019};Stop-Computer")),
+        ),
+        (
+            "policy-name",
+            &["ASCII letters"],
+            Box::new(|p| p["policies"][0]["name"] = json!("-Force")),
+        ),
+        (
+            "policy-description",
+            &["policy \"USA_mailboxes\"", "control"],
+            Box::new(|p| {
+                p["policies"][0]["description"] =
+                    json!("US $(Remove-Item C:\\ -Recurse)\nStop-Computer")
+            }),
+        ),
+        (
+            "policy-description",
+            &["typographic quotes"],
+            Box::new(|p| {
+                p["policies"][0]["description"] = json!("US\u{2019}; Stop-Computer; \u{2018}")
+            }),
+        ),
+        (
+            "policy-description",
+            &["backticks"],
+            Box::new(|p| p["policies"][0]["description"] = json!("US `$x")),
+        ),
+        (
+            "admin-url",
+            &["policy \"NA_geo\"", "SharePoint admin host"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] =
+                    json!("https://contoso-admin.sharepoint.com/;Stop-Computer;#")
+            }),
+        ),
+        (
+            "admin-url",
+            &["SharePoint admin host"],
+            Box::new(|p| p["policies"][1]["admin_url"] = json!("https://evil.example.com")),
+        ),
+        (
+            "admin-url",
+            &["SharePoint admin host"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] = json!("https://contoso-admin.sharepoint.com:444")
+            }),
+        ),
+        (
+            "admin-url",
+            &["SharePoint admin host"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] = json!("https://u@contoso-admin.sharepoint.com")
+            }),
+        ),
+        (
+            "admin-url",
+            &["SharePoint admin host"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] = json!("https://contoso-admin.sharepoint.com/?a=b")
+            }),
+        ),
+        (
+            "admin-url",
+            &["SharePoint admin host"],
+            Box::new(|p| p["policies"][1]["admin_url"] = json!("https://contoso.sharepoint.com")),
+        ),
+        (
+            "admin-url",
+            &["SharePoint admin host"],
+            Box::new(|p| {
+                p["policies"][1]["admin_url"] =
+                    json!("https://contoso-admin.sharepoint.com.evil.io")
+            }),
+        ),
+        (
             "service",
             &["policy \"USA_mailboxes\"", "teams"],
             Box::new(|p| p["policies"][0]["service"] = json!("teams")),
@@ -304,4 +405,35 @@ fn non_ascii_key_names_are_violations_not_a_panic() {
     assert!(checked.is_none());
     let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
     assert_eq!(rules, ["key-name", "key-name"]);
+}
+
+/// The admin URLs of every SharePoint cloud pass, in any case, with a trailing slash.
+#[test]
+fn sharepoint_admin_urls_of_every_cloud() {
+    for u in [
+        "https://contoso-admin.sharepoint.com",
+        "https://Contoso-Admin.SharePoint.com/",
+        "https://contosoEUR-admin.sharepoint.com",
+        "https://contoso-gov-admin.sharepoint.us",
+        "https://contoso-admin.sharepoint-mil.us",
+        "https://contoso-admin.sharepoint.cn",
+    ] {
+        assert!(valid_admin_url(u), "{u}");
+    }
+    for u in [
+        "https://-admin.sharepoint.com",
+        "https://contoso--admin.sharepoint.com",
+        "https://contoso-admin.sharepoint.de",
+        "https://contoso-admin.sharepoint.com#x",
+        "https://contoso-admin.sharepoint.com//",
+        "https://contoso-admin.sharepoint.com/sites",
+        "https://cont oso-admin.sharepoint.com",
+        "https://contoso-admin.xn--sharepoint.com",
+    ] {
+        assert!(!valid_admin_url(u), "{u}");
+    }
+    assert!(valid_policy_name("USA mailboxes-2026_v1.0"));
+    assert!(!valid_policy_name("USA "));
+    assert!(!valid_policy_name(&"a".repeat(65)));
+    assert!(valid_description("Contoso's US mailboxes ($, %, (all))"));
 }
