@@ -167,17 +167,27 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
         .backup_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.join("backups"));
-    if !backup_dir.exists() {
-        std::fs::create_dir(&backup_dir)
-            .map_err(|e| err!(Io, "cannot create {}: {e}", backup_dir.display()))?;
+    match std::fs::symlink_metadata(&backup_dir) {
+        Ok(m) if !m.is_dir() => bail!(
+            "the backup directory {} is not a directory (a file or a link): give a directory with --backup-dir",
+            backup_dir.display()
+        ),
+        _ => {}
     }
-    // Connect to every vault first: a wrong URL or credential stops the run before any upload.
+    // Connect to every vault first, and ask each for a key of the manifest (a read):
+    // a wrong URL, CA or credential stops the run before anything is written or sent.
     let mut vaults: BTreeMap<String, Vault> = BTreeMap::new();
     for k in &manifest.keys {
         let url = check_vault_url(&k.vault, mode)?;
         if !vaults.contains_key(&url) {
-            vaults.insert(url.clone(), Vault::connect(&url, &conn)?);
+            let v = Vault::connect(&url, &conn)?;
+            v.get_key(&k.name, None)?;
+            vaults.insert(url.clone(), v);
         }
+    }
+    if !backup_dir.exists() {
+        std::fs::create_dir(&backup_dir)
+            .map_err(|e| err!(Io, "cannot create {}: {e}", backup_dir.display()))?;
     }
     let (tpath, continuing) = transcript_path(dir)?;
     let mut w = if continuing {

@@ -139,6 +139,19 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
 fn read_prior(plan: &CheckedPlan, opts: &RunOptions) -> Result<Option<Prior>> {
     let dir = &opts.out;
     let path = dir.join(TRANSCRIPT);
+    // The ceremony's files go where the officers named, not where a link points.
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "{} is a symbolic link: give the ceremony directory itself",
+            dir.display()
+        ),
+        Ok(m) if !m.is_dir() => bail!(
+            Exists,
+            "{} is not a directory: give a new or empty directory with --out",
+            dir.display()
+        ),
+        _ => {}
+    }
     if !opts.resume {
         let non_empty = dir.exists()
             && std::fs::read_dir(dir)
