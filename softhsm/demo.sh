@@ -52,10 +52,16 @@ mkdir keks
 FP_A=$("$bin/byok" --rehearsal kek inspect keks/vault-a.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
 FP_B=$("$bin/byok" --rehearsal kek inspect keks/vault-b.json --json | sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p')
 
+step "offline side: a throwaway SoftHSM2 token (random PINs in files, mode 600)"
+eval "$("$bin/examples/softhsm-token" "$work/hsm" Contoso-Ceremony)"
+# The plan pins this token's serial: no other token labelled the same is accepted.
+SERIAL=$("$bin/byok" hsm info --json | sed -n 's/.*"serial": "\([^"]*\)".*/\1/p' | head -n 1)
+echo "token serial $SERIAL"
+
 step "the plan: an Exchange DEP and a SharePoint geo DEP, two keys each in two vaults"
 key() { printf '{"vault": "%s", "name": "%s", "size": 3072, "kek": "%s", "kek_sha256": "%s"}' "$@"; }
 cat > plan.json <<PLAN
-{"ceremony": "contoso-rehearsal", "token": "Contoso-Ceremony", "rehearsal": true,
+{"ceremony": "contoso-rehearsal", "token": "Contoso-Ceremony", "token_serial": "$SERIAL", "rehearsal": true,
  "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
               {"name": "Bob Example", "role": "crypto officer"}],
  "policies": [
@@ -68,8 +74,6 @@ cat > plan.json <<PLAN
 PLAN
 cat plan.json
 
-step "offline side: a throwaway SoftHSM2 token (random PINs in files, mode 600)"
-eval "$("$bin/examples/softhsm-token" "$work/hsm" Contoso-Ceremony)"
 
 step "byok ceremony check plan.json"
 "$bin/byok" ceremony check plan.json
@@ -77,12 +81,15 @@ step "byok ceremony check plan.json"
 step "byok ceremony run plan.json --out ceremony (non-interactive: the plan's pins stand in for the officers' read-back)"
 "$bin/byok" ceremony run plan.json --out ceremony --non-interactive --pin-file "$work/hsm/user.pin"
 
-step "byok transcript verify / render"
+step "byok transcript verify / render (the officers sign the digest on the printed record)"
 "$bin/byok" transcript verify ceremony/transcript.jsonl --plan plan.json
 "$bin/byok" transcript render ceremony/transcript.jsonl --out-dir printed
+# What the officers wrote on paper and signed; the courier carries the directory, the
+# officers' record carries the digest, and the import takes only the two together.
+DIGEST=$("$bin/byok" transcript verify ceremony/transcript.jsonl --json | sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p')
 
-step "connected side: byok ceremony import plan.json --packages ceremony"
-"$bin/byok" ceremony import plan.json --packages ceremony
+step "connected side: byok ceremony import plan.json --packages ceremony --digest <the signed digest>"
+"$bin/byok" ceremony import plan.json --packages ceremony --digest "$DIGEST"
 
 step "byok backup verify ceremony/backups --restore-to <scratch vault>"
 "$bin/byok" --rehearsal backup verify ceremony/backups --restore-to "$SCRATCH"

@@ -74,6 +74,18 @@ impl Rehearsal {
         self.cmd(args).output().unwrap()
     }
 
+    /// The digest of the offline transcript in `dir`, as the officers sign it.
+    fn digest(&self, dir: &str) -> String {
+        let v: Value = serde_json::from_str(&ok(&self.byok(&[
+            "transcript",
+            "verify",
+            &format!("{dir}/transcript.jsonl"),
+            "--json",
+        ])))
+        .unwrap();
+        v["digest"].as_str().unwrap().to_string()
+    }
+
     /// The connected side makes a KEK in each vault and fetches it; the plan pins them.
     fn plan(&self) {
         self.plan_with(&[], json!("optional"))
@@ -199,8 +211,17 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
     let i = bytes.len() - 20;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     fs::write(&p, bytes).unwrap();
+    let digest = r.digest("ceremony");
     fails(
-        &r.byok(&["ceremony", "import", "plan.json", "--packages", "tampered"]),
+        &r.byok(&[
+            "ceremony",
+            "import",
+            "plan.json",
+            "--packages",
+            "tampered",
+            "--digest",
+            &digest,
+        ]),
         &["altered in transit"],
     );
     for (name, _) in KEYS {
@@ -212,7 +233,26 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
     }
 
     // Connected: upload, verify, back up, print the Office 365 commands.
-    let out = ok(&r.byok(&["ceremony", "import", "plan.json", "--packages", "ceremony"]));
+    let o = r.byok(&[
+        "ceremony",
+        "import",
+        "plan.json",
+        "--packages",
+        "ceremony",
+        "--digest",
+        &digest,
+    ]);
+    let out = ok(&o);
+    // Before sending anything, the import showed what to compare with the paper record.
+    let err = stderr(&o);
+    assert!(
+        err.contains("the officers' digest matches")
+            && err.contains(&format!("digest:  {digest}"))
+            && err.contains("SoftHSM")
+            && err.contains("signer:  SPKI SHA-256 ")
+            && err.contains("keys:    4"),
+        "{err}"
+    );
     for (name, a) in KEYS {
         let sim = if a { &r.a } else { &r.b };
         assert_eq!(sim.versions(name), 1, "{name}");
@@ -228,12 +268,25 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         out.contains("-KeyType Primary") && out.contains("-KeyType Secondary"),
         "{out}"
     );
+    // An import transcript is unsigned (no HSM on the connected side): verify says so
+    // and fails unless told that unsigned is expected.
+    fails(
+        &r.byok(&[
+            "transcript",
+            "verify",
+            "ceremony/import-transcript.jsonl",
+            "--plan",
+            "plan.json",
+        ]),
+        &["UNSIGNED", "--allow-unsigned"],
+    );
     ok(&r.byok(&[
         "transcript",
         "verify",
         "ceremony/import-transcript.jsonl",
         "--plan",
         "plan.json",
+        "--allow-unsigned",
     ]));
     let drill: Value = serde_json::from_str(&ok(&r.byok(&[
         "backup",
@@ -253,9 +306,12 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         "plan.json",
         "--packages",
         "ceremony",
+        "--digest",
+        &digest,
         "--json",
     ])))
     .unwrap();
+    assert_eq!(j["offline"]["digest"], digest.as_str());
     assert!(j["keys"]
         .as_array()
         .unwrap()
@@ -279,6 +335,7 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         "ceremony/import-transcript-2.jsonl",
         "--plan",
         "plan.json",
+        "--allow-unsigned",
     ]));
     // The import refuses another plan's directory.
     let mut other: Value =
@@ -290,7 +347,15 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
     )
     .unwrap();
     fails(
-        &r.byok(&["ceremony", "import", "other.json", "--packages", "ceremony"]),
+        &r.byok(&[
+            "ceremony",
+            "import",
+            "other.json",
+            "--packages",
+            "ceremony",
+            "--digest",
+            &digest,
+        ]),
         &["another plan"],
     );
 }
@@ -348,8 +413,17 @@ fn rehearsal_against_managed_hsms_with_required_kek_attestation() {
         "{}",
         stderr(&o)
     );
+    let digest = r.digest("ceremony");
     fails(
-        &r.byok(&["ceremony", "import", "plan.json", "--packages", "ceremony"]),
+        &r.byok(&[
+            "ceremony",
+            "import",
+            "plan.json",
+            "--packages",
+            "ceremony",
+            "--digest",
+            &digest,
+        ]),
         &["attestation"],
     );
     for (name, a) in KEYS {
@@ -365,6 +439,8 @@ fn rehearsal_against_managed_hsms_with_required_kek_attestation() {
         "plan.json",
         "--packages",
         "ceremony",
+        "--digest",
+        &digest,
         "--json",
     ]));
     let j: Value = serde_json::from_str(&ok(&o)).unwrap();
@@ -393,4 +469,243 @@ fn rehearsal_against_managed_hsms_with_required_kek_attestation() {
             "{v}"
         );
     }
+}
+
+/// The chain of custody (issue 9): a ceremony directory made without any HSM, or on a
+/// second token labelled like the real one, is refused before anything is sent; only
+/// the directory whose transcript has the digest the officers signed imports.
+#[test]
+fn forged_and_swapped_ceremony_directories_are_refused() {
+    use byok_testkit::forge::{forge_ceremony, Close};
+    let r = Rehearsal::new();
+    r.plan();
+    let dir = r.tok.dir();
+    let run = [
+        "ceremony",
+        "run",
+        "plan.json",
+        "--out",
+        "ceremony",
+        "--non-interactive",
+    ];
+    ok(&r.byok(&run));
+    let genuine: Value = serde_json::from_str(&ok(&r.byok(&[
+        "transcript",
+        "verify",
+        "ceremony/transcript.jsonl",
+        "--json",
+    ])))
+    .unwrap();
+    let digest = genuine["digest"].as_str().unwrap().to_string();
+    let hsm: byok_core::hsm::TokenIdentity =
+        serde_json::from_value(genuine["hsm"].clone()).unwrap();
+    let import = |packages: &str, digest: &str| {
+        r.byok(&[
+            "ceremony",
+            "import",
+            "plan.json",
+            "--packages",
+            packages,
+            "--digest",
+            digest,
+        ])
+    };
+    let nothing_sent = || {
+        for (name, a) in KEYS {
+            let sim = if a { &r.a } else { &r.b };
+            assert_eq!(sim.versions(name), 0, "{name} reached a vault");
+        }
+    };
+
+    // 1. No HSM at all: software keys wrapped under the plan's public KEKs, a manifest,
+    //    and a transcript chained on the plan's hash, closed unsigned and claiming the
+    //    real token. Its chain holds, so `transcript verify` only passes it when told
+    //    unsigned is fine.
+    let forged = forge_ceremony(
+        &dir.join("plan.json"),
+        &dir.join("forged"),
+        &hsm,
+        Close::Unsigned,
+    )
+    .unwrap();
+    fails(
+        &r.byok(&["transcript", "verify", "forged/transcript.jsonl"]),
+        &["UNSIGNED", "--allow-unsigned"],
+    );
+    let v = ok(&r.byok(&[
+        "transcript",
+        "verify",
+        "forged/transcript.jsonl",
+        "--allow-unsigned",
+    ]));
+    assert!(v.contains("signature: UNSIGNED"), "{v}");
+    let e = fails(
+        &import("forged", &digest),
+        &["not the ceremony they signed"],
+    );
+    assert!(
+        e.contains(&forged) && e.contains(&digest),
+        "names both digests: {e}"
+    );
+    // Even a courier who got the officers to sign the forgery's digest gets nowhere.
+    fails(&import("forged", &forged), &["UNSIGNED"]);
+    nothing_sent();
+
+    //    The same, closed with a signature by a software key posing as the signer: the
+    //    signature checks out against the key the forged transcript names, so only the
+    //    digest tells it from the ceremony.
+    let posing = &byok_testkit::harness::kek(3072).private;
+    let signed = forge_ceremony(
+        &dir.join("plan.json"),
+        &dir.join("forged-signed"),
+        &hsm,
+        Close::SignedBy(posing),
+    )
+    .unwrap();
+    ok(&r.byok(&["transcript", "verify", "forged-signed/transcript.jsonl"]));
+    let e = fails(
+        &import("forged-signed", &digest),
+        &["not the ceremony they signed"],
+    );
+    assert!(e.contains(&signed), "{e}");
+    nothing_sent();
+
+    // 2. Another token with the same label runs the same plan: a real, signed ceremony,
+    //    but not the one the officers witnessed.
+    let other = Token::new(TOKEN);
+    fs::copy(dir.join("plan.json"), other.dir().join("plan.json")).unwrap();
+    copy_dir(&dir.join("keks"), &other.dir().join("keks"));
+    ok(&other.byok(&run));
+    copy_dir(&other.dir().join("ceremony"), &dir.join("swapped"));
+    let swapped: Value = serde_json::from_str(&ok(&r.byok(&[
+        "transcript",
+        "verify",
+        "swapped/transcript.jsonl",
+        "--json",
+    ])))
+    .unwrap();
+    let other_serial = swapped["hsm"]["serial"].as_str().unwrap().to_string();
+    assert_ne!(other_serial, hsm.serial, "two tokens, two serials");
+    fails(
+        &import("swapped", &digest),
+        &["not the ceremony they signed"],
+    );
+    nothing_sent();
+
+    // A ceremony's plan (real vault names) that pins the token's serial: `ceremony check`
+    // and the officers' script say so, and `ceremony run` refuses any other token before
+    // logging in. A rehearsal of the same plan file on a throwaway token is warned about.
+    let mut real_keys = Vec::new();
+    for v in ["a1", "a2"] {
+        let vault = format!("https://contoso-vault{v}.vault.azure.net");
+        let k = byok_testkit::testkek::TestKek::generate(2048, &vault, "Contoso-KEK").unwrap();
+        fs::write(dir.join(format!("keks/real-{v}.json")), k.key_bundle_json()).unwrap();
+        real_keys.push(
+            json!({"vault": vault, "name": format!("Contoso-Real-{v}-Key001"),
+            "size": 2048, "kek": format!("keks/real-{v}.json"),
+            "kek_sha256": hex::encode(k.kek().unwrap().sha256())}),
+        );
+    }
+    let real = |serial: &str| {
+        json!({"ceremony": "contoso-real", "token": TOKEN, "token_serial": serial,
+               "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
+                            {"name": "Bob Example", "role": "crypto officer"}],
+               "policies": [{"name": "USA_mailboxes", "service": "exchange", "keys": real_keys}]})
+    };
+    fs::write(dir.join("real.json"), real(&other_serial).to_string()).unwrap();
+    let c = ok(&r.byok(&["ceremony", "check", "real.json"]));
+    assert!(
+        c.contains(&format!("only the token with serial {other_serial}")),
+        "{c}"
+    );
+    let before = r.tok.labels();
+    let pinned_run = [
+        "ceremony",
+        "run",
+        "real.json",
+        "--out",
+        "pinned",
+        "--non-interactive",
+    ];
+    fails(
+        &r.byok(&pinned_run),
+        &["no token", &other_serial, "token_serial"],
+    );
+    assert_eq!(r.tok.labels(), before, "nothing made on the wrong token");
+    assert!(!dir.join("pinned").exists(), "nothing left behind");
+    let mut rehearsed = vec!["--rehearsal"];
+    rehearsed.extend_from_slice(&pinned_run);
+    let o = r.tok.cmd_for_real(&rehearsed).output().unwrap();
+    ok(&o);
+    assert!(
+        stderr(&o).contains(&format!("not the plan's token_serial \"{other_serial}\"")),
+        "{}",
+        stderr(&o)
+    );
+    fs::write(dir.join("real.json"), real(&hsm.serial).to_string()).unwrap();
+    let script = ok(&r.byok(&["ceremony", "run", "real.json", "--out", "x", "--dry-run"]));
+    assert!(
+        script.contains(&format!("serial {} (pinned", hsm.serial)),
+        "{script}"
+    );
+
+    // The digest must come from the officers: no --digest and no terminal is refused; a
+    // mistyped word is named.
+    fails(
+        &r.byok(&["ceremony", "import", "plan.json", "--packages", "ceremony"]),
+        &["--digest"],
+    );
+    // At a terminal (a pty from script(1)) the import asks for it, and checks what was
+    // typed the same way.
+    let inner = r.cmd(&["ceremony", "import", "plan.json", "--packages", "swapped"]);
+    let mut c = std::process::Command::new("script");
+    c.arg("-qec")
+        .arg(format!(
+            "'{}' ceremony import plan.json --packages swapped",
+            byok_testkit::bin("byok").display()
+        ))
+        .arg("/dev/null")
+        .env_clear()
+        .current_dir(inner.get_current_dir().unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{digest}").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Type the transcript digest")
+            && text.contains("error: ")
+            && text.contains("not the ceremony they signed"),
+        "{text}"
+    );
+    nothing_sent();
+    let words = genuine["digest_words"].as_str().unwrap().to_string();
+    let first = words.split(' ').next().unwrap().to_string();
+    let typo = words.replacen(&first, &format!("{first}x"), 1);
+    fails(&import("ceremony", &typo), &["word 1", "did you mean"]);
+    nothing_sent();
+
+    // The genuine directory, with the digest as the officers wrote it in words, imports.
+    let out = ok(&import("ceremony", &words.to_lowercase()));
+    for (name, a) in KEYS {
+        let sim = if a { &r.a } else { &r.b };
+        assert_eq!(sim.versions(name), 1, "{name}");
+        assert!(out.contains(&format!("{}/keys/{name}/", sim.url)), "{out}");
+    }
+    assert!(
+        out.contains(&format!("offline:    digest {digest}")),
+        "{out}"
+    );
 }

@@ -122,6 +122,9 @@ impl fmt::Display for Checked {
                 "plan {} is sound: {} policies, {} keys (SHA-256 {})",
                 r.plan, r.policies, r.keys, r.plan_sha256
             )?;
+            if let Some(sn) = &r.token_serial {
+                writeln!(f, "only the token with serial {sn} is accepted")?;
+            }
         }
         Ok(())
     }
@@ -169,13 +172,17 @@ impl fmt::Display for Ran {
 #[cfg(feature = "network")]
 mod import {
     use super::super::args::{trust_roots, ConnArgs};
-    use super::super::output::{emit, warn_plan};
+    use super::super::output::{emit, warn_all, warn_plan};
+    use crate::cli::console::Terminal;
     use byok_azure::import::{self, ImportOptions, ImportReport};
     use byok_core::ceremony::plan;
-    use byok_core::{Mode, Result};
+    use byok_core::console::Console;
+    use byok_core::transcript;
+    use byok_core::{bail, Mode, Result};
     use clap::Args;
     use serde::Serialize;
     use std::fmt;
+    use std::io::IsTerminal;
     use std::path::PathBuf;
 
     #[derive(Args)]
@@ -185,6 +192,11 @@ mod import {
         /// The ceremony directory carried from the offline run.
         #[arg(long, value_name = "DIR")]
         packages: PathBuf,
+        /// The transcript digest the officers signed at the close of the offline
+        /// ceremony: the 64 hex digits or the 32 PGP words, as printed. Asked for on the
+        /// terminal when not given.
+        #[arg(long, value_name = "HEX_OR_WORDS")]
+        digest: Option<String>,
         /// Where backups go (default DIR/backups).
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
@@ -204,14 +216,66 @@ mod import {
         let conn = a.conn.connection(mode);
         let plan = plan::load(&a.plan, &roots, mode)?;
         warn_plan(&plan.warnings, mode);
-        let r = import::import(&ImportOptions {
+        let digest = match &a.digest {
+            Some(d) => transcript::parse_digest(d).map_err(|e| e.context("--digest"))?,
+            None => ask_digest(&Terminal::default())?,
+        };
+        let opts = ImportOptions {
             plan: &plan,
             packages: &a.packages,
             backup_dir: a.backup_dir.as_deref(),
             conn: &conn,
             roots: &roots,
-        })?;
+            digest,
+        };
+        let checked = import::check(&opts)?;
+        warn_all(&checked.custody.warnings);
+        // Before anything is sent: what the officers compare with their paper record.
+        eprint!("{}", Custody(&checked.custody, checked.keys));
+        let r = import::import(&opts, checked)?;
         emit(a.json, &Imported(r))
+    }
+
+    /// The digest from the officers, typed at the terminal; refused without one, since
+    /// the digest must come from the paper record, not from the directory being checked.
+    fn ask_digest(console: &dyn Console) -> Result<[u8; 32]> {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "no --digest and no terminal to ask on: give the transcript digest the officers signed, e.g. --digest '<64 hex digits or the 32 words>'"
+            );
+        }
+        let answer = console.ask(
+            "Type the transcript digest from the officers' signed record of the offline ceremony\n\
+             (the 64 hex digits, or the 32 PGP words; spaces and case do not matter).",
+            "digest: ",
+        )?;
+        transcript::parse_digest(&answer)
+    }
+
+    /// The offline ceremony as the import found it, printed before anything is sent.
+    struct Custody<'a>(&'a transcript::Custody, usize);
+
+    impl fmt::Display for Custody<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let (c, keys) = (self.0, self.1);
+            let h = &c.hsm;
+            writeln!(
+                f,
+                "offline ceremony {}: the officers' digest matches; compare with the signed record before anything is sent:",
+                c.ceremony.as_deref().unwrap_or("?")
+            )?;
+            writeln!(f, "  digest:  {}", c.digest)?;
+            for l in c.digest_words.split(' ').collect::<Vec<_>>().chunks(4) {
+                writeln!(f, "           {}", l.join(" "))?;
+            }
+            writeln!(
+                f,
+                "  HSM:     {} {} serial {} (token {:?})",
+                h.manufacturer, h.model, h.serial, h.label
+            )?;
+            writeln!(f, "  signer:  SPKI SHA-256 {}", c.signer_spki_sha256)?;
+            writeln!(f, "  keys:    {keys}")
+        }
     }
 
     /// What `byok ceremony import` prints: the keys, then each policy's Office 365
@@ -252,7 +316,12 @@ mod import {
             }
             writeln!(
                 f,
-                "\ntranscript: {} (digest {})",
+                "\noffline:    digest {} (HSM serial {}, signer {})",
+                r.offline.digest, r.offline.hsm.serial, r.offline.signer_spki_sha256
+            )?;
+            writeln!(
+                f,
+                "transcript: {} (digest {})",
                 r.transcript.display(),
                 r.transcript_digest
             )?;
@@ -267,8 +336,24 @@ mod import {
 
         #[test]
         fn text() {
+            let hsm = byok_core::hsm::TokenIdentity {
+                label: "T".into(),
+                manufacturer: "M".into(),
+                model: "X".into(),
+                serial: "42".into(),
+                firmware: "1".into(),
+                hardware: "1".into(),
+            };
             let r = ImportReport {
                 ceremony: "c1".into(),
+                offline: byok_core::transcript::Custody {
+                    digest: "ee".into(),
+                    digest_words: "w".into(),
+                    ceremony: Some("c1".into()),
+                    hsm,
+                    signer_spki_sha256: "ff".into(),
+                    warnings: vec![],
+                },
                 keys: vec![ImportedKey {
                     policy: "exo".into(),
                     vault: "https://v.vault.azure.net".into(),
@@ -299,6 +384,7 @@ mod import {
                  \x20 after a future key roll:\n\
                  \x20   Set-DataEncryptionPolicy -Refresh\n\
                  \n\
+                 offline:    digest ee (HSM serial 42, signer ff)\n\
                  transcript: c/import.jsonl (digest dd)\n\
                  backups:    c/backups\n"
             );
@@ -319,6 +405,7 @@ mod tests {
             ok,
             ceremony: Some("c1".into()),
             rehearsal: false,
+            token_serial: None,
             policies: 2,
             keys: 4,
             violations: vec![],

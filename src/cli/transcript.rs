@@ -18,6 +18,11 @@ pub enum TranscriptCmd {
         /// Also check that the transcript starts from this plan.
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
+        /// Accept a transcript whose close the HSM did not sign (a rehearsal on a token
+        /// that cannot sign, or an import run's transcript): it is still checked and
+        /// reported as UNSIGNED, but exits 0.
+        #[arg(long)]
+        allow_unsigned: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -32,8 +37,13 @@ pub enum TranscriptCmd {
 
 pub fn run(cmd: TranscriptCmd) -> Result<()> {
     match cmd {
-        TranscriptCmd::Verify { file, plan, json } => {
-            let v = transcript::verify(&file)?;
+        TranscriptCmd::Verify {
+            file,
+            plan,
+            allow_unsigned,
+            json,
+        } => {
+            let mut v = transcript::verify(&file)?;
             if let Some(p) = plan {
                 let bytes = fsutil::read_limited(&p, 1 << 20, "plan")?;
                 let sha = sha256_hex(&bytes);
@@ -46,7 +56,17 @@ pub fn run(cmd: TranscriptCmd) -> Result<()> {
                     );
                 }
             }
-            emit(json, &Verified(v.report))
+            let unsigned = !v.report.signed;
+            v.report.ok = !unsigned || allow_unsigned;
+            emit(json, &Verified(v.report))?;
+            if unsigned && !allow_unsigned {
+                bail!(
+                    Integrity,
+                    "{} is UNSIGNED: its close carries no HSM signature, so nothing but its digest on a signed paper record vouches for it; pass --allow-unsigned to accept it (auditing a rehearsal or an import run)",
+                    file.display()
+                );
+            }
+            Ok(())
         }
         TranscriptCmd::Render { file, out_dir } => {
             let v = transcript::verify(&file)?;
@@ -77,12 +97,19 @@ impl fmt::Display for Verified {
             "transcript {} verifies: {} records, closed {}",
             r.file, r.records, r.last_time
         )?;
+        if let Some(h) = &r.hsm {
+            writeln!(
+                f,
+                "hsm:       {} {} serial {} (token {:?})",
+                h.manufacturer, h.model, h.serial, h.label
+            )?;
+        }
         match &r.signer_spki_sha256 {
             Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {k})")?,
             None => writeln!(
                 f,
-                "signature: none ({})",
-                r.unsigned_reason.as_deref().unwrap_or("")
+                "signature: UNSIGNED: NO HSM SIGNATURE ({})",
+                r.unsigned_reason.as_deref().unwrap_or("no reason given")
             )?,
         }
         write!(f, "digest:    {}\nwords:\n{}", r.digest, Words(&r.digest))
@@ -116,7 +143,7 @@ mod tests {
         assert_eq!(
             Verified(report()).to_string(),
             "transcript cer/transcript.jsonl verifies: 17 records, closed 2026-01-01T00:10:00Z\n\
-             signature: none (rehearsal on SoftHSM)\n\
+             signature: UNSIGNED: NO HSM SIGNATURE (rehearsal on SoftHSM)\n\
              digest:    E58294F2E9A227486E8B061B31CC528FD7FA3F19\n\
              words:\n\
              \x20   topmost Istanbul Pluto vagabond\n\

@@ -565,6 +565,81 @@ pub fn first_last(bytes: &[u8]) -> (&'static str, &'static str) {
     }
 }
 
+/// Where a word is in the PGP lists: its byte, and whether it is an even-position word.
+fn lookup(word: &str) -> Option<(u8, bool)> {
+    let find = |list: &[&str; 256]| list.iter().position(|w| w.eq_ignore_ascii_case(word));
+    if let Some(b) = find(&EVEN) {
+        return Some((b as u8, true));
+    }
+    find(&ODD).map(|b| (b as u8, false))
+}
+
+/// Edit distance of two short lowercase words (for naming the word a typo was meant to be).
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The word of the right list closest to a mistyped `word`, if one is close (at most two
+/// edits).
+fn closest(word: &str, even: bool) -> Option<&'static str> {
+    let list = if even { &EVEN } else { &ODD };
+    let lower = word.to_lowercase();
+    list.iter()
+        .map(|w| (distance(&lower, &w.to_lowercase()), *w))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, w)| w)
+}
+
+/// The bytes that `words` (as [`to_words`] prints them) stand for, `len` of them.
+///
+/// Forgiving where a person may differ harmlessly: case, and any run of spaces, tabs,
+/// newlines, commas or hyphens between words. Strict where a mistake hides: every word
+/// must be in the list for its position (even or odd), so a dropped, repeated or swapped
+/// word is caught where it happens, and the error names the word (and, for a typo, the
+/// word it is probably meant to be).
+pub fn from_words(words: &str, len: usize) -> crate::Result<Vec<u8>> {
+    let given: Vec<&str> = words
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::with_capacity(len);
+    for (i, w) in given.iter().enumerate() {
+        let even = i % 2 == 0;
+        let n = i + 1;
+        let shown: String = w.chars().filter(|c| !c.is_control()).take(40).collect();
+        match lookup(w) {
+            Some((b, e)) if e == even => out.push(b),
+            Some(_) => crate::bail!(
+                "word {n} ({shown:?}) is a word for {} positions, but word {n} takes one for {} positions: a word was dropped, repeated or swapped just before it",
+                if even { "odd" } else { "even" },
+                if even { "even" } else { "odd" }
+            ),
+            None => match closest(w, even) {
+                Some(c) => crate::bail!(
+                    "word {n} ({shown:?}) is not in the PGP word list: did you mean {c:?}?"
+                ),
+                None => crate::bail!("word {n} ({shown:?}) is not in the PGP word list"),
+            },
+        }
+    }
+    if out.len() != len {
+        crate::bail!("{} words given, but a digest is {len} words", out.len());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,5 +683,35 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 512, "no word repeats across the lists");
+    }
+
+    #[test]
+    fn words_decode_forgivingly_and_name_the_wrong_word() {
+        let bytes = hex::decode("E58294F2E9A227486E8B061B31CC528FD7FA3F19").unwrap();
+        let words = to_words(&bytes);
+        assert_eq!(from_words(&words, 20).unwrap(), bytes);
+        let messy = format!("  {}\n", words.to_uppercase().replace(' ', " ,\t - "));
+        assert_eq!(from_words(&messy, 20).unwrap(), bytes);
+        let typo = words.replacen("Pluto", "Plut0", 1);
+        assert_eq!(
+            from_words(&typo, 20).unwrap_err().message(),
+            "word 3 (\"Plut0\") is not in the PGP word list: did you mean \"Pluto\"?"
+        );
+        let dropped = words.replacen("Pluto ", "", 1);
+        let e = from_words(&dropped, 20).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("word 3 (\"vagabond\") is a word for odd positions"),
+            "{e}"
+        );
+        let short: Vec<&str> = words.split(' ').take(18).collect();
+        assert_eq!(
+            from_words(&short.join(" "), 20).unwrap_err().message(),
+            "18 words given, but a digest is 20 words"
+        );
+        assert!(from_words("zzzzzzzz", 20)
+            .unwrap_err()
+            .message()
+            .ends_with("not in the PGP word list"));
     }
 }

@@ -9,7 +9,7 @@ use crate::causes::rekind;
 use crate::vault::check_vault_url;
 use byok_core::ceremony::manifest::{MANIFEST, TRANSCRIPT};
 use byok_core::ceremony::plan::CheckedPlan;
-use byok_core::transcript::{self, StepName};
+use byok_core::transcript::{self, Custody, StepName};
 use byok_core::util::sha256_hex;
 use byok_core::{bail, err, ErrorKind, Result};
 use serde::Deserialize;
@@ -44,21 +44,31 @@ pub(super) struct Checked {
     pub(super) manifest: Manifest,
     /// SHA-256 of the offline transcript file.
     pub(super) transcript_sha256: String,
-    /// The offline transcript's digest (of its close record).
-    pub(super) transcript_digest: String,
+    /// The offline ceremony as the officers signed it: digest, HSM, signer.
+    pub(super) custody: Custody,
 }
 
-/// Check the carried-over directory `dir` against `plan` before anything is sent.
-pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path) -> Result<Checked> {
+/// Check the carried-over directory `dir` against `plan` before anything is sent: first
+/// that its transcript is the one whose digest the officers signed (`digest`), signed by
+/// the HSM, on the plan's token; then that everything in it is what that transcript says.
+pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path, digest: &[u8; 32]) -> Result<Checked> {
     let tpath = dir.join(TRANSCRIPT);
+    // The bytes checked are the bytes hashed: one read, verified from memory.
     let tbytes = byok_core::fsutil::read_limited(&tpath, 64 << 20, "offline transcript")?;
-    let verified = transcript::verify(&tpath).map_err(|e| {
+    let verified = transcript::verify_bytes(&tbytes, &tpath).map_err(|e| {
         rekind(
             e,
             ErrorKind::Integrity,
             "the offline transcript does not verify; stop: the ceremony directory was altered or is incomplete",
         )
     })?;
+    let custody = transcript::check_offline(
+        &verified,
+        digest,
+        plan.plan.token_serial.as_deref(),
+        plan.mode,
+    )
+    .map_err(|e| e.context(tpath.display()))?;
     if verified.report.plan_sha256 != plan.sha256_hex() {
         bail!(
             "{} was made from another plan (SHA-256 {}), not {}: use the plan of that ceremony",
@@ -136,7 +146,7 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path) -> Result<Checked> {
     Ok(Checked {
         manifest,
         transcript_sha256: sha256_hex(&tbytes),
-        transcript_digest: verified.report.digest,
+        custody,
     })
 }
 
@@ -190,6 +200,7 @@ pub(super) mod tests {
                 officers: vec![],
                 policies: vec![policy],
                 rehearsal: false,
+                token_serial: None,
             },
             sha256: [7; 32],
             keys,
@@ -218,13 +229,105 @@ pub(super) mod tests {
         }))
         .unwrap();
         std::fs::write(dir.join(MANIFEST), &manifest).unwrap();
-        let mut w = Writer::create(&dir.join(TRANSCRIPT), plan.sha256).unwrap();
-        w.append(Record::new(StepName::Open, "byok").input("plan", &plan.sha256_hex()))
-            .unwrap();
-        w.append(Record::new(StepName::Manifest, "byok").output(MANIFEST, &sha256_hex(&manifest)))
-            .unwrap();
-        w.append(Record::new(StepName::Close, "byok").detail("unsigned", "test"))
-            .unwrap();
+        transcript_file(plan, dir, &sha256_hex(&manifest), How::Signed);
+    }
+
+    /// How a test transcript ends.
+    #[derive(Clone, Copy, PartialEq)]
+    enum How {
+        /// A signer record and a close signed by it (as a ceremony on an HSM).
+        Signed,
+        /// No signer record, closed unsigned.
+        Unsigned,
+        /// A signer record saying the token cannot sign, closed unsigned.
+        CannotSign,
+        /// A signer record and a close signed by another key.
+        SignedByAnother,
+        /// No signer record, but a signed close.
+        NoSignerRecord,
+        /// Signed, but a rehearsal's transcript.
+        Rehearsal,
+    }
+
+    fn hsm(serial: &str) -> byok_core::hsm::TokenIdentity {
+        byok_core::hsm::TokenIdentity {
+            label: "T".into(),
+            manufacturer: "SoftHSM project".into(),
+            model: "SoftHSM v2".into(),
+            serial: serial.into(),
+            firmware: "2.6".into(),
+            hardware: "2.6".into(),
+        }
+    }
+
+    /// The offline transcript: open, signer, manifest, close; returns its digest.
+    fn transcript_file(plan: &CheckedPlan, dir: &Path, manifest_sha: &str, how: How) -> [u8; 32] {
+        let key = &byok_testkit::harness::kek(2048).private;
+        let other = &byok_testkit::harness::kek(3072).private;
+        let id = hsm("0123456789abcdef");
+        let path = dir.join(TRANSCRIPT);
+        let _ = std::fs::remove_file(&path);
+        let mut w = Writer::create(&path, plan.sha256).unwrap();
+        w.append(
+            Record::new(StepName::Open, "byok")
+                .input("plan", &plan.sha256_hex())
+                .hsm(&id)
+                .detail("format", transcript::FORMAT)
+                .detail("rehearsal", how == How::Rehearsal),
+        )
+        .unwrap();
+        match how {
+            How::Signed | How::SignedByAnother | How::Rehearsal => {
+                let fp = byok_testkit::forge::spki_sha256(key).unwrap();
+                w.append(
+                    Record::new(StepName::Signer, "byok")
+                        .hsm(&id)
+                        .detail("spki_sha256", &fp),
+                )
+                .unwrap();
+            }
+            How::CannotSign => {
+                w.append(
+                    Record::new(StepName::Signer, "byok")
+                        .hsm(&id)
+                        .detail("unavailable", "no CKM_SHA256_RSA_PKCS"),
+                )
+                .unwrap();
+            }
+            How::Unsigned | How::NoSignerRecord => {}
+        }
+        w.append(
+            Record::new(StepName::Manifest, "byok")
+                .hsm(&id)
+                .output(MANIFEST, manifest_sha),
+        )
+        .unwrap();
+        let close = Record::new(StepName::Close, "byok").hsm(&id);
+        match how {
+            How::Signed | How::NoSignerRecord | How::Rehearsal => {
+                w.append_signed(close, |b| byok_testkit::forge::sign_close(key, b))
+                    .unwrap();
+            }
+            How::SignedByAnother => {
+                w.append_signed(close, |b| byok_testkit::forge::sign_close(other, b))
+                    .unwrap();
+            }
+            How::Unsigned | How::CannotSign => {
+                w.append(close.detail("unsigned", "test")).unwrap();
+            }
+        }
+        w.last_hash()
+    }
+
+    fn digest(dir: &Path) -> [u8; 32] {
+        byok_core::util::sha256(
+            std::fs::read(dir.join(TRANSCRIPT))
+                .unwrap()
+                .trim_ascii_end()
+                .rsplit(|b| *b == b'\n')
+                .next()
+                .unwrap(),
+        )
     }
 
     fn setup() -> (tempfile::TempDir, PathBuf, CheckedPlan) {
@@ -235,16 +338,75 @@ pub(super) mod tests {
         (tmp, dir, plan)
     }
 
+    fn check(plan: &CheckedPlan, dir: &Path) -> Result<Checked> {
+        check_inputs(plan, dir, &digest(dir))
+    }
+
+    #[test]
+    fn only_the_signed_ceremony_with_the_officers_digest_passes() {
+        let (_tmp, dir, mut plan) = setup();
+        let good = digest(&dir);
+        let c = check_inputs(&plan, &dir, &good).unwrap();
+        assert_eq!(c.custody.digest, hex::encode(good));
+        assert_eq!(c.custody.hsm.serial, "0123456789abcdef");
+        // Another digest: refused, naming both.
+        let e = check_inputs(&plan, &dir, &[9; 32]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Integrity);
+        assert!(
+            e.message()
+                .contains(&format!("digest is {}", hex::encode(good)))
+                && e.message()
+                    .contains(&format!("officers signed {}", hex::encode([9u8; 32]))),
+            "{e}"
+        );
+        // The plan pins the token's serial: another serial is refused.
+        plan.plan.token_serial = Some("0123456789abcdef".into());
+        check_inputs(&plan, &dir, &good).unwrap();
+        plan.plan.token_serial = Some("fedcba9876543210".into());
+        let e = check_inputs(&plan, &dir, &good).unwrap_err();
+        assert!(
+            e.message()
+                .contains("pins token_serial \"fedcba9876543210\""),
+            "{e}"
+        );
+        // A rehearsal (on a throwaway token) lets it through, with a warning.
+        plan.mode = byok_core::Mode::Rehearsal;
+        let c = check_inputs(&plan, &dir, &good).unwrap();
+        assert!(
+            c.custody.warnings[0].starts_with("REHEARSAL: the offline ceremony ran on HSM serial")
+        );
+        plan.mode = byok_core::Mode::Ceremony;
+        // Unsigned, no signer record, a signature by another key: refused even with
+        // the transcript's own digest.
+        plan.plan.token_serial = None;
+        let msha = sha256_hex(&std::fs::read(dir.join(MANIFEST)).unwrap());
+        for (how, says) in [
+            (How::Unsigned, "UNSIGNED (test)"),
+            (How::CannotSign, "UNSIGNED (no CKM_SHA256_RSA_PKCS)"),
+            (How::NoSignerRecord, "no signer record precedes it"),
+            (How::SignedByAnother, "the signature is not the ceremony's"),
+            (
+                How::Rehearsal,
+                "a rehearsal is never imported as a ceremony",
+            ),
+        ] {
+            let d = transcript_file(&plan, &dir, &msha, how);
+            let e = check_inputs(&plan, &dir, &d).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+            assert!(e.message().contains(says), "{says}: {e}");
+        }
+    }
+
     #[test]
     fn an_intact_directory_passes() {
         let (_tmp, dir, plan) = setup();
-        let c = check_inputs(&plan, &dir).unwrap();
+        let c = check(&plan, &dir).unwrap();
         assert_eq!(c.manifest.keys.len(), 2);
         assert_eq!(
             c.transcript_sha256,
             sha256_hex(&std::fs::read(dir.join(TRANSCRIPT)).unwrap())
         );
-        assert_eq!(c.transcript_digest.len(), 64);
+        assert_eq!(c.custody.digest.len(), 64);
     }
 
     #[test]
@@ -254,7 +416,7 @@ pub(super) mod tests {
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[3] ^= 1;
         std::fs::write(&p, bytes).unwrap();
-        let e = check_inputs(&plan, &dir).unwrap_err();
+        let e = check(&plan, &dir).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Integrity);
         assert!(
             e.message()
@@ -269,16 +431,13 @@ pub(super) mod tests {
         let m = dir.join(MANIFEST);
         let orig = std::fs::read(&m).unwrap();
         std::fs::write(&m, [orig.as_slice(), b" "].concat()).unwrap();
-        assert_eq!(
-            check_inputs(&plan, &dir).unwrap_err().kind(),
-            ErrorKind::Integrity
-        );
+        assert_eq!(check(&plan, &dir).unwrap_err().kind(), ErrorKind::Integrity);
         std::fs::write(&m, &orig).unwrap();
-        check_inputs(&plan, &dir).unwrap();
+        check(&plan, &dir).unwrap();
         let t = dir.join(TRANSCRIPT);
         let text = std::fs::read_to_string(&t).unwrap();
         std::fs::write(&t, text.replacen("\"manifest\"", "\"manifesto\"", 1)).unwrap();
-        let e = check_inputs(&plan, &dir).unwrap_err();
+        let e = check(&plan, &dir).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Integrity);
         assert!(
             e.message()
@@ -291,22 +450,22 @@ pub(super) mod tests {
     fn another_plan_is_refused() {
         let (_tmp, dir, mut plan) = setup();
         plan.sha256 = [8; 32];
-        let e = check_inputs(&plan, &dir).unwrap_err();
+        let e = check(&plan, &dir).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BadInput);
         assert!(e.message().contains("was made from another plan"), "{e}");
         let (_tmp, dir, mut plan) = setup();
         plan.keys[1].key.name = "k3".into();
-        let e = check_inputs(&plan, &dir).unwrap_err();
+        let e = check(&plan, &dir).unwrap_err();
         assert_eq!(e.message(), "the manifest has no key k3 of the plan");
         let (_tmp, dir, mut plan) = setup();
         plan.keys[0].policy = "other".into();
-        assert!(check_inputs(&plan, &dir)
+        assert!(check(&plan, &dir)
             .unwrap_err()
             .message()
             .contains("in policy USA_mailboxes, the plan in other"));
         let (_tmp, dir, mut plan) = setup();
         plan.keys[0].key.vault = "https://contoso-vault2.vault.azure.net".into();
-        assert!(check_inputs(&plan, &dir)
+        assert!(check(&plan, &dir)
             .unwrap_err()
             .message()
             .contains("the plan in https://contoso-vault2"));
@@ -316,7 +475,7 @@ pub(super) mod tests {
     fn a_missing_package_is_refused() {
         let (_tmp, dir, plan) = setup();
         std::fs::remove_file(dir.join("k1.pub.pem")).unwrap();
-        let e = check_inputs(&plan, &dir).unwrap_err();
+        let e = check(&plan, &dir).unwrap_err();
         assert!(e.message().contains("k1.pub.pem"), "{e}");
     }
 }

@@ -1,10 +1,14 @@
 //! `byok ceremony import`: the connected run of a ceremony.
 //!
-//! Reads the same plan as the offline run, and the ceremony directory the officers
-//! carried over: the closed, signed offline transcript, `manifest.json`, the packages and
-//! public keys. Before anything is sent it checks that the transcript verifies and starts
-//! from this plan, that the manifest is the one the transcript recorded, and that every
-//! file is byte for byte what the manifest says. Then, key by key: upload, verify
+//! Reads the same plan as the offline run, the ceremony directory the officers carried
+//! over (the closed, signed offline transcript, `manifest.json`, the packages and public
+//! keys) and the transcript digest the officers signed on paper at the close. Before
+//! anything is sent ([`check`]) it checks that the transcript verifies and has exactly
+//! that digest (see [`byok_core::transcript::custody`]: anyone can wrap keys under the
+//! public KEKs, only the witnessed ceremony has the signed digest), that its close is
+//! signed by the signer it recorded, on the token the plan pins, that it starts from this
+//! plan, that the manifest is the one the transcript recorded, and that every file is
+//! byte for byte what the manifest says. Then, key by key: upload, verify
 //! (Customer Key's rules and a live round trip), back up. At the end it prints the
 //! versioned key URIs and the exact Office 365 commands that finish the setup, and the
 //! commands for a future key roll.
@@ -25,7 +29,7 @@ use crate::pipeline;
 use crate::vault::{check_vault_url, Connection, Vault};
 use byok_core::ceremony::manifest::TRANSCRIPT;
 use byok_core::ceremony::plan::CheckedPlan;
-use byok_core::transcript::{self, Record, StepName, Writer};
+use byok_core::transcript::{self, Custody, Record, StepName, Writer};
 use byok_core::util::sha256_hex;
 use byok_core::{bail, err, ErrorKind, Result};
 use serde::Serialize;
@@ -74,6 +78,8 @@ pub struct ImportedKey {
 #[derive(Debug, Serialize)]
 pub struct ImportReport {
     pub ceremony: String,
+    /// The offline ceremony imported, as the officers signed it.
+    pub offline: Custody,
     pub keys: Vec<ImportedKey>,
     pub commands: Vec<PolicyCommands>,
     pub transcript: PathBuf,
@@ -89,6 +95,32 @@ pub struct ImportOptions<'a> {
     pub conn: &'a Connection,
     /// Attestation trust roots: the pinned Marvell roots, plus any rehearsal roots.
     pub roots: &'a byok_core::attestation::TrustRoots,
+    /// The offline transcript's digest as the officers signed it on paper: only the
+    /// ceremony directory with exactly this digest is imported.
+    pub digest: [u8; 32],
+}
+
+/// A ceremony directory that passed every check, nothing sent yet: what the operator
+/// compares with the paper record before [`import`] sends anything.
+#[derive(Debug)]
+pub struct Checked {
+    /// The offline ceremony: digest, HSM, signer.
+    pub custody: Custody,
+    /// How many keys the directory holds.
+    pub keys: usize,
+    inputs: inputs::Checked,
+}
+
+/// Check the ceremony directory against the plan and the officers' digest, sending
+/// nothing: the offline transcript verifies, has the officers' digest, is signed by its
+/// recorded signer on the plan's token, and every file is what it recorded.
+pub fn check(opts: &ImportOptions<'_>) -> Result<Checked> {
+    let inputs = inputs::check_inputs(opts.plan, opts.packages, &opts.digest)?;
+    Ok(Checked {
+        custody: inputs.custody.clone(),
+        keys: inputs.manifest.keys.len(),
+        inputs,
+    })
 }
 
 /// The transcript file of this import run: an unfinished one is continued; after a
@@ -116,9 +148,9 @@ fn transcript_path(dir: &Path) -> Result<(PathBuf, bool)> {
     )
 }
 
-/// Run the import: check the ceremony directory, connect to every vault, then key by key
-/// upload, verify and back up, each step recorded in this run's transcript.
-pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
+/// Run the import of a directory [`check`] passed: connect to every vault, then key by
+/// key upload, verify and back up, each step recorded in this run's transcript.
+pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport> {
     let plan = opts.plan;
     let mode = plan.mode;
     let conn = Connection {
@@ -129,8 +161,8 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
     let inputs::Checked {
         manifest,
         transcript_sha256: offline_sha,
-        transcript_digest: offline_digest,
-    } = inputs::check_inputs(plan, dir)?;
+        custody,
+    } = checked.inputs;
     let backup_dir = opts
         .backup_dir
         .map(Path::to_path_buf)
@@ -159,7 +191,9 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
                 .detail("ceremony", &plan.plan.ceremony)
                 .detail("run", "import")
                 .detail("rehearsal", mode.is_rehearsal())
-                .detail("offline_transcript_digest", &offline_digest)
+                .detail("offline_transcript_digest", &custody.digest)
+                .detail("offline_hsm_serial", &custody.hsm.serial)
+                .detail("offline_signer_spki_sha256", &custody.signer_spki_sha256)
                 .detail("vaults", vaults.keys().collect::<Vec<_>>()),
         )?;
         w
@@ -300,6 +334,7 @@ pub fn import(opts: &ImportOptions<'_>) -> Result<ImportReport> {
     let verified = transcript::verify(&tpath)?;
     Ok(ImportReport {
         ceremony: plan.plan.ceremony.clone(),
+        offline: custody,
         keys,
         commands,
         transcript: tpath,

@@ -260,6 +260,7 @@ impl<'a> Run<'a> {
                     .unwrap_or_default(),
             )
             .detail("token", &plan.plan.token)
+            .detail("token_serial", &plan.plan.token_serial)
             .detail("rehearsal", plan.mode.is_rehearsal())
             .detail("officers", &plan.plan.officers)
             .detail(

@@ -2,7 +2,7 @@
 //! later, `byok ceremony import`).
 //!
 //! ```json
-//! {"ceremony": "contoso-na-2026-12", "token": "Contoso-Ceremony",
+//! {"ceremony": "contoso-na-2026-12", "token": "Contoso-Ceremony", "token_serial": "8a3f1c0d5e6b7a29",
 //!  "officers": [{"name": "…", "role": "ceremony administrator"}, {"name": "…", "role": "crypto officer"}],
 //!  "policies": [
 //!   {"name": "USA_mailboxes", "service": "exchange", "description": "…",
@@ -39,6 +39,12 @@ pub struct Plan {
     pub ceremony: String,
     /// The label of the token the keys are generated on.
     pub token: String,
+    /// The serial number of the one token the ceremony may run on (optional). `ceremony
+    /// run` opens only a token with this serial, and `ceremony import` refuses a ceremony
+    /// directory whose transcript names another: a second token labelled like the real
+    /// one cannot stand in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_serial: Option<String>,
     pub officers: Vec<Officer>,
     pub policies: Vec<Policy>,
     /// A rehearsal against the local simulator: loopback vault addresses are allowed
@@ -165,6 +171,8 @@ pub struct CheckReport {
     pub ok: bool,
     pub ceremony: Option<String>,
     pub rehearsal: bool,
+    /// The serial the plan pins, if it pins one.
+    pub token_serial: Option<String>,
     pub policies: usize,
     pub keys: usize,
     pub violations: Vec<Violation>,
@@ -203,6 +211,7 @@ pub fn check(
         ok: v.is_empty(),
         ceremony: Some(plan.ceremony.clone()),
         rehearsal: mode.is_rehearsal(),
+        token_serial: plan.token_serial.clone(),
         policies: plan.policies.len(),
         keys: plan.policies.iter().map(|p| p.keys.len()).sum(),
         violations: v,

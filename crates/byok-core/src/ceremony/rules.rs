@@ -68,6 +68,19 @@ pub(crate) fn apply(
             ),
         );
     }
+    if let Some(serial) = &plan.token_serial {
+        // PKCS#11 `serialNumber` is 16 bytes, blank-padded; byok compares it trimmed.
+        if serial.is_empty() || serial.len() > 16 || !serial.bytes().all(|b| b.is_ascii_graphic()) {
+            add(
+                "token-serial",
+                "token_serial".into(),
+                format!(
+                    "{:?} is not a token serial: PKCS#11 serials are 1-16 printable ASCII characters without spaces (`byok hsm list` shows it)",
+                    serial
+                ),
+            );
+        }
+    }
     if plan.officers.len() < 2 {
         add(
             "two-officers",

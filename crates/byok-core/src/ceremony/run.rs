@@ -113,7 +113,13 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
     };
     check_same_mode(&prior, plan)?;
     let target = plan_target(plan, opts)?;
-    let hsm = target.open()?;
+    let hsm = target.open().map_err(|e| match &plan.plan.token_serial {
+        Some(pin) if e.is(crate::ErrorKind::NotFound) => e.hint(format!(
+            "the plan pins token_serial {pin:?}: insert the ceremony's token"
+        )),
+        _ => e,
+    })?;
+    check_pinned_serial(plan, &hsm.identity(), console)?;
     check_same_token(&prior, &hsm.identity())?;
     if hsm.verdict()? == Verdict::Unsupported {
         bail!(Hsm, "token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", hsm.identity().label);
@@ -199,7 +205,46 @@ fn plan_target(plan: &CheckedPlan, opts: &RunOptions) -> Result<Target> {
         Some(_) => {}
         None => target.token.label = Some(plan.plan.token.clone()),
     }
+    // A rehearsal runs the ceremony's plan on a throwaway token, so the pin is checked
+    // (and warned about) after opening instead; a ceremony opens only the pinned token.
+    if let Some(pin) = plan
+        .plan
+        .token_serial
+        .as_ref()
+        .filter(|_| !plan.mode.is_rehearsal())
+    {
+        match &target.token.serial {
+            Some(s) if s != pin => bail!(
+                "--token names serial {s:?}, but the plan pins token_serial {pin:?}: a ceremony runs on the plan's token"
+            ),
+            _ => target.token.serial = Some(pin.clone()),
+        }
+    }
     Ok(target)
+}
+
+/// The token opened is the one the plan pins (the module matched it by serial; this
+/// says so again on what the token itself reports, before any login). A rehearsal on
+/// another token is warned about; the transcript records both serials.
+fn check_pinned_serial(plan: &CheckedPlan, id: &HsmId, console: &dyn Console) -> Result<()> {
+    match &plan.plan.token_serial {
+        Some(pin) if *pin != id.serial => {
+            if plan.mode.is_rehearsal() {
+                console.warn(&format!(
+                    "REHEARSAL: token \"{}\" has serial {:?}, not the plan's token_serial {pin:?}; a ceremony would refuse it",
+                    id.label, id.serial
+                ));
+                return Ok(());
+            }
+            bail!(
+                Hsm,
+                "token \"{}\" has serial {:?}, but the plan pins token_serial {pin:?}: insert the ceremony's token",
+                id.label,
+                id.serial
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A resumed ceremony is what it began as: a rehearsal stays one, a real ceremony never

@@ -48,7 +48,11 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
     for l in words::to_word_lines(&plan.sha256) {
         let _ = writeln!(s, "           {l}");
     }
-    let _ = writeln!(s, "token:     \"{}\" (module and PIN come from --module / BYOK_PKCS11_MODULE and --pin-file / BYOK_PIN / the prompt)", p.token);
+    let serial = match &p.token_serial {
+        Some(sn) => format!(", serial {sn} (pinned: no other token is accepted)"),
+        None => String::new(),
+    };
+    let _ = writeln!(s, "token:     \"{}\"{serial} (module and PIN come from --module / BYOK_PKCS11_MODULE and --pin-file / BYOK_PIN / the prompt)", p.token);
     let _ = writeln!(s, "output:    {}/", out.display());
     let _ = writeln!(
         s,

@@ -30,10 +30,12 @@
 //! write it (hex and PGP words) on the printed record and sign it, which protects the
 //! whole chain even where the token could not sign.
 
+pub mod custody;
 mod verify;
 mod writer;
 
-pub use verify::{signed_body, verify, Verified, VerifyReport};
+pub use custody::{check_offline, parse_digest, Custody};
+pub use verify::{signed_body, verify, verify_bytes, Verified, VerifyReport};
 pub use writer::{read_unfinished, Writer};
 
 use crate::{err, Result};

@@ -239,7 +239,13 @@ pub struct Verified {
 /// stated reason it has none). The error names the first bad record and why.
 pub fn verify(path: &Path) -> Result<Verified> {
     let bytes = crate::fsutil::read_limited(path, LIMIT, "transcript")?;
-    let parsed = parse_chain(&bytes, false).map_err(|e| e.context(path.display()))?;
+    verify_bytes(&bytes, path)
+}
+
+/// [`verify`] on a transcript's bytes already read (`path` names it in messages), so a
+/// caller that also hashes the file checks exactly the bytes it hashed.
+pub fn verify_bytes(bytes: &[u8], path: &Path) -> Result<Verified> {
+    let parsed = parse_chain(bytes, false).map_err(|e| e.context(path.display()))?;
     let first = parsed
         .records
         .first()
