@@ -51,31 +51,6 @@ const PENDING: &[&str] = &[
     // --- i9-offline: plan names, descriptions, admin_url, officers (mixed scripts,
     // bidi and zero-width characters); KEK small primes; resume KEK bytes; wrap shape;
     // control characters escaped in what is printed; FIFOs and size caps.
-    "ceremony-check/admin-url-not-admin",
-    "ceremony-check/admin-url-other-host",
-    "ceremony-check/description-bidi",
-    "ceremony-check/description-powershell",
-    "ceremony-check/kek-mod3",
-    "ceremony-check/officer-bidi",
-    "ceremony-check/officer-homoglyph",
-    "ceremony-check/officer-zero-width",
-    "ceremony-check/policy-name-backtick",
-    "ceremony-check/policy-name-bidi",
-    "ceremony-check/policy-name-powershell",
-    "ceremony-check/policy-name-quote",
-    "ceremony-check/policy-name-single-quote",
-    "ceremony-run/admin-url-other-host",
-    "ceremony-run/description-powershell",
-    "ceremony-run/officer-bidi",
-    "ceremony-run/officer-homoglyph",
-    "ceremony-run/policy-name-powershell",
-    "ceremony-run/resume-reserialized-kek",
-    "kek-inspect/mod3",
-    "kek-inspect/mod3-der",
-    "kek-inspect/mod3-pem",
-    "wrap/kek-mod3",
-    "wrap/key-not-byok-shaped",
-    "wrap/key-ansi",
     "backup-verify/backup-fifo",
     "backup-verify/manifest-fifo",
     "backup-verify/backup-sparse",
@@ -91,11 +66,7 @@ const PENDING: &[&str] = &[
     // `ceremony import` leaves an import transcript or an empty backups directory
     // behind when its connection settings are bad (nothing was sent);
     "ceremony-import/access-token-header-injection",
-    "ceremony-import/access-token-world-readable",
-    "ceremony-import/backup-dir-is-file",
-    "ceremony-import/ca-file-garbage",
     // `ceremony run --out LINK` runs the ceremony through a symlinked directory.
-    "ceremony-run/out-symlink",
 ];
 
 /// The longest a case may run: a hostile input must be refused at once.
@@ -616,9 +587,13 @@ fn run_case(w: &World, name: &str, case: &Case, work: &Path) -> Result<(), Strin
         problems.push(format!("the error line lacks {:?}", case.error));
     }
     if case.exit == 1 {
+        // `ceremony import` shows the offline ceremony it found (digest, HSM, signer,
+        // keys) before it contacts a vault; that block is expected, nothing else.
+        let custody = err.contains("the officers' digest matches");
         let other: Vec<&str> = err
             .lines()
             .filter(|l| !l.starts_with("error: ") && !l.starts_with("warning: "))
+            .filter(|l| !(custody && (l.starts_with("offline ceremony ") || l.starts_with("  "))))
             .collect();
         if !other.is_empty() {
             problems.push(format!(
