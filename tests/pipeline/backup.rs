@@ -49,6 +49,32 @@ fn backup_verify_catches_damage_and_refuses_unsafe_drills() {
     // Never overwritten: the second backup of the day gets its own name.
     assert_ne!(first["entry"]["file"], second["entry"]["file"]);
     ok(&r.byok(&["backup", "verify", "bk"]));
+    // A manifest that is a link (to a file elsewhere, or dangling) is refused before
+    // anything is fetched: nothing appended or created outside the directory.
+    let linked = r.tok.dir().join("linked");
+    fs::create_dir_all(&linked).unwrap();
+    let elsewhere = r.tok.dir().join("elsewhere.jsonl");
+    fs::write(&elsewhere, b"").unwrap();
+    let dangling = r.tok.dir().join("dangling.jsonl");
+    for target in [&elsewhere, &dangling] {
+        let _ = fs::remove_file(linked.join("manifest.jsonl"));
+        std::os::unix::fs::symlink(target, linked.join("manifest.jsonl")).unwrap();
+        fails(
+            &r.byok(&[
+                "backup",
+                "--vault",
+                v,
+                "--name",
+                "Key-A",
+                "--out-dir",
+                "linked",
+            ]),
+            &["symbolic link"],
+        );
+        assert_eq!(fs::read_dir(&linked).unwrap().count(), 1, "only the link");
+    }
+    assert_eq!(fs::read(&elsewhere).unwrap(), b"");
+    assert!(!dangling.exists());
     let file = |e: &serde_json::Value| dir.join(e["entry"]["file"].as_str().unwrap());
     // The restore drill never goes into the source vault.
     fails(

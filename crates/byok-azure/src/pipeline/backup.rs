@@ -29,6 +29,7 @@ pub fn backup(v: &Vault, name: &str, out_dir: &Path) -> Result<BackupReport> {
             out_dir.display()
         );
     }
+    backup::check_manifest_target(out_dir)?;
     let k = v
         .get_key(name, None)?
         .ok_or_else(|| err!(NotFound, "no key {name} in {}: nothing to back up", v.url))?;
@@ -57,7 +58,7 @@ pub fn copy_to_blob(v: &Vault, container_url: &str, file: &Path) -> Result<Strin
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| err!("{} has no file name", file.display()))?;
-    let bytes = std::fs::read(file).map_err(|e| err!(Io, "cannot read {}: {e}", file.display()))?;
+    let bytes = byok_core::fsutil::read_limited(file, backup::BACKUP_LIMIT, "backup file")?;
     let token = v.token_for(STORAGE_SCOPE)?;
     let (http, rt) = v.http();
     let put = rt.block_on(crate::blob::put_new_blob(
@@ -133,8 +134,7 @@ pub fn restore_drill(
     }
     let mut out = Vec::new();
     for e in entries {
-        let blob = std::fs::read(dir.join(&e.file))
-            .map_err(|er| err!(Io, "cannot read {}: {er}", e.file))?;
+        let blob = backup::read_backup_file(dir, &e.file)?;
         let restored = scratch
             .restore(&blob)
             .map_err(|er| er.context(format!("restore drill of {}", e.file)))?;
