@@ -144,13 +144,15 @@ fn backup_copy_goes_to_blob_storage_too() {
         [fs::read(&r.ca).unwrap(), fs::read(&az.ca_pem).unwrap()].concat(),
     )
     .unwrap();
-    // One token for both: the simulator takes any; Azurite checks its claims.
+    // The vault's token and Blob Storage's are separate: the simulator takes any;
+    // Azurite checks its claims.
     let token = mint_token(3600);
     let run = |args: &[&str]| {
         r.tok
             .cmd(args)
             .env("BYOK_CA_FILE", &cas)
-            .env("BYOK_ACCESS_TOKEN", &token)
+            .env("BYOK_ACCESS_TOKEN", "vault-token")
+            .env("BYOK_STORAGE_TOKEN", &token)
             .output()
             .unwrap()
     };
@@ -223,7 +225,8 @@ fn backup_copy_goes_to_blob_storage_too() {
             &az.container_url,
         ])
         .env("BYOK_CA_FILE", &cas)
-        .env("BYOK_ACCESS_TOKEN", &expired)
+        .env("BYOK_ACCESS_TOKEN", "vault-token")
+        .env("BYOK_STORAGE_TOKEN", &expired)
         .output()
         .unwrap();
     fails(&o, &["online copy was not stored"]);
