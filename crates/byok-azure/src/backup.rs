@@ -160,6 +160,13 @@ pub fn check_backup_form(bytes: &[u8]) -> Result<()> {
             "the backup's JWE header is not base64url; the file is damaged"
         )
     })?;
+    byok_core::json::check_unique_keys(&header).map_err(|e| {
+        err!(
+            Integrity,
+            "the backup's JWE header: {}; the file is damaged or altered",
+            e.message()
+        )
+    })?;
     let header: serde_json::Value = serde_json::from_slice(&header).map_err(|_| {
         err!(
             Integrity,
@@ -454,6 +461,11 @@ mod tests {
             [BACKUP_MAGIC, &[0xff, 0xfe][..]].concat(),
             good_backup(""),
             good_backup("Y3$"),
+            {
+                let hdr =
+                    byok_core::kek::encode_b64url(br#"{"alg":"dir","enc":"A256GCM","enc":"none"}"#);
+                [BACKUP_MAGIC, format!("{hdr}..aXY.Y3Q.dGFn").as_bytes()].concat()
+            },
         ] {
             let e = check_backup_form(&bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
