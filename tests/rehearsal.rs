@@ -258,12 +258,12 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         assert_eq!(sim.versions(name), 1, "{name}");
         assert!(out.contains(&format!("{}/keys/{name}/", sim.url)), "{out}");
     }
-    assert!(out.contains("New-DataEncryptionPolicy -Name \"USA_mailboxes\" -Description \"US mailboxes\" -AzureKeyIDs"), "{out}");
+    assert!(out.contains("New-DataEncryptionPolicy -Name 'USA_mailboxes' -Description 'US mailboxes' -AzureKeyIDs '"), "{out}");
     assert!(
-        out.contains("Set-DataEncryptionPolicy -Identity \"USA_mailboxes\" -Refresh"),
+        out.contains("Set-DataEncryptionPolicy -Identity 'USA_mailboxes' -Refresh"),
         "{out}"
     );
-    assert!(out.contains("Register-SPODataEncryptionPolicy -Identity https://contoso-admin.sharepoint.com -PrimaryKeyVaultName"), "{out}");
+    assert!(out.contains("Register-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -PrimaryKeyVaultName '"), "{out}");
     assert!(
         out.contains("-KeyType Primary") && out.contains("-KeyType Secondary"),
         "{out}"

@@ -3,8 +3,7 @@
 use super::args::ConnArgs;
 use super::output::emit;
 use byok_azure::backup::{self as backups, VerifyReport};
-use byok_azure::blob::ContainerUrl;
-use byok_azure::pipeline::{self, BackupReport, DrillResult};
+use byok_azure::pipeline::{self, BackupReport, BlobTarget, DrillResult};
 use byok_azure::vault::{Connection, Vault};
 use byok_core::{bail, Mode, Result};
 use clap::{Args, Subcommand};
@@ -77,13 +76,15 @@ fn backup(a: BackupArgs, mode: Mode) -> Result<()> {
         bail!("byok backup needs --vault, --name and --out-dir");
     };
     let v = Vault::connect(&vault, &a.conn.connection(mode))?;
-    if let Some(container) = &a.copy_to {
-        // A bad container URL is refused before anything is backed up.
-        ContainerUrl::parse(container)?;
-    }
+    // A bad container URL, or no token for Blob Storage (the Key Vault token is never
+    // sent there), is refused before anything is backed up.
+    let target = match &a.copy_to {
+        Some(container) => Some(BlobTarget::prepare(&v, container)?),
+        None => None,
+    };
     let mut report = pipeline::backup(&v, &name, &out_dir)?;
-    if let Some(container) = &a.copy_to {
-        report.copied_to = Some(pipeline::copy_to_blob(&v, container, &report.path)?);
+    if let Some(target) = &target {
+        report.copied_to = Some(pipeline::copy_to_blob(&v, target, &report.path)?);
     }
     let manifest = out_dir.join(backups::MANIFEST);
     emit(a.json, &BackedUp { report, manifest })

@@ -49,6 +49,32 @@ fn backup_verify_catches_damage_and_refuses_unsafe_drills() {
     // Never overwritten: the second backup of the day gets its own name.
     assert_ne!(first["entry"]["file"], second["entry"]["file"]);
     ok(&r.byok(&["backup", "verify", "bk"]));
+    // A manifest that is a link (to a file elsewhere, or dangling) is refused before
+    // anything is fetched: nothing appended or created outside the directory.
+    let linked = r.tok.dir().join("linked");
+    fs::create_dir_all(&linked).unwrap();
+    let elsewhere = r.tok.dir().join("elsewhere.jsonl");
+    fs::write(&elsewhere, b"").unwrap();
+    let dangling = r.tok.dir().join("dangling.jsonl");
+    for target in [&elsewhere, &dangling] {
+        let _ = fs::remove_file(linked.join("manifest.jsonl"));
+        std::os::unix::fs::symlink(target, linked.join("manifest.jsonl")).unwrap();
+        fails(
+            &r.byok(&[
+                "backup",
+                "--vault",
+                v,
+                "--name",
+                "Key-A",
+                "--out-dir",
+                "linked",
+            ]),
+            &["symbolic link"],
+        );
+        assert_eq!(fs::read_dir(&linked).unwrap().count(), 1, "only the link");
+    }
+    assert_eq!(fs::read(&elsewhere).unwrap(), b"");
+    assert!(!dangling.exists());
     let file = |e: &serde_json::Value| dir.join(e["entry"]["file"].as_str().unwrap());
     // The restore drill never goes into the source vault.
     fails(
@@ -118,13 +144,15 @@ fn backup_copy_goes_to_blob_storage_too() {
         [fs::read(&r.ca).unwrap(), fs::read(&az.ca_pem).unwrap()].concat(),
     )
     .unwrap();
-    // One token for both: the simulator takes any; Azurite checks its claims.
+    // The vault's token and Blob Storage's are separate: the simulator takes any;
+    // Azurite checks its claims.
     let token = mint_token(3600);
     let run = |args: &[&str]| {
         r.tok
             .cmd(args)
             .env("BYOK_CA_FILE", &cas)
-            .env("BYOK_ACCESS_TOKEN", &token)
+            .env("BYOK_ACCESS_TOKEN", "vault-token")
+            .env("BYOK_STORAGE_TOKEN", &token)
             .output()
             .unwrap()
     };
@@ -197,7 +225,8 @@ fn backup_copy_goes_to_blob_storage_too() {
             &az.container_url,
         ])
         .env("BYOK_CA_FILE", &cas)
-        .env("BYOK_ACCESS_TOKEN", &expired)
+        .env("BYOK_ACCESS_TOKEN", "vault-token")
+        .env("BYOK_STORAGE_TOKEN", &expired)
         .output()
         .unwrap();
     fails(&o, &["online copy was not stored"]);

@@ -6,6 +6,7 @@ mod backup;
 #[path = "../common/mod.rs"]
 mod common;
 mod connection;
+mod hostile;
 mod rig;
 mod upload;
 mod verify;

@@ -24,6 +24,21 @@ pub const BACKUP_MAGIC: &[u8] = b"&AzureKeyVaultKeyBackupV1.microsoft.com";
 
 pub const MANIFEST: &str = "manifest.jsonl";
 
+/// Largest backup file byok reads or sends. A Key Vault key backup is a few KB per key
+/// version; a key with hundreds of versions stays far below this. Anything larger is not
+/// a backup byok made, and reading it whole would only cost memory.
+pub const BACKUP_LIMIT: u64 = 4 << 20;
+
+/// Largest `manifest.jsonl` byok reads: a line is about 400 bytes, so this is some
+/// twenty thousand backups.
+pub const MANIFEST_LIMIT: u64 = 8 << 20;
+
+/// Read the backup file `name` of directory `dir`: a regular file (never a FIFO or a
+/// device, which could block or never end) of at most [`BACKUP_LIMIT`] bytes.
+pub fn read_backup_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    fsutil::read_limited(&dir.join(name), BACKUP_LIMIT, "backup file")
+}
+
 /// One line of `manifest.jsonl`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +160,13 @@ pub fn check_backup_form(bytes: &[u8]) -> Result<()> {
             "the backup's JWE header is not base64url; the file is damaged"
         )
     })?;
+    byok_core::json::check_unique_keys(&header).map_err(|e| {
+        err!(
+            Integrity,
+            "the backup's JWE header: {}; the file is damaged or altered",
+            e.message()
+        )
+    })?;
     let header: serde_json::Value = serde_json::from_slice(&header).map_err(|_| {
         err!(
             Integrity,
@@ -191,6 +213,8 @@ pub fn store(
             "the vault's backup is not of the expected form",
         )
     })?;
+    // A manifest that cannot take the entry is refused before the backup file is written.
+    check_manifest_target(dir)?;
     let path = next_backup_path(dir, vault_url, key, &yyyymmdd(now))?;
     fsutil::write_new(&path, bytes, 0o600)?;
     let entry = ManifestEntry {
@@ -215,17 +239,54 @@ pub fn store(
     Ok(entry)
 }
 
-fn append_manifest(dir: &Path, entry: &ManifestEntry) -> Result<()> {
+/// The error for a `manifest.jsonl` that is a symbolic link (dangling or not), a FIFO or
+/// anything else but a regular file.
+fn manifest_not_regular(path: &Path) -> byok_core::Error {
+    err!(
+        "{} is a symbolic link or not a regular file: byok appends backups only to a regular manifest in the backup directory, never through a link; remove it, or use another backup directory",
+        path.display()
+    )
+}
+
+/// Refuse, before anything is fetched, a backup directory whose `manifest.jsonl` is a
+/// symbolic link or not a regular file ([`store`] checks again on the open file).
+pub fn check_manifest_target(dir: &Path) -> Result<()> {
     let path = dir.join(MANIFEST);
-    let created = !path.exists();
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_file() => Ok(()),
+        Ok(_) => Err(manifest_not_regular(&path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => bail!(Io, "cannot read {}: {e}", path.display()),
+    }
+}
+
+/// Append `entry` to the directory's manifest, flushed to disk. The manifest is opened
+/// with `O_NOFOLLOW`: a `manifest.jsonl` that is a symbolic link, even a dangling one,
+/// is refused rather than followed, so a backup run never appends to (or creates) a file
+/// outside the directory. `O_NONBLOCK` keeps a FIFO from blocking the open; what was
+/// opened must be a regular file.
+fn append_manifest(dir: &Path, entry: &ManifestEntry) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(MANIFEST);
+    let created = std::fs::symlink_metadata(&path).is_err();
     let mut line = serde_json::to_vec(entry)
         .map_err(|e| err!(Internal, "cannot encode the manifest entry: {e}"))?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(&path)
-        .map_err(|e| err!(Io, "cannot open {}: {e}", path.display()))?;
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENXIO) => manifest_not_regular(&path),
+            _ => err!(Io, "cannot open {}: {e}", path.display()),
+        })?;
+    match f.metadata() {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(manifest_not_regular(&path)),
+        Err(e) => bail!(Io, "cannot read {}: {e}", path.display()),
+    }
     f.write_all(&line)
         .and_then(|_| f.sync_all())
         .map_err(|e| err!(Io, "cannot append to {}: {e}", path.display()))?;
@@ -239,25 +300,39 @@ fn append_manifest(dir: &Path, entry: &ManifestEntry) -> Result<()> {
 /// a manifest entry.
 pub fn read_manifest(dir: &Path) -> Result<Vec<ManifestEntry>> {
     let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::NotFound {
-            byok_core::ErrorKind::NotFound
-        } else {
-            byok_core::ErrorKind::Io
-        };
-        byok_core::Error::new(
-            kind,
-            format!(
-                "cannot read {} ({e}): is {} a byok backup directory?",
-                path.display(),
+    let bytes = fsutil::read_limited(&path, MANIFEST_LIMIT, "backup manifest").map_err(|e| {
+        if e.is(byok_core::ErrorKind::NotFound) {
+            let msg = format!(
+                "{}: is {} a byok backup directory?",
+                e.message(),
                 dir.display()
-            ),
+            );
+            byok_core::Error::new(byok_core::ErrorKind::NotFound, msg)
+        } else {
+            e
+        }
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        err!(
+            Integrity,
+            "{} is not UTF-8 text; the manifest was altered",
+            path.display()
         )
     })?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
+            // A field named twice would be read one way here and another way elsewhere.
+            byok_core::json::check_unique_keys(l.as_bytes()).map_err(|e| {
+                err!(
+                    Integrity,
+                    "{} line {}: {}; the manifest was altered",
+                    path.display(),
+                    i + 1,
+                    e.message()
+                )
+            })?;
             serde_json::from_str(l).map_err(|e| {
                 err!(
                     Integrity,
@@ -295,14 +370,17 @@ pub fn verify_dir(dir: &Path) -> Result<(Vec<ManifestEntry>, VerifyReport)> {
         if !listed.insert(e.file.clone()) {
             problems.push(format!("{} is listed twice in the manifest", e.file));
         }
-        let p = dir.join(&e.file);
-        let bytes = match std::fs::read(&p) {
+        let bytes = match read_backup_file(dir, &e.file) {
             Ok(b) => b,
-            Err(_) => {
+            Err(err) if err.is(byok_core::ErrorKind::NotFound) => {
                 problems.push(format!(
                     "{} is missing (restore it from the online or offline copy)",
                     e.file
                 ));
+                continue;
+            }
+            Err(err) => {
+                problems.push(err.message().to_string());
                 continue;
             }
         };
@@ -383,6 +461,11 @@ mod tests {
             [BACKUP_MAGIC, &[0xff, 0xfe][..]].concat(),
             good_backup(""),
             good_backup("Y3$"),
+            {
+                let hdr =
+                    byok_core::kek::encode_b64url(br#"{"alg":"dir","enc":"A256GCM","enc":"none"}"#);
+                [BACKUP_MAGIC, format!("{hdr}..aXY.Y3Q.dGFn").as_bytes()].concat()
+            },
         ] {
             let e = check_backup_form(&bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
@@ -507,5 +590,111 @@ mod tests {
             "{:?}",
             report.problems
         );
+    }
+
+    fn fifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn the_manifest_is_never_written_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("bk");
+        std::fs::create_dir(&d).unwrap();
+        let elsewhere = dir.path().join("elsewhere.jsonl");
+        std::fs::write(&elsewhere, b"").unwrap();
+        // A link to a file outside the directory: refused, the file untouched, the
+        // backup taken back.
+        std::os::unix::fs::symlink(&elsewhere, d.join(MANIFEST)).unwrap();
+        let e = check_manifest_target(&d).unwrap_err();
+        assert!(e.message().contains("symbolic link"), "{e}");
+        let e = store(&d, V, "k1", "v1", "s", &good_backup("b25l"), NOON).unwrap_err();
+        assert!(e.message().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "only the link");
+        // A dangling link: refused, and nothing is created where it points.
+        let target = dir.path().join("made-by-byok.jsonl");
+        std::fs::remove_file(d.join(MANIFEST)).unwrap();
+        std::os::unix::fs::symlink(&target, d.join(MANIFEST)).unwrap();
+        let e = store(&d, V, "k1", "v1", "s", &good_backup("b25l"), NOON).unwrap_err();
+        assert!(e.message().contains("symbolic link"), "{e}");
+        assert!(
+            std::fs::symlink_metadata(&target).is_err(),
+            "created through the link"
+        );
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "only the link");
+        // The open itself (O_NOFOLLOW) refuses a link that appears after the check.
+        let e = append_manifest(&d, &read_manifest_entry_for_tests()).unwrap_err();
+        assert!(e.message().contains("symbolic link"), "{e}");
+        assert!(std::fs::symlink_metadata(&target).is_err());
+        // A FIFO is refused too, without blocking.
+        std::fs::remove_file(d.join(MANIFEST)).unwrap();
+        fifo(&d.join(MANIFEST));
+        let e = store(&d, V, "k1", "v1", "s", &good_backup("b25l"), NOON).unwrap_err();
+        assert!(e.message().contains("not a regular file"), "{e}");
+    }
+
+    fn read_manifest_entry_for_tests() -> ManifestEntry {
+        ManifestEntry {
+            file: "a.backup".into(),
+            sha256: "00".into(),
+            size: 1,
+            vault: V.into(),
+            key: "k".into(),
+            version: "v".into(),
+            time: rfc3339(NOON),
+            key_spki_sha256: "s".into(),
+        }
+    }
+
+    #[test]
+    fn huge_or_special_manifests_and_backups_are_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // A 200 MB manifest (sparse: nothing is written) is refused by its size.
+        let f = std::fs::File::create(d.join(MANIFEST)).unwrap();
+        f.set_len(200 << 20).unwrap();
+        let e = read_manifest(d).unwrap_err();
+        assert!(e.message().contains("larger than"), "{e}");
+        // A FIFO manifest is refused without waiting for a writer.
+        std::fs::remove_file(d.join(MANIFEST)).unwrap();
+        fifo(&d.join(MANIFEST));
+        let e = read_manifest(d).unwrap_err();
+        assert!(e.message().contains("not a regular file"), "{e}");
+        std::fs::remove_file(d.join(MANIFEST)).unwrap();
+        // A listed 200 MB backup and a listed FIFO are problems, never read.
+        let mut big = read_manifest_entry_for_tests();
+        big.file = "big.backup".into();
+        let mut pipe = big.clone();
+        pipe.file = "pipe.backup".into();
+        std::fs::File::create(d.join("big.backup"))
+            .unwrap()
+            .set_len(200 << 20)
+            .unwrap();
+        fifo(&d.join("pipe.backup"));
+        let lines = [&big, &pipe]
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect::<String>();
+        std::fs::write(d.join(MANIFEST), lines).unwrap();
+        let (_, report) = verify_dir(d).unwrap();
+        let all = report.problems.join("\n");
+        assert!(all.contains("big.backup is larger than"), "{all}");
+        assert!(all.contains("pipe.backup is not a regular file"), "{all}");
+        assert!(read_backup_file(d, "big.backup").is_err());
+    }
+
+    #[test]
+    fn a_manifest_line_naming_a_field_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = serde_json::to_string(&read_manifest_entry_for_tests()).unwrap();
+        // The same entry with "file" named again (first wins for some readers, last for others).
+        let twice = line.replacen('{', "{\"file\":\"other.backup\",", 1);
+        std::fs::write(dir.path().join(MANIFEST), format!("{line}\n{twice}\n")).unwrap();
+        let e = read_manifest(dir.path()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Integrity);
+        assert!(e.message().contains("line 2"), "{e}");
+        assert!(e.message().contains("\"file\" twice"), "{e}");
     }
 }

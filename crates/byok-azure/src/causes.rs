@@ -20,22 +20,30 @@ pub(crate) fn rekind(
 /// Is an error of type `T` among `e` and its causes? Also looks inside `std::io::Error`,
 /// whose `source()` skips the error it wraps (TLS libraries put theirs there).
 pub(crate) fn has_cause<T: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    find_cause::<T>(e).is_some()
+}
+
+/// The first error of type `T` among `e` and its causes (looking inside `std::io::Error`
+/// as [`has_cause`] does).
+pub(crate) fn find_cause<'a, T: StdError + 'static>(
+    e: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&'a (dyn StdError + 'static)> = Some(e);
     while let Some(x) = cur {
-        if x.downcast_ref::<T>().is_some() {
-            return true;
+        if let Some(t) = x.downcast_ref::<T>() {
+            return Some(t);
         }
         if let Some(inner) = x
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
-            if has_cause::<T>(inner) {
-                return true;
+            if let Some(t) = find_cause::<T>(inner) {
+                return Some(t);
             }
         }
         cur = x.source();
     }
-    false
+    None
 }
 
 /// The texts of `e` and its causes, each on one line and at most `max` characters, joined

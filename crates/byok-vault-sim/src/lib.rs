@@ -219,8 +219,31 @@ fn ready_line(base_url: &str, ca: &Path) -> String {
     )
 }
 
+/// Is the listen address `IP:PORT` (or `localhost:PORT`) on this machine only?
+fn is_loopback_listen(listen: &str) -> bool {
+    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    listen
+        .rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
+/// Refuse to serve beyond this machine without a pinned token: without `--token-file`
+/// the simulator accepts any bearer token, which is fine on loopback (the tests and
+/// rehearsals) but would let anyone on the network create, import and restore keys.
+fn check_listen(listen: &str, token_pinned: bool) -> Result<()> {
+    if !token_pinned && !is_loopback_listen(listen) {
+        bail!(
+            "--listen {listen} is not a loopback address, and without --token-file the simulator accepts any token from anyone who can reach it: give --token-file FILE (mode 600), or listen on 127.0.0.1"
+        );
+    }
+    Ok(())
+}
+
 /// Check the flags, prepare the state directory and certificates, and serve until killed.
 pub fn run(config: Config) -> Result<()> {
+    check_listen(&config.listen, config.token.is_some())?;
     check_recovery_level(&config.recovery_level)?;
     let dir = state_dir(&config.state_dir)?;
     tls::ensure_certificates(&dir)?;
@@ -370,6 +393,24 @@ mod tests {
             "https://myhost:1",
         ] {
             assert!(!app.is_own_vault(other, addressed), "{other}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_without_a_pinned_token() {
+        for ok in ["127.0.0.1:0", "127.8.0.1:4443", "[::1]:0", "localhost:8443"] {
+            check_listen(ok, false).unwrap();
+        }
+        for open in [
+            "0.0.0.0:0",
+            "[::]:0",
+            "192.0.2.2:4443",
+            "example.com:443",
+            "x",
+        ] {
+            let e = check_listen(open, false).unwrap_err();
+            assert!(e.message().contains("--token-file"), "{open}: {e}");
+            check_listen(open, true).unwrap();
         }
     }
 

@@ -112,7 +112,7 @@ pub async fn put_new_blob(
         .map_err(|e| transport_error(e, &container))?;
     let status = resp.status();
     if !status.is_success() {
-        let e = ServiceError::read(resp).await;
+        let e = ServiceError::read(resp, &container).await;
         return Err(match (status, e.code.as_str()) {
             (StatusCode::CONFLICT, _) | (StatusCode::PRECONDITION_FAILED, _) => err!(
                 Exists,
@@ -164,17 +164,15 @@ pub async fn get_blob(
         .map_err(|e| transport_error(e, &container))?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(ServiceError::read(resp)
-            .await
-            .into_error(status, &container, Some(blob_name)));
+        return Err(ServiceError::read(resp, &container).await.into_error(
+            status,
+            &container,
+            Some(blob_name),
+        ));
     }
     let md5 = header_str(resp.headers(), "content-md5");
     let sha256 = header_str(resp.headers(), "x-ms-meta-sha256");
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| transport_error(e, &container))?
-        .to_vec();
+    let body = read_capped(resp, crate::backup::BACKUP_LIMIT, &container).await?;
     if let Some(want) = md5 {
         if md5_base64(&body) != want {
             bail!(
@@ -192,6 +190,39 @@ pub async fn get_blob(
         }
     }
     Ok(body)
+}
+
+/// Read an answer's body, refusing it past `limit` bytes: by its `Content-Length` before
+/// reading, or as soon as the body passes the cap (a blob byok wrote is a backup of at
+/// most [`crate::backup::BACKUP_LIMIT`] bytes; an endpoint streaming more is refused, not
+/// buffered).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: u64,
+    container: &ContainerUrl,
+) -> Result<Vec<u8>> {
+    let too_long = || {
+        err!(
+            Service,
+            "the answer from Blob Storage at {} is longer than {limit} bytes, more than any backup byok stores: refused unread; check the container URL",
+            container.as_str()
+        )
+    };
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_long());
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport_error(e, container))?
+    {
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_long());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
 }
 
 fn header_value(s: &str) -> Result<HeaderValue> {

@@ -77,10 +77,14 @@ impl ServiceError {
     }
 
     /// Read the answer's error code and body.
-    pub(crate) async fn read(resp: reqwest::Response) -> ServiceError {
+    /// Read the answer's error code and body; a body longer than [`BODY_LIMIT`] is not
+    /// read (it is not the service's error document).
+    pub(crate) async fn read(resp: reqwest::Response, c: &ContainerUrl) -> ServiceError {
         let header_code = super::header_str(resp.headers(), "x-ms-error-code");
-        let body = resp.text().await.unwrap_or_default();
-        ServiceError::from_parts(header_code, &body)
+        let body = super::read_capped(resp, BODY_LIMIT as u64, c)
+            .await
+            .unwrap_or_default();
+        ServiceError::from_parts(header_code, &String::from_utf8_lossy(&body))
     }
 
     /// `HTTP 403 AuthenticationFailed: <detail or message>`.

@@ -1,10 +1,12 @@
 //! Container URLs and blob names, checked before any request.
 //!
-//! A container URL is `https://ACCOUNT.blob.core.windows.net/CONTAINER`, or for a local
-//! emulator (an IP address or `localhost` host) the path-style
-//! `http(s)://127.0.0.1:PORT/ACCOUNT/CONTAINER`; plain http only to this machine. It
-//! never carries a query string: a SAS token in a URL would be a secret on the command
-//! line. Nor a user name, password or fragment.
+//! A container URL is `https://ACCOUNT.blob.core.windows.net/CONTAINER` (or the
+//! sovereign clouds' `.blob.core.usgovcloudapi.net`, `.blob.core.chinacloudapi.cn`), or
+//! for a local emulator on this machine (a loopback address or `localhost`) the
+//! path-style `http(s)://127.0.0.1:PORT/ACCOUNT/CONTAINER`. No other host: the copy sends
+//! a bearer token, which must reach Blob Storage only. It never carries a query string: a
+//! SAS token in a URL would be a secret on the command line. Nor a user name, password or
+//! fragment.
 
 use byok_core::{bail, err, Result};
 use reqwest::Url;
@@ -41,14 +43,25 @@ impl ContainerUrl {
             Some(h) if !h.is_empty() => h.to_ascii_lowercase(),
             _ => bail!("the container URL has no host; {fix}"),
         };
-        // An IP address or localhost: a local emulator, with path-style URLs.
+        // A loopback address or localhost: a local emulator, with path-style URLs.
         let ip = host
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse::<IpAddr>()
             .ok();
         let loopback = host == "localhost" || ip.is_some_and(|a| a.is_loopback());
-        let emulator = host == "localhost" || ip.is_some();
+        let emulator = loopback;
+        if !loopback && !is_blob_host(&host) {
+            bail!(
+                "the container URL's host {host} is not a Blob Storage endpoint \
+                 (ACCOUNT{}, ACCOUNT{} or ACCOUNT{}, ACCOUNT 3 to 24 lowercase letters and \
+                 digits) nor this machine (an emulator): the copy sends a bearer token, so \
+                 byok sends it nowhere else; {fix}",
+                BLOB_SUFFIXES[0],
+                BLOB_SUFFIXES[1],
+                BLOB_SUFFIXES[2]
+            );
+        }
         match url.scheme() {
             "https" => {}
             "http" if loopback => {}
@@ -120,6 +133,26 @@ impl ContainerUrl {
     }
 }
 
+/// Blob Storage endpoint host suffixes: the public cloud, Azure Government, Azure China.
+const BLOB_SUFFIXES: [&str; 3] = [
+    ".blob.core.windows.net",
+    ".blob.core.usgovcloudapi.net",
+    ".blob.core.chinacloudapi.cn",
+];
+
+/// Is `host` (lowercase) a storage account's Blob endpoint: `ACCOUNT` + one of
+/// [`BLOB_SUFFIXES`], the account name 3 to 24 lowercase letters and digits?
+fn is_blob_host(host: &str) -> bool {
+    BLOB_SUFFIXES.iter().any(|suffix| {
+        host.strip_suffix(suffix).is_some_and(|account| {
+            (3..=24).contains(&account.len())
+                && account
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+    })
+}
+
 /// Container names: 3 to 63 of a-z, 0-9 and '-', starting with a letter or digit, no "--".
 fn check_container_name(name: &str) -> Result<()> {
     let ok = (3..=63).contains(&name.len())
@@ -178,8 +211,46 @@ mod tests {
         );
         ContainerUrl::parse("http://[::1]:10000/devstoreaccount1/backups").unwrap();
         ContainerUrl::parse("http://localhost:10000/devstoreaccount1/backups").unwrap();
-        // An emulator elsewhere is reached over https only.
-        ContainerUrl::parse("https://203.0.113.7:10000/devstoreaccount1/backups").unwrap();
+        ContainerUrl::parse("https://127.0.0.1:10000/devstoreaccount1/backups").unwrap();
+        // The sovereign clouds' endpoints.
+        for host in [
+            "acct.blob.core.usgovcloudapi.net",
+            "acct.blob.core.chinacloudapi.cn",
+            "ACCT123.Blob.Core.Windows.Net",
+        ] {
+            let c = ContainerUrl::parse(&format!("https://{host}/backups")).unwrap();
+            assert_eq!(c.container(), "backups");
+        }
+    }
+
+    #[test]
+    fn only_blob_endpoints_and_this_machine_get_the_token() {
+        for bad in [
+            "https://evil.example.com/backups",
+            "https://evil.example.com/devstoreaccount1/backups",
+            "https://acct.blob.core.windows.net.evil.com/backups",
+            "https://blob.core.windows.net/backups",
+            "https://ab.blob.core.windows.net/backups",
+            "https://a-b-c.blob.core.windows.net/backups",
+            "https://x.acct.blob.core.windows.net/backups",
+            &format!("https://{}.blob.core.windows.net/backups", "a".repeat(25)),
+            "https://acct.file.core.windows.net/backups",
+            "https://acct.vault.azure.net/backups",
+            "https://acct.blob.core.cloudapi.de/backups",
+            "https://203.0.113.7:10000/devstoreaccount1/backups",
+            "https://192.0.2.2:10000/devstoreaccount1/backups",
+            "https://10.0.0.1/devstoreaccount1/backups",
+            "https://[fd00::2]:10000/devstoreaccount1/backups",
+            "https://localhost.evil.com/devstoreaccount1/backups",
+            "https://127.0.0.1.nip.io/devstoreaccount1/backups",
+        ] {
+            let e = ContainerUrl::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadInput, "{bad}");
+            assert!(
+                e.message().contains("is not a Blob Storage endpoint"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
@@ -191,10 +262,6 @@ mod tests {
         };
         refused(
             "http://acct.blob.core.windows.net/backups",
-            "must use https",
-        );
-        refused(
-            "http://203.0.113.7:10000/devstoreaccount1/backups",
             "must use https",
         );
         refused(

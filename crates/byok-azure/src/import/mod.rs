@@ -337,8 +337,7 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
                 k.backup_file
             );
         }
-        let bytes = std::fs::read(backup_dir.join(&k.backup_file))
-            .map_err(|e| err!(Io, "cannot read {}: {e}", k.backup_file))?;
+        let bytes = backup::read_backup_file(&backup_dir, &k.backup_file)?;
         close = close.output(&k.backup_file, &sha256_hex(&bytes));
     }
     w.append(close)?;

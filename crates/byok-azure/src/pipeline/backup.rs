@@ -8,9 +8,6 @@ use byok_core::{bail, err, Mode, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The scope of a token for Blob Storage.
-const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
-
 /// What `byok backup` reports.
 #[derive(Debug, Serialize)]
 pub struct BackupReport {
@@ -29,6 +26,7 @@ pub fn backup(v: &Vault, name: &str, out_dir: &Path) -> Result<BackupReport> {
             out_dir.display()
         );
     }
+    backup::check_manifest_target(out_dir)?;
     let k = v
         .get_key(name, None)?
         .ok_or_else(|| err!(NotFound, "no key {name} in {}: nothing to back up", v.url))?;
@@ -49,20 +47,40 @@ pub fn backup(v: &Vault, name: &str, out_dir: &Path) -> Result<BackupReport> {
     })
 }
 
-/// Store a backup file also as a blob in `container_url` (the online copy), under the
-/// same name, never over an existing blob, and read it back to check it.
-pub fn copy_to_blob(v: &Vault, container_url: &str, file: &Path) -> Result<String> {
-    crate::blob::ContainerUrl::parse(container_url)?;
+/// Where the online copy goes: a checked container URL and the Blob Storage token for
+/// it, both settled before anything is backed up, so a refused URL or a missing storage
+/// token leaves nothing behind.
+pub struct BlobTarget {
+    container_url: String,
+    token: String,
+}
+
+impl BlobTarget {
+    /// Check `container_url` (a Blob Storage endpoint, or loopback for an emulator) and
+    /// get the token for it: never the Key Vault token (see [`Vault::storage_token`]).
+    pub fn prepare(v: &Vault, container_url: &str) -> Result<BlobTarget> {
+        let c = crate::blob::ContainerUrl::parse(container_url)?;
+        let token = v.storage_token()?;
+        Ok(BlobTarget {
+            container_url: c.as_str().to_string(),
+            token,
+        })
+    }
+}
+
+/// Store a backup file also as a blob in the target container (the online copy), under
+/// the same name, never over an existing blob, and read it back to check it.
+pub fn copy_to_blob(v: &Vault, target: &BlobTarget, file: &Path) -> Result<String> {
+    let (container_url, token) = (target.container_url.as_str(), target.token.as_str());
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| err!("{} has no file name", file.display()))?;
-    let bytes = std::fs::read(file).map_err(|e| err!(Io, "cannot read {}: {e}", file.display()))?;
-    let token = v.token_for(STORAGE_SCOPE)?;
+    let bytes = byok_core::fsutil::read_limited(file, backup::BACKUP_LIMIT, "backup file")?;
     let (http, rt) = v.http();
     let put = rt.block_on(crate::blob::put_new_blob(
         http,
-        &token,
+        token,
         container_url,
         &name,
         &bytes,
@@ -72,7 +90,7 @@ pub fn copy_to_blob(v: &Vault, container_url: &str, file: &Path) -> Result<Strin
         Err(e) => {
             // A retry after a lost answer finds its own blob: the same bytes count as done.
             let same = rt
-                .block_on(crate::blob::get_blob(http, &token, container_url, &name))
+                .block_on(crate::blob::get_blob(http, token, container_url, &name))
                 .map(|b| b == bytes)
                 .unwrap_or(false);
             if !same {
@@ -81,7 +99,7 @@ pub fn copy_to_blob(v: &Vault, container_url: &str, file: &Path) -> Result<Strin
             return Ok(format!("{}/{name}", container_url.trim_end_matches('/')));
         }
     };
-    let back = rt.block_on(crate::blob::get_blob(http, &token, container_url, &name))?;
+    let back = rt.block_on(crate::blob::get_blob(http, token, container_url, &name))?;
     if back != bytes {
         bail!(
             Integrity,
@@ -133,8 +151,7 @@ pub fn restore_drill(
     }
     let mut out = Vec::new();
     for e in entries {
-        let blob = std::fs::read(dir.join(&e.file))
-            .map_err(|er| err!(Io, "cannot read {}: {er}", e.file))?;
+        let blob = backup::read_backup_file(dir, &e.file)?;
         let restored = scratch
             .restore(&blob)
             .map_err(|er| er.context(format!("restore drill of {}", e.file)))?;

@@ -14,7 +14,7 @@ pub mod kek;
 pub mod upload;
 pub mod verify;
 
-pub use backup::{backup, copy_to_blob, restore_drill, BackupReport, DrillResult};
+pub use backup::{backup, copy_to_blob, restore_drill, BackupReport, BlobTarget, DrillResult};
 pub use kek::{kek_create, kek_fetch, KekVaultReport};
 pub use upload::{upload, UploadReport};
 pub use verify::{verify, verify_with_roots, Rule, VerifyReport};

@@ -9,6 +9,12 @@
 //!
 //! [`sources`] decides the order from the connection and the environment without any
 //! network; [`credential`] builds the SDK credentials from it.
+//!
+//! Blob Storage (the online backup copy) gets its own token, never the Key Vault one:
+//! `BYOK_STORAGE_TOKEN` when set, else the chain asked for the storage scope
+//! ([`storage_sources`]). A static Key Vault token (`--access-token-file`,
+//! `BYOK_ACCESS_TOKEN`) is a token for Key Vault only, so with one and no
+//! `BYOK_STORAGE_TOKEN` the copy is refused rather than sent that token.
 
 use super::Connection;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
@@ -71,6 +77,8 @@ pub(crate) enum Source {
     TokenFile(Secret),
     /// `BYOK_ACCESS_TOKEN`: used alone.
     TokenEnv(Secret),
+    /// `BYOK_STORAGE_TOKEN`: the Blob Storage token, used alone (for Blob Storage only).
+    StorageTokenEnv(Secret),
     /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`.
     ServicePrincipal {
         tenant: String,
@@ -87,6 +95,7 @@ impl Source {
         match self {
             Source::TokenFile(_) => "token file",
             Source::TokenEnv(_) => "BYOK_ACCESS_TOKEN",
+            Source::StorageTokenEnv(_) => "BYOK_STORAGE_TOKEN",
             Source::ServicePrincipal { .. } => "service principal",
             Source::ManagedIdentity => "managed identity",
             Source::AzureCli => "azure cli",
@@ -134,6 +143,54 @@ pub(crate) fn sources(
     Ok(out)
 }
 
+/// Where the token for Blob Storage comes from, for `conn` and the environment `env`:
+/// `BYOK_STORAGE_TOKEN` alone when set; else, when the Key Vault token is a static one
+/// (which is a Key Vault token and must go nowhere else), an error saying what to set;
+/// else the chain, which asks each identity for a token of the storage scope.
+pub(crate) fn storage_sources(
+    conn: &Connection,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Source>> {
+    let vault = sources(conn, &env)?;
+    let vault_static = match vault.first() {
+        Some(Source::TokenFile(t)) | Some(Source::TokenEnv(t)) => Some(t.secret().to_string()),
+        _ => None,
+    };
+    if let Some(token) = env("BYOK_STORAGE_TOKEN") {
+        let token = token.trim();
+        if !token.is_empty() {
+            if vault_static.as_deref() == Some(token) {
+                bail!(
+                    "BYOK_STORAGE_TOKEN is the Key Vault access token, which byok never sends to Blob Storage: set it to a token for {STORAGE_SCOPE} ({STORAGE_TOKEN_HOW})"
+                );
+            }
+            return Ok(vec![Source::StorageTokenEnv(Secret::new(
+                token.to_string(),
+            ))]);
+        }
+    }
+    if vault_static.is_some() {
+        bail!(
+            "the Key Vault access token (--access-token-file or BYOK_ACCESS_TOKEN) is never sent to Blob Storage: for --copy-to set BYOK_STORAGE_TOKEN to a token for {STORAGE_SCOPE} ({STORAGE_TOKEN_HOW}), or sign in with az login, a service principal or a managed identity"
+        );
+    }
+    Ok(vault)
+}
+
+/// The scope of a token for Blob Storage.
+pub(crate) const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
+
+const STORAGE_TOKEN_HOW: &str =
+    "az account get-access-token --resource https://storage.azure.com/ --query accessToken -o tsv";
+
+/// The credential for Blob Storage for `conn`, from the process's environment.
+pub(crate) fn storage_credential(
+    conn: &Connection,
+    options: &ClientOptions,
+) -> Result<Arc<dyn TokenCredential>> {
+    build(storage_sources(conn, |k| std::env::var(k).ok())?, options)
+}
+
 /// The credential for `conn`, from the process's environment.
 pub(crate) fn credential(
     conn: &Connection,
@@ -146,7 +203,9 @@ fn build(sources: Vec<Source>, options: &ClientOptions) -> Result<Arc<dyn TokenC
     let mut chain: Vec<Arc<dyn TokenCredential>> = Vec::new();
     for s in sources {
         match s {
-            Source::TokenFile(t) | Source::TokenEnv(t) => return Ok(Arc::new(StaticToken(t))),
+            Source::TokenFile(t) | Source::TokenEnv(t) | Source::StorageTokenEnv(t) => {
+                return Ok(Arc::new(StaticToken(t)))
+            }
             Source::ServicePrincipal {
                 tenant,
                 client,
@@ -271,6 +330,71 @@ mod tests {
         assert!(sources(&conn(Some(empty)), |_| None).is_err());
         let missing = dir.path().join("missing");
         assert!(sources(&conn(Some(missing)), |_| None).is_err());
+    }
+
+    fn storage_names(c: &Connection, env: &[(&str, &str)]) -> Result<Vec<&'static str>> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Ok(storage_sources(c, |k| env.get(k).cloned())?
+            .iter()
+            .map(Source::name)
+            .collect())
+    }
+
+    #[test]
+    fn blob_storage_never_gets_the_key_vault_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = conn(None);
+        // The chain: each identity is asked for a storage token.
+        assert_eq!(
+            storage_names(&c, &SP).unwrap(),
+            ["service principal", "managed identity", "azure cli"]
+        );
+        // BYOK_STORAGE_TOKEN stands alone, with or without a Key Vault token.
+        let st = ("BYOK_STORAGE_TOKEN", " storage-token ");
+        assert_eq!(storage_names(&c, &[st]).unwrap(), ["BYOK_STORAGE_TOKEN"]);
+        assert_eq!(
+            storage_names(&c, &[("BYOK_ACCESS_TOKEN", "kv-token"), st]).unwrap(),
+            ["BYOK_STORAGE_TOKEN"]
+        );
+        let file = conn(Some(token_file(&dir, "kv-SECRET", 0o600)));
+        match storage_sources(&file, |k| (k == "BYOK_STORAGE_TOKEN").then(|| "s".into()))
+            .unwrap()
+            .as_slice()
+        {
+            [Source::StorageTokenEnv(t)] => assert_eq!(t.secret(), "s"),
+            other => panic!("{other:?}"),
+        }
+        // A static Key Vault token without BYOK_STORAGE_TOKEN: refused, naming what to set.
+        for (c, env) in [
+            (&c, vec![("BYOK_ACCESS_TOKEN", "kv-SECRET")]),
+            (&file, vec![]),
+            (
+                &c,
+                vec![
+                    ("BYOK_ACCESS_TOKEN", "kv-SECRET"),
+                    ("BYOK_STORAGE_TOKEN", " "),
+                ],
+            ),
+        ] {
+            let e = storage_names(c, &env).unwrap_err();
+            assert!(e.message().contains("never sent to Blob Storage"), "{e}");
+            assert!(e.message().contains("BYOK_STORAGE_TOKEN"), "{e}");
+            assert!(!e.message().contains("SECRET"), "{e}");
+        }
+        // The same token in both: refused too.
+        let e = storage_names(
+            &c,
+            &[
+                ("BYOK_ACCESS_TOKEN", "kv-SECRET"),
+                ("BYOK_STORAGE_TOKEN", "kv-SECRET"),
+            ],
+        )
+        .unwrap_err();
+        assert!(e.message().contains("is the Key Vault access token"), "{e}");
+        assert!(!e.message().contains("SECRET"), "{e}");
     }
 
     #[derive(Debug)]

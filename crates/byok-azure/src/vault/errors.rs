@@ -5,13 +5,22 @@
 //! `OutcomeUnknown`; 404 is `NotFound`; 409 (a key name taken, also by a deleted key) is
 //! `Exists`; everything else (HTTP errors, TLS, credentials) is `Service`.
 
-use super::transport::WriteOutcomeUnknown;
+use super::transport::{AnswerRefused, WriteOutcomeUnknown};
 use crate::causes::{chain_text, has_cause};
 use byok_core::{Error, ErrorKind};
 use serde_json::Value;
 
 /// One line for an SDK error from doing `what`.
 pub fn sdk_error(what: &str, e: azure_core::Error) -> Error {
+    if let Some(r) = crate::causes::find_cause::<AnswerRefused>(&e) {
+        let kind = if r.duplicate {
+            ErrorKind::Integrity
+        } else {
+            ErrorKind::Service
+        };
+        let msg = format!("{what} failed: {}", r.reason);
+        return Error::new(kind, msg).with_source(e);
+    }
     let detail = match http_detail(&e) {
         Some(d) => d,
         // The SDK's top message often hides the reason: the causes say it.

@@ -28,7 +28,6 @@ mod transport;
 pub use bundle::KeyBundle;
 pub use errors::{outcome_unknown, sdk_error};
 
-use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_core::time::Duration;
 use azure_security_keyvault_keys::models::{
@@ -69,7 +68,9 @@ pub struct Vault {
     pub mode: Mode,
     service: Service,
     http: reqwest::Client,
-    cred: Arc<dyn TokenCredential>,
+    /// The connection and client options, for the Blob Storage credential.
+    conn: Connection,
+    options: ClientOptions,
 }
 
 /// The vault's answer to an attestation request.
@@ -113,10 +114,10 @@ impl Vault {
         let cred = credential::credential(conn, &options)?;
         let client = KeyClient::new(
             &url,
-            cred.clone(),
+            cred,
             Some(KeyClientOptions {
                 api_version: API_VERSION.into(),
-                client_options: options,
+                client_options: options.clone(),
                 // The simulator's challenge names vault.azure.net: only a rehearsal, which
                 // alone reaches loopback addresses, skips the check, and only for them.
                 verify_challenge_resource: Some(!skip_challenge_check(conn.mode, service)),
@@ -134,7 +135,8 @@ impl Vault {
             mode: conn.mode,
             service,
             http,
-            cred,
+            conn: conn.clone(),
+            options,
         })
     }
 
@@ -146,14 +148,62 @@ impl Vault {
         KeyBundle::from_json(json)
     }
 
-    /// The key `name` (latest, or `version`); `None` when the vault has no such key.
+    /// Check that the key id in the vault's answer for key `name` (and `version`, when
+    /// one was asked for) names this vault, that key and that version: a vault (or
+    /// whatever answers in its place) that returns another key is refused, before anything
+    /// of its answer is used or written.
+    fn check_answer_kid(
+        &self,
+        bundle: &KeyBundle,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<()> {
+        let Some(kid) = bundle.kid() else {
+            bail!(
+                Service,
+                "{} answered for key {name} without a kid",
+                self.url
+            );
+        };
+        let k = byok_core::keyid::KeyId::parse(kid, self.mode).map_err(|e| {
+            crate::causes::rekind(
+                e,
+                byok_core::ErrorKind::Integrity,
+                &format!("the key id {} answered for {name}", self.url),
+            )
+        })?;
+        let same = k.vault == self.url
+            && k.name.eq_ignore_ascii_case(name)
+            && version.is_none_or(|v| k.version.eq_ignore_ascii_case(v));
+        if !same {
+            bail!(
+                Integrity,
+                "{} answered for key {name}{} with another key, {}: nothing of it is used; stop and check the vault URL and any proxy in between",
+                self.url,
+                version.map(|v| format!(" version {v}")).unwrap_or_default(),
+                k.url()
+            );
+        }
+        Ok(())
+    }
+
+    /// The key `name` (latest, or `version`); `None` when the vault has no such key. The
+    /// answer's kid must name this vault, key and version.
     pub fn get_key(&self, name: &str, version: Option<&str>) -> Result<Option<KeyBundle>> {
+        check_key_name(name)?;
+        if let Some(v) = version {
+            check_key_version(v)?;
+        }
         let opts = version.map(|v| KeyClientGetKeyOptions {
             key_version: Some(v.to_string()),
             ..Default::default()
         });
         match self.rt.block_on(self.client.get_key(name, opts)) {
-            Ok(r) => Ok(Some(Self::bundle(r)?)),
+            Ok(r) => {
+                let b = Self::bundle(r)?;
+                self.check_answer_kid(&b, name, version)?;
+                Ok(Some(b))
+            }
             Err(e) => {
                 let e = sdk_error(&format!("getting key {name} from {}", self.url), e);
                 if e.is(byok_core::ErrorKind::NotFound) {
@@ -176,6 +226,8 @@ impl Vault {
                 "internal: an attestation request needs the key's version"
             );
         }
+        check_key_name(name)?;
+        check_key_version(version)?;
         let opts = KeyClientGetKeyAttestationOptions {
             key_version: Some(version.to_string()),
             ..Default::default()
@@ -218,7 +270,9 @@ impl Vault {
             .rt
             .block_on(self.client.create_key(name, body, None))
             .map_err(|e| sdk_error(&format!("creating key {name} in {}", self.url), e))?;
-        Self::bundle(r)
+        let b = Self::bundle(r)?;
+        self.check_answer_kid(&b, name, None)?;
+        Ok(b)
     }
 
     /// Import a BYOK package: its raw bytes go as `key_hsm`, with `Hsm: true`, as `az` does.
@@ -324,12 +378,16 @@ impl Vault {
         }
     }
 
-    /// A bearer token for another Azure resource (e.g. `https://storage.azure.com/.default`).
-    pub fn token_for(&self, scope: &str) -> Result<String> {
+    /// A bearer token for Blob Storage (scope `https://storage.azure.com/.default`), never
+    /// the Key Vault token: `BYOK_STORAGE_TOKEN`, or the chain's token for that scope;
+    /// refused when the Key Vault token is a static one and no storage token is given
+    /// (see [`credential::storage_sources`]).
+    pub fn storage_token(&self) -> Result<String> {
+        let cred = credential::storage_credential(&self.conn, &self.options)?;
         let t = self
             .rt
-            .block_on(self.cred.get_token(&[scope], None))
-            .map_err(|e| sdk_error("getting a token", e))?;
+            .block_on(cred.get_token(&[credential::STORAGE_SCOPE], None))
+            .map_err(|e| sdk_error("getting a token for Blob Storage", e))?;
         Ok(t.token.secret().to_string())
     }
 
@@ -348,6 +406,19 @@ impl Vault {
 /// loopback address, and only in a rehearsal (whose challenge names vault.azure.net).
 fn skip_challenge_check(mode: Mode, service: Service) -> bool {
     mode.is_rehearsal() && service == Service::Loopback
+}
+
+/// Refuse a key version that is not 32 hex digits (what Key Vault and Managed HSM
+/// versions are). Anything else would become part of the request path: `../other` would
+/// ask for another key.
+pub fn check_key_version(version: &str) -> Result<()> {
+    if version.len() != 32 || !version.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "{:?} is not a key version: a version is 32 hex digits (`az keyvault key list-versions` lists them)",
+            version.escape_debug().to_string()
+        );
+    }
+    Ok(())
 }
 
 /// Refuse a name that is not a valid Key Vault key name.
@@ -463,6 +534,25 @@ mod tests {
         assert!(!skip_challenge_check(Mode::Rehearsal, Service::KeyVault));
         assert!(!skip_challenge_check(Mode::Rehearsal, Service::ManagedHsm));
         assert!(!skip_challenge_check(Mode::Ceremony, Service::KeyVault));
+    }
+
+    #[test]
+    fn key_versions() {
+        check_key_version("0123456789abcdef0123456789ABCDEF").unwrap();
+        for bad in [
+            "",
+            "../other",
+            "../Other-KEK",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdef0",
+            "0123456789abcdef/123456789abcdef",
+            "0123456789abcdef0123456789abcdeg",
+            "%2e%2e%2fother",
+        ] {
+            let e = check_key_version(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadInput, "{bad}");
+            assert!(e.message().contains("32 hex digits"), "{e}");
+        }
     }
 
     #[test]

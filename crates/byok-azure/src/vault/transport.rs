@@ -9,6 +9,12 @@
 //!   with backoff, honouring `Retry-After`.
 //! - **TLS failures fail at once**, with a message about `--ca-file`, instead of a minute
 //!   of retries.
+//! - **Answers are read whole here, capped** ([`answer_limit`]: 1 MiB, a backup 6 MiB):
+//!   the SDK would buffer any body, so a hostile or broken endpoint streaming gigabytes
+//!   would cost that much memory. A longer answer is refused (a `Content-Length` over the
+//!   cap before its body is read, a longer body as soon as it passes the cap), and so is
+//!   an answer whose JSON names a key twice (serde keeps the last, a person reading it
+//!   may take the first). Neither is retried.
 
 use super::Connection;
 use crate::causes::has_cause;
@@ -30,6 +36,96 @@ impl std::error::Error for WriteOutcomeUnknown {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
     }
+}
+
+/// What the transport wraps a refused answer in (too long, or JSON naming a key twice):
+/// its text is the one-line reason, which [`super::sdk_error`] shows as it is.
+#[derive(Debug)]
+pub(crate) struct AnswerRefused {
+    pub(crate) reason: String,
+    /// A duplicate JSON key (an `Integrity` error) rather than a size (`Service`).
+    pub(crate) duplicate: bool,
+}
+
+impl std::fmt::Display for AnswerRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for AnswerRefused {}
+
+/// Largest answer byok reads from a vault or a token endpoint: a KeyBundle, an error or
+/// a token is a few KB; a Managed HSM attestation some tens of KB.
+pub(crate) const ANSWER_LIMIT: u64 = 1 << 20;
+
+/// Largest backup answer: the base64 of a backup of up to [`crate::backup::BACKUP_LIMIT`]
+/// bytes, in JSON.
+pub(crate) const BACKUP_ANSWER_LIMIT: u64 = crate::backup::BACKUP_LIMIT / 3 * 4 + (64 << 10);
+
+/// The cap on the answer to a request to `path`.
+pub(crate) fn answer_limit(path: &str) -> u64 {
+    if path.trim_end_matches('/').ends_with("/backup") {
+        BACKUP_ANSWER_LIMIT
+    } else {
+        ANSWER_LIMIT
+    }
+}
+
+fn refused(reason: String, duplicate: bool) -> azure_core::Error {
+    let msg = reason.clone();
+    azure_core::Error::with_error(
+        azure_core::error::ErrorKind::Other,
+        AnswerRefused { reason, duplicate },
+        msg,
+    )
+}
+
+/// The refusal of an answer longer than `limit` bytes from `host`.
+fn too_long(host: &str, limit: u64) -> azure_core::Error {
+    refused(
+        format!(
+            "the answer from {host} is longer than {limit} bytes, far more than any Key Vault answer: refused unread; check the vault URL and any proxy in between"
+        ),
+        false,
+    )
+}
+
+/// Read `resp`'s body whole, refusing it past `limit` bytes (by its `Content-Length`,
+/// or as soon as the body passes the cap) and when its JSON names a key twice.
+async fn read_capped(
+    resp: azure_core::http::AsyncRawResponse,
+    host: &str,
+    limit: u64,
+) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+    use futures::StreamExt;
+    let (status, headers, mut body) = resp.deconstruct();
+    let declared = headers
+        .get_optional_str(&azure_core::http::headers::CONTENT_LENGTH)
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_long(host, limit));
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_long(host, limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if let Err(e) = byok_core::json::check_unique_keys(&buf) {
+        return Err(refused(
+            format!(
+                "the answer from {host} is refused: {}; check the vault URL and any proxy in between",
+                e.message()
+            ),
+            true,
+        ));
+    }
+    Ok(azure_core::http::AsyncRawResponse::from_bytes(
+        status, headers, buf,
+    ))
 }
 
 /// The message of a TLS failure (the transport's and the blob copy's).
@@ -76,8 +172,15 @@ impl azure_core::http::HttpClient for ByokTransport {
         req: &azure_core::http::Request,
     ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
         let repeatable = safe_to_repeat(req.method(), req.url().path());
-        self.0
+        let host = req.url().host_str().unwrap_or("the server").to_string();
+        let resp = self
+            .0
             .execute_request(req)
+            .await
+            .map_err(|e| classify(e, repeatable))?;
+        // A body that breaks off is classified like a broken request: a write's outcome
+        // is unknown.
+        read_capped(resp, &host, answer_limit(req.url().path()))
             .await
             .map_err(|e| classify(e, repeatable))
     }

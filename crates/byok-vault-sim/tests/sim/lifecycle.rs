@@ -206,6 +206,48 @@ fn bad_recovery_level_is_refused() {
 }
 
 #[test]
+fn a_non_loopback_listener_needs_a_pinned_token() {
+    let dir = tmp();
+    let state = dir.path().join("state");
+    let run = |extra: &[&str]| {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_byok-vault-sim"))
+            .args(["--listen", "0.0.0.0:0", "--state-dir"])
+            .arg(&state)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        (line, out)
+    };
+    // Without --token-file: one error line, a failure, nothing served, nothing made.
+    let (ready, out) = run(&[]);
+    assert!(ready.is_empty(), "it served: {ready}");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: --listen 0.0.0.0:0 is not a loopback address"),
+        "{err}"
+    );
+    assert!(err.contains("--token-file"), "{err}");
+    assert!(!state.exists(), "the state directory was made");
+    // With a pinned token it serves.
+    let token = dir.path().join("token");
+    std::fs::write(&token, "pinned-token").unwrap();
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (ready, _) = run(&["--token-file", token.to_str().unwrap()]);
+    assert!(ready.starts_with("{\"url\": \"https://0.0.0.0:"), "{ready}");
+}
+
+#[test]
 fn restart_keeps_state_certificates_and_backup_secret() {
     let dir = tmp();
     let sim = Sim::start(dir.path(), &[]);
