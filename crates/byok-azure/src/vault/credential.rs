@@ -103,6 +103,18 @@ impl Source {
     }
 }
 
+/// A bearer token goes into an HTTP header: anything but visible ASCII (a line break, a
+/// space, a control character) would split or bend that header, so it is refused before
+/// any request, without echoing the secret.
+fn check_token(token: &str, from: &str) -> Result<()> {
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!(
+            "{from} holds characters a bearer token cannot have (spaces, line breaks or control characters inside it): put the token alone on one line"
+        );
+    }
+    Ok(())
+}
+
 /// The sources to try, in order, for `conn` and the environment `env` (a lookup, so
 /// tests need not change the process's environment). A static token stands alone.
 pub(crate) fn sources(
@@ -117,11 +129,13 @@ pub(crate) fn sources(
         if token.is_empty() {
             bail!("access token file {} is empty", path.display());
         }
+        check_token(token, &format!("access token file {}", path.display()))?;
         return Ok(vec![Source::TokenFile(Secret::new(token.to_string()))]);
     }
     if let Some(token) = env("BYOK_ACCESS_TOKEN") {
         let token = token.trim();
         if !token.is_empty() {
+            check_token(token, "BYOK_ACCESS_TOKEN")?;
             return Ok(vec![Source::TokenEnv(Secret::new(token.to_string()))]);
         }
     }
@@ -159,6 +173,7 @@ pub(crate) fn storage_sources(
     if let Some(token) = env("BYOK_STORAGE_TOKEN") {
         let token = token.trim();
         if !token.is_empty() {
+            check_token(token, "BYOK_STORAGE_TOKEN")?;
             if vault_static.as_deref() == Some(token) {
                 bail!(
                     "BYOK_STORAGE_TOKEN is the Key Vault access token, which byok never sends to Blob Storage: set it to a token for {STORAGE_SCOPE} ({STORAGE_TOKEN_HOW})"
@@ -440,6 +455,30 @@ mod tests {
         assert!(e.to_string().contains("az login"), "{e}");
         let mapped = super::super::sdk_error("getting a token", e);
         assert_eq!(mapped.kind(), ErrorKind::Service);
+    }
+
+    #[test]
+    fn tokens_that_would_bend_a_header_are_refused() {
+        let env = |k: &str| match k {
+            "BYOK_ACCESS_TOKEN" => Some("secret\r\nX-Evil: 1".to_string()),
+            _ => None,
+        };
+        let conn = Connection {
+            ca_file: None,
+            access_token_file: None,
+            mode: byok_core::Mode::Ceremony,
+        };
+        let e = sources(&conn, env).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("BYOK_ACCESS_TOKEN holds characters"),
+            "{e}"
+        );
+        assert!(
+            !e.message().contains("secret"),
+            "the token is not echoed: {e}"
+        );
+        assert!(check_token("eyJ0eXAi.eyJhdWQi-_~+/=", "t").is_ok());
     }
 
     #[test]
