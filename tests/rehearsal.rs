@@ -543,9 +543,10 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         &import("forged", &digest),
         &["not the ceremony they signed"],
     );
+    let (ff, fl) = byok_core::words::first_last(&hex::decode(&forged).unwrap());
     assert!(
-        e.contains(&forged) && e.contains(&digest),
-        "names both digests: {e}"
+        e.contains(&format!("({ff} … {fl})")) && e.contains(&digest) && !e.contains(&forged),
+        "names both digests, the directory's by its words only (it must not be pasted back): {e}"
     );
     // Even a courier who got the officers to sign the forgery's digest gets nowhere.
     fails(&import("forged", &forged), &["UNSIGNED"]);
@@ -562,12 +563,32 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         Close::SignedBy(posing),
     )
     .unwrap();
-    ok(&r.byok(&["transcript", "verify", "forged-signed/transcript.jsonl"]));
+    let v = ok(&r.byok(&["transcript", "verify", "forged-signed/transcript.jsonl"]));
+    assert!(v.contains("not evidence of an HSM"), "{v}");
+    // An auditor holding the paper record gives its digest to verify too.
+    fails(
+        &r.byok(&[
+            "transcript",
+            "verify",
+            "forged-signed/transcript.jsonl",
+            "--digest",
+            &digest,
+        ]),
+        &["not the one the officers signed"],
+    );
+    ok(&r.byok(&[
+        "transcript",
+        "verify",
+        "ceremony/transcript.jsonl",
+        "--digest",
+        &digest,
+    ]));
     let e = fails(
         &import("forged-signed", &digest),
         &["not the ceremony they signed"],
     );
-    assert!(e.contains(&signed), "{e}");
+    let (sf, sl) = byok_core::words::first_last(&hex::decode(&signed).unwrap());
+    assert!(e.contains(&format!("({sf} … {sl})")), "{e}");
     nothing_sent();
 
     // 2. Another token with the same label runs the same plan: a real, signed ceremony,
@@ -707,5 +728,41 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
     assert!(
         out.contains(&format!("offline:    digest {digest}")),
         "{out}"
+    );
+
+    // What a courier plants in the directory for a rerun: an unfinished import transcript
+    // of another plan is not continued, and a backup that is not the one listed is not
+    // taken for done.
+    let planted = dir.join("ceremony/import-transcript-2.jsonl");
+    let mut w = byok_core::transcript::Writer::create(&planted, [0xab; 32]).unwrap();
+    w.append(
+        byok_core::transcript::Record::new(byok_core::transcript::StepName::Open, "byok")
+            .input("plan", &"ab".repeat(32))
+            .detail("run", "import"),
+    )
+    .unwrap();
+    drop(w);
+    fails(
+        &import("ceremony", &digest),
+        &[
+            "import-transcript-2.jsonl",
+            "unfinished import of another plan",
+        ],
+    );
+    assert!(!dir.join("ceremony/import-transcript-3.jsonl").exists());
+    fs::remove_file(&planted).unwrap();
+    let backup = fs::read_dir(dir.join("ceremony/backups"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "backup"))
+        .unwrap();
+    fs::write(&backup, b"not a backup").unwrap();
+    fails(
+        &import("ceremony", &digest),
+        &[
+            "not the backup the manifest",
+            "move the backup directory away",
+        ],
     );
 }

@@ -24,6 +24,10 @@ pub enum TranscriptCmd {
         /// reported as UNSIGNED, but exits 0.
         #[arg(long)]
         allow_unsigned: bool,
+        /// The digest on the officers' signed record (hex or the PGP words): the
+        /// transcript must be the one they signed.
+        #[arg(long, value_name = "HEX_OR_WORDS")]
+        digest: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -42,9 +46,23 @@ pub fn run(cmd: TranscriptCmd) -> Result<()> {
             file,
             plan,
             allow_unsigned,
+            digest,
             json,
         } => {
             let mut v = transcript::verify(&file)?;
+            if let Some(d) = digest {
+                let want =
+                    hex::encode(transcript::parse_digest(&d).map_err(|e| e.context("--digest"))?);
+                if want != v.report.digest {
+                    let found = hex::decode(&v.report.digest).unwrap_or_default();
+                    let (f, l) = byok_core::words::first_last(&found);
+                    bail!(
+                        Integrity,
+                        "{}: its digest ({f} … {l}) is not the one the officers signed ({want}): it is not their ceremony's transcript",
+                        P(file.display())
+                    );
+                }
+            }
             if let Some(p) = plan {
                 let bytes = fsutil::read_limited(&p, 1 << 20, "plan")?;
                 let sha = sha256_hex(&bytes);
@@ -111,7 +129,11 @@ impl fmt::Display for Verified {
             )?;
         }
         match &r.signer_spki_sha256 {
-            Some(k) => writeln!(f, "signature: verified (HSM key SPKI SHA-256 {})", P(k))?,
+            Some(k) => writeln!(
+                f,
+                "signature: verified, by the key its signer record names (SPKI SHA-256 {}); not evidence of an HSM: compare the digest with the signed record",
+                P(k)
+            )?,
             None => writeln!(
                 f,
                 "signature: UNSIGNED: NO HSM SIGNATURE ({})",
@@ -168,7 +190,7 @@ mod tests {
         let text = Verified(r).to_string();
         assert_eq!(
             text.lines().nth(1),
-            Some("signature: verified (HSM key SPKI SHA-256 ab)")
+            Some("signature: verified, by the key its signer record names (SPKI SHA-256 ab); not evidence of an HSM: compare the digest with the signed record")
         );
     }
 

@@ -34,6 +34,8 @@ pub(super) struct ManifestKey {
     pub(super) kek_kid: String,
     pub(super) public_key: String,
     pub(super) public_key_sha256: String,
+    /// SHA-256 of the key's SubjectPublicKeyInfo DER.
+    pub(super) spki_sha256: String,
     pub(super) package: String,
     pub(super) package_sha256: String,
 }
@@ -221,6 +223,7 @@ pub(super) mod tests {
                 "policy": k.policy, "service": k.service, "vault": VAULT, "name": name,
                 "kek_kid": "x", "public_key": pem,
                 "public_key_sha256": sha256_hex(format!("public key of {name}").as_bytes()),
+                "spki_sha256": "00",
                 "package": pkg, "package_sha256": sha256_hex(format!("package of {name}").as_bytes()),
             }));
         }
@@ -352,11 +355,13 @@ pub(super) mod tests {
         // Another digest: refused, naming both.
         let e = check_inputs(&plan, &dir, &[9; 32]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Integrity);
+        let (gf, gl) = byok_core::words::first_last(&good);
         assert!(
             e.message()
-                .contains(&format!("digest is {}", hex::encode(good)))
+                .contains(&format!("digest ({gf} … {gl}) is not"))
                 && e.message()
-                    .contains(&format!("officers signed {}", hex::encode([9u8; 32]))),
+                    .contains(&format!("officers signed ({})", hex::encode([9u8; 32])))
+                && !e.message().contains(&hex::encode(good)),
             "{e}"
         );
         // The plan pins the token's serial: another serial is refused.

@@ -58,6 +58,64 @@ fn vault_kid(
     Ok(k)
 }
 
+/// An unfinished import transcript is continued only if it is an import of this plan and
+/// of this offline ceremony (its open record says so): one planted in the carried
+/// directory, or left by another ceremony, is refused, not written into.
+fn check_same_import(
+    path: &Path,
+    records: &[Record],
+    plan: &CheckedPlan,
+    custody: &Custody,
+) -> Result<()> {
+    let same = records.first().is_some_and(|open| {
+        open.step == StepName::Open
+            && open.prev == plan.sha256_hex()
+            && open.detail_str("run") == Some("import")
+            && open.detail_str("offline_transcript_digest") == Some(custody.digest.as_str())
+    });
+    if !same {
+        bail!(
+            Integrity,
+            "{} is an unfinished import of another plan or ceremony (or not an import at all): move it out of the ceremony directory and import again",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// A backup an earlier run listed in the manifest: its file must be there with the
+/// manifest's size and SHA-256, of the key the ceremony made (`key_spki_sha256`).
+fn check_earlier_backup(dir: &Path, e: &ManifestEntry, key_spki_sha256: &str) -> Result<()> {
+    if !backup::is_plain_file_name(&e.file) {
+        bail!(
+            Integrity,
+            "the backup manifest in {} names {:?}, which is not a file there: the manifest was altered",
+            dir.display(),
+            e.file
+        );
+    }
+    let bytes = backup::read_backup_file(dir, &e.file)?;
+    if bytes.len() as u64 != e.size || sha256_hex(&bytes) != e.sha256 {
+        bail!(
+            Integrity,
+            "{} is not the backup the manifest in {} lists (size or SHA-256 differ): it was altered; move the backup directory away and import again",
+            e.file,
+            dir.display()
+        );
+    }
+    if !e.key_spki_sha256.eq_ignore_ascii_case(key_spki_sha256) {
+        bail!(
+            Integrity,
+            "the backup manifest in {} lists {} as a backup of another key than the ceremony's {} (SPKI SHA-256 {}, not {key_spki_sha256}): move the backup directory away and import again",
+            dir.display(),
+            e.file,
+            e.key,
+            e.key_spki_sha256
+        );
+    }
+    Ok(())
+}
+
 /// Most import runs of one ceremony directory.
 const MAX_RUNS: usize = 999;
 
@@ -109,6 +167,12 @@ pub struct Checked {
     /// How many keys the directory holds.
     pub keys: usize,
     inputs: inputs::Checked,
+    /// This run's transcript, and whether it continues an unfinished one.
+    transcript: PathBuf,
+    continuing: bool,
+    backup_dir: PathBuf,
+    /// The backups earlier runs made (checked).
+    backups: Vec<ManifestEntry>,
 }
 
 /// Check the ceremony directory against the plan and the officers' digest, sending
@@ -116,11 +180,49 @@ pub struct Checked {
 /// recorded signer on the plan's token, and every file is what it recorded.
 pub fn check(opts: &ImportOptions<'_>) -> Result<Checked> {
     let inputs = inputs::check_inputs(opts.plan, opts.packages, &opts.digest)?;
+    let dir = opts.packages;
+    // What an earlier run left in the directory, which the courier could have planted:
+    // an unfinished import transcript is continued only if it is this import's, and a
+    // backup counts as done only if it is there, whole, and of the ceremony's key.
+    let (transcript, continuing) = transcript_path(dir)?;
+    if continuing {
+        let (records, _) = transcript::read_unfinished(&transcript)?;
+        check_same_import(&transcript, &records, opts.plan, &inputs.custody)?;
+    }
+    let backup_dir = backup_dir_of(opts);
+    match std::fs::symlink_metadata(&backup_dir) {
+        Ok(m) if !m.is_dir() => bail!(
+            "the backup directory {} is not a directory (a file or a link): give a directory with --backup-dir",
+            backup_dir.display()
+        ),
+        _ => {}
+    }
+    let backups: Vec<ManifestEntry> = match backup::read_manifest(&backup_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.is(ErrorKind::NotFound) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for e in &backups {
+        if let Some(k) = inputs.manifest.keys.iter().find(|k| k.name == e.key) {
+            check_earlier_backup(&backup_dir, e, &k.spki_sha256)?;
+        }
+    }
     Ok(Checked {
         custody: inputs.custody.clone(),
         keys: inputs.manifest.keys.len(),
         inputs,
+        transcript,
+        continuing,
+        backup_dir,
+        backups,
     })
+}
+
+/// Where this import's backups go: `--backup-dir`, else `DIR/backups`.
+fn backup_dir_of(opts: &ImportOptions<'_>) -> PathBuf {
+    opts.backup_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| opts.packages.join("backups"))
 }
 
 /// The transcript file of this import run: an unfinished one is continued; after a
@@ -158,22 +260,19 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
         ..opts.conn.clone()
     };
     let dir = opts.packages;
-    let inputs::Checked {
-        manifest,
-        transcript_sha256: offline_sha,
-        custody,
-    } = checked.inputs;
-    let backup_dir = opts
-        .backup_dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("backups"));
-    match std::fs::symlink_metadata(&backup_dir) {
-        Ok(m) if !m.is_dir() => bail!(
-            "the backup directory {} is not a directory (a file or a link): give a directory with --backup-dir",
-            backup_dir.display()
-        ),
-        _ => {}
-    }
+    let Checked {
+        inputs:
+            inputs::Checked {
+                manifest,
+                transcript_sha256: offline_sha,
+                custody,
+            },
+        transcript: tpath,
+        continuing,
+        backup_dir,
+        backups: done_in_backups,
+        ..
+    } = checked;
     // Connect to every vault first, and ask each for a key of the manifest (a read):
     // a wrong URL, CA or credential stops the run before anything is written or sent.
     let mut vaults: BTreeMap<String, Vault> = BTreeMap::new();
@@ -189,7 +288,6 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
         std::fs::create_dir(&backup_dir)
             .map_err(|e| err!(Io, "cannot create {}: {e}", backup_dir.display()))?;
     }
-    let (tpath, continuing) = transcript_path(dir)?;
     let mut w = if continuing {
         Writer::reopen(&tpath)?.0
     } else {
@@ -207,12 +305,6 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
                 .detail("vaults", vaults.keys().collect::<Vec<_>>()),
         )?;
         w
-    };
-    // Backups of an earlier run; a manifest that is there but unreadable stops the run.
-    let done_in_backups: Vec<ManifestEntry> = match backup::read_manifest(&backup_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.is(ErrorKind::NotFound) => Vec::new(),
-        Err(e) => return Err(e),
     };
     let mut keys = Vec::new();
     for pk in &plan.keys {
@@ -291,6 +383,8 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             })
             .cloned();
         let entry = match existing {
+            // Checked by `check`: there, whole, and of the ceremony's key (which the
+            // verify step just found in the vault).
             Some(e) => e,
             None => {
                 let b = pipeline::backup(v, &mk.name, &backup_dir)?;

@@ -83,12 +83,13 @@ pub fn check_offline(
     let found = &r.digest;
     let want = hex::encode(expected);
     if *found != want {
-        let (wf, wl) = crate::words::first_last(expected);
+        // The found digest is named by its first and last words only: printed in full, it
+        // could be pasted back as the "officers'" digest.
         let fbytes = hex::decode(found).unwrap_or_default();
         let (ff, fl) = crate::words::first_last(&fbytes);
         bail!(
             Integrity,
-            "the offline transcript's digest is {found} ({ff} … {fl}), but the officers signed {want} ({wf} … {wl}): this is not the ceremony they signed (forged, swapped or another run); stop, nothing was sent"
+            "the offline transcript's digest ({ff} … {fl}) is not the one the officers signed ({want}): this is not the ceremony they signed (forged, swapped or another run); stop, nothing was sent"
         );
     }
     let open = v
