@@ -77,8 +77,7 @@ struct Case {
     /// Give the command the vaults' CA and an access token.
     #[serde(default)]
     connected: bool,
-    /// `ceremony import`: add `--digest` with the genuine ceremony's digest, once the
-    /// binary has the flag.
+    /// `ceremony import`: add `--digest` with the genuine ceremony's digest.
     #[serde(default)]
     digest: bool,
 }
@@ -90,7 +89,6 @@ struct World {
     ca: PathBuf,
     dir: PathBuf,
     vars: BTreeMap<String, String>,
-    has_digest_flag: bool,
 }
 
 #[test]
@@ -220,7 +218,6 @@ impl World {
             ca,
             dir,
             vars: BTreeMap::new(),
-            has_digest_flag: false,
         };
         w.vars.insert("VAULT_A".into(), w.sims[0].url.clone());
         w.vars.insert("VAULT_B".into(), w.sims[1].url.clone());
@@ -326,8 +323,6 @@ impl World {
         // A key for `wrap` and one that is not BYOK-shaped (a signing key, extractable).
         w.ok(&["keygen", "--label", "Victim", "--size", "2048"]);
         make_signing_key(&w.tok, "Sign-Key");
-        let help = w.cmd(&["ceremony", "import", "--help"]).output().unwrap();
-        w.has_digest_flag = stdout(&help).contains("--digest");
         w
     }
 
@@ -488,7 +483,7 @@ fn run_case(w: &World, name: &str, case: &Case, work: &Path) -> Result<(), Strin
         setup(work, &step).map_err(|e| format!("setup {step:?}: {e}"))?;
     }
     let mut args: Vec<String> = case.args.iter().map(|a| w.expand(a)).collect();
-    if case.digest && w.has_digest_flag {
+    if case.digest {
         args.push("--digest".into());
         args.push(w.vars["DIGEST"].clone());
     }
