@@ -621,18 +621,23 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         let vault = format!("https://contoso-vault{v}.vault.azure.net");
         let k = byok_testkit::testkek::TestKek::generate(2048, &vault, "Contoso-KEK").unwrap();
         fs::write(dir.join(format!("keks/real-{v}.json")), k.key_bundle_json()).unwrap();
-        real_keys.push(
-            json!({"vault": vault, "name": format!("Contoso-Real-{v}-Key001"),
-            "size": 2048, "kek": format!("keks/real-{v}.json"),
-            "kek_sha256": hex::encode(k.kek().unwrap().sha256())}),
-        );
+        real_keys.push((vault, v, hex::encode(k.kek().unwrap().sha256())));
     }
-    let real = |serial: &str| {
-        json!({"ceremony": "contoso-real", "token": TOKEN, "token_serial": serial,
+    // The plan; `n` numbers its key names (byok never reuses a label on a token).
+    let real_n = |serial: &str, n: u32| {
+        let keys: Vec<Value> = real_keys
+            .iter()
+            .map(|(vault, v, fp)| {
+                json!({"vault": vault, "name": format!("Contoso-Real-{v}-Key00{n}"),
+                       "size": 2048, "kek": format!("keks/real-{v}.json"), "kek_sha256": fp})
+            })
+            .collect();
+        json!({"ceremony": format!("contoso-real-{n}"), "token": TOKEN, "token_serial": serial,
                "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
                             {"name": "Bob Example", "role": "crypto officer"}],
-               "policies": [{"name": "USA_mailboxes", "service": "exchange", "keys": real_keys}]})
+               "policies": [{"name": "USA_mailboxes", "service": "exchange", "keys": keys}]})
     };
+    let real = |serial: &str| real_n(serial, 1);
     fs::write(dir.join("real.json"), real(&other_serial).to_string()).unwrap();
     let c = ok(&r.byok(&["ceremony", "check", "real.json"]));
     assert!(
@@ -669,6 +674,36 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         script.contains(&format!("serial {} (pinned", hsm.serial)),
         "{script}"
     );
+    // A ceremony (not a rehearsal) on the pinned token; its import under a plan that pins
+    // another serial is refused from the transcript alone, before any vault is reached
+    // (these vault names are real Key Vault hosts: nothing may be sent to them).
+    let real_run = [
+        "ceremony",
+        "run",
+        "real.json",
+        "--out",
+        "real",
+        "--non-interactive",
+    ];
+    fs::write(dir.join("real.json"), real_n(&hsm.serial, 2).to_string()).unwrap();
+    ok(&r.tok.cmd_for_real(&real_run).output().unwrap());
+    let real_digest = r.digest("real");
+    fs::write(dir.join("real.json"), real_n(&other_serial, 2).to_string()).unwrap();
+    let o = r
+        .tok
+        .cmd_for_real(&[
+            "ceremony",
+            "import",
+            "real.json",
+            "--packages",
+            "real",
+            "--digest",
+            &real_digest,
+        ])
+        .output()
+        .unwrap();
+    fails(&o, &[&hsm.serial, "token_serial", &other_serial]);
+    assert!(!dir.join("real/import-transcript.jsonl").exists());
 
     // The digest must come from the officers: no --digest and no terminal is refused; a
     // mistyped word is named.
@@ -678,31 +713,36 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
     );
     // At a terminal (a pty from script(1)) the import asks for it, and checks what was
     // typed the same way.
-    let inner = r.cmd(&["ceremony", "import", "plan.json", "--packages", "swapped"]);
-    let mut c = std::process::Command::new("script");
-    c.arg("-qec")
-        .arg(format!(
-            "'{}' ceremony import plan.json --packages swapped",
-            byok_testkit::bin("byok").display()
-        ))
-        .arg("/dev/null")
-        .env_clear()
-        .current_dir(inner.get_current_dir().unwrap())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in inner.get_envs() {
-        if let Some(v) = v {
-            c.env(k, v);
+    let at_terminal = |packages: &str, typed: &[&str]| {
+        let inner = r.cmd(&["ceremony", "import", "plan.json", "--packages", packages]);
+        let mut c = std::process::Command::new("script");
+        c.arg("-qec")
+            .arg(format!(
+                "'{}' ceremony import plan.json --packages {packages}",
+                byok_testkit::bin("byok").display()
+            ))
+            .arg("/dev/null")
+            .env_clear()
+            .current_dir(inner.get_current_dir().unwrap())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in inner.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
         }
-    }
-    let mut child = c.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{digest}").unwrap();
-    }
-    let o = child.wait_with_output().unwrap();
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            for line in typed {
+                writeln!(stdin, "{line}").unwrap();
+            }
+        }
+        child.wait_with_output().unwrap()
+    };
+    let o = at_terminal("swapped", &[&digest]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(
@@ -712,6 +752,22 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         "{text}"
     );
     nothing_sent();
+    // The right digest shows the custody block, and at a terminal the import goes on only
+    // when the operator confirms it matches the paper record.
+    let o = at_terminal("ceremony", &[&digest, "no"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("serial {}", hsm.serial))
+            && text.contains("Type yes to import")
+            && text.contains("error: the import stopped before anything was sent"),
+        "{text}"
+    );
+    nothing_sent();
+    assert!(
+        !dir.join("ceremony/import-transcript.jsonl").exists(),
+        "an unconfirmed import leaves no transcript"
+    );
     let words = genuine["digest_words"].as_str().unwrap().to_string();
     let first = words.split(' ').next().unwrap().to_string();
     let typo = words.replacen(&first, &format!("{first}x"), 1);

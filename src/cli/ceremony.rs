@@ -235,8 +235,12 @@ mod import {
         };
         let checked = import::check(&opts)?;
         warn_all(&checked.custody.warnings);
-        // Before anything is sent: what the officers compare with their paper record.
+        // Before anything is sent: what the officers compare with their paper record, and
+        // at a terminal their word that it matches.
         eprint!("{}", Custody(&checked.custody, checked.keys));
+        if std::io::stdin().is_terminal() {
+            confirm_custody(&Terminal::default())?;
+        }
         let r = import::import(&opts, checked)?;
         emit(a.json, &Imported(r))
     }
@@ -255,6 +259,22 @@ mod import {
             "digest: ",
         )?;
         transcript::parse_digest(&answer)
+    }
+
+    /// At a terminal, the operator's word that the custody block matches the officers'
+    /// signed record; anything but "yes" stops the import with nothing sent. (Without a
+    /// terminal, --digest is the check: a script cannot compare with paper.)
+    fn confirm_custody(console: &dyn Console) -> Result<()> {
+        let answer = console.ask(
+            "Compare the digest, HSM serial and signer above with the officers' signed record.",
+            "Do they match? Type yes to import: ",
+        )?;
+        if !answer.eq_ignore_ascii_case("yes") {
+            bail!(
+                "the import stopped before anything was sent: the custody record was not confirmed (answer yes only when the digest, HSM serial and signer match the officers' signed record)"
+            );
+        }
+        Ok(())
     }
 
     /// The offline ceremony as the import found it, printed before anything is sent.

@@ -204,7 +204,11 @@ fn backup_copy_goes_to_blob_storage_too() {
         .block_on(byok_azure::blob::get_blob(
             &http,
             &az.token,
-            &az.container_url,
+            &byok_azure::blob::ContainerUrl::parse(
+                &az.container_url,
+                byok_core::keyid::Mode::Rehearsal,
+            )
+            .unwrap(),
             file,
         ))
         .unwrap();

@@ -84,11 +84,10 @@ fn base_headers(token: &str) -> Result<HeaderMap> {
 pub async fn put_new_blob(
     http: &reqwest::Client,
     token: &str,
-    container_url: &str,
+    container: &ContainerUrl,
     blob_name: &str,
     bytes: &[u8],
 ) -> Result<BlobReceipt> {
-    let container = ContainerUrl::parse(container_url)?;
     let url = container.blob_url(blob_name)?;
     let md5 = md5_base64(bytes);
     let sha256 = sha256_hex(bytes);
@@ -109,10 +108,10 @@ pub async fn put_new_blob(
         .body(bytes.to_vec())
         .send()
         .await
-        .map_err(|e| transport_error(e, &container))?;
+        .map_err(|e| transport_error(e, container))?;
     let status = resp.status();
     if !status.is_success() {
-        let e = ServiceError::read(resp, &container).await;
+        let e = ServiceError::read(resp, container).await;
         return Err(match (status, e.code.as_str()) {
             (StatusCode::CONFLICT, _) | (StatusCode::PRECONDITION_FAILED, _) => err!(
                 Exists,
@@ -125,7 +124,7 @@ pub async fn put_new_blob(
                 "Blob Storage received different bytes than were sent for {blob_name} (MD5 \
                  mismatch) and stored nothing: try again"
             ),
-            _ => e.into_error(status, &container, Some(blob_name)),
+            _ => e.into_error(status, container, Some(blob_name)),
         });
     }
     let etag = header_str(resp.headers(), "etag").unwrap_or_default();
@@ -151,28 +150,27 @@ pub async fn put_new_blob(
 pub async fn get_blob(
     http: &reqwest::Client,
     token: &str,
-    container_url: &str,
+    container: &ContainerUrl,
     blob_name: &str,
 ) -> Result<Vec<u8>> {
-    let container = ContainerUrl::parse(container_url)?;
     let url = container.blob_url(blob_name)?;
     let resp = http
         .get(url)
         .headers(base_headers(token)?)
         .send()
         .await
-        .map_err(|e| transport_error(e, &container))?;
+        .map_err(|e| transport_error(e, container))?;
     let status = resp.status();
     if !status.is_success() {
-        return Err(ServiceError::read(resp, &container).await.into_error(
+        return Err(ServiceError::read(resp, container).await.into_error(
             status,
-            &container,
+            container,
             Some(blob_name),
         ));
     }
     let md5 = header_str(resp.headers(), "content-md5");
     let sha256 = header_str(resp.headers(), "x-ms-meta-sha256");
-    let body = read_capped(resp, crate::backup::BACKUP_LIMIT, &container).await?;
+    let body = read_capped(resp, crate::backup::BACKUP_LIMIT, container).await?;
     if let Some(want) = md5 {
         if md5_base64(&body) != want {
             bail!(
@@ -305,7 +303,11 @@ mod tests {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .unwrap();
-        let c = "http://127.0.0.1:9/devstoreaccount1/backups";
+        let c = &ContainerUrl::parse(
+            "http://127.0.0.1:9/devstoreaccount1/backups",
+            byok_core::keyid::Mode::Rehearsal,
+        )
+        .unwrap();
         let e = rt
             .block_on(put_new_blob(&http, "SECRET-token", c, "k.backup", b"x"))
             .unwrap_err();

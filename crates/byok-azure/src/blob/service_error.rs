@@ -152,7 +152,11 @@ mod tests {
     const EXPIRED: &str = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.\nRequestId:6b1c0a5e-0001\nTime:2026-01-01T00:00:00.0000000Z</Message><AuthenticationErrorDetail>Lifetime validation failed. The token is expired.</AuthenticationErrorDetail></Error>";
 
     fn container() -> ContainerUrl {
-        ContainerUrl::parse("https://acct.blob.core.windows.net/backups").unwrap()
+        ContainerUrl::parse(
+            "https://acct.blob.core.windows.net/backups",
+            byok_core::keyid::Mode::Ceremony,
+        )
+        .unwrap()
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //!
 //! A container URL is `https://ACCOUNT.blob.core.windows.net/CONTAINER` (or the
 //! sovereign clouds' `.blob.core.usgovcloudapi.net`, `.blob.core.chinacloudapi.cn`), or
-//! for a local emulator on this machine (a loopback address or `localhost`) the
-//! path-style `http(s)://127.0.0.1:PORT/ACCOUNT/CONTAINER`. No other host: the copy sends
+//! in a rehearsal only, for a local emulator on this machine (a loopback address or
+//! `localhost`) the path-style `http(s)://127.0.0.1:PORT/ACCOUNT/CONTAINER`: a real
+//! backup's token for Blob Storage never goes to whatever listens on this machine, nor
+//! over plain http. No other host: the copy sends
 //! a bearer token, which must reach Blob Storage only. It never carries a query string: a
 //! SAS token in a URL would be a secret on the command line. Nor a user name, password or
 //! fragment.
 
+use byok_core::keyid::Mode;
 use byok_core::{bail, err, Result};
 use reqwest::Url;
 use std::net::IpAddr;
@@ -23,7 +26,8 @@ pub struct ContainerUrl {
 
 impl ContainerUrl {
     /// Check a container URL as given on the command line; the error says what to fix.
-    pub fn parse(s: &str) -> Result<ContainerUrl> {
+    /// An emulator on this machine is accepted only in a rehearsal.
+    pub fn parse(s: &str, mode: Mode) -> Result<ContainerUrl> {
         let fix = "give it as https://ACCOUNT.blob.core.windows.net/CONTAINER";
         if s.contains('?') {
             bail!(
@@ -60,6 +64,13 @@ impl ContainerUrl {
                 BLOB_SUFFIXES[0],
                 BLOB_SUFFIXES[1],
                 BLOB_SUFFIXES[2]
+            );
+        }
+        if loopback && mode != Mode::Rehearsal {
+            bail!(
+                "the container URL's host {host} is this machine: only a rehearsal \
+                 (--rehearsal) copies backups to a local emulator, since the copy sends a \
+                 real token for Blob Storage; {fix}"
             );
         }
         match url.scheme() {
@@ -198,27 +209,52 @@ mod tests {
 
     #[test]
     fn container_urls() {
-        let c = ContainerUrl::parse("https://acct.blob.core.windows.net/backups/").unwrap();
+        let c = ContainerUrl::parse(
+            "https://acct.blob.core.windows.net/backups/",
+            Mode::Ceremony,
+        )
+        .unwrap();
         assert_eq!(c.container(), "backups");
         assert_eq!(c.as_str(), "https://acct.blob.core.windows.net/backups");
-        let c = ContainerUrl::parse(" https://acct.blob.core.windows.net//backups ").unwrap();
+        let c = ContainerUrl::parse(
+            " https://acct.blob.core.windows.net//backups ",
+            Mode::Ceremony,
+        )
+        .unwrap();
         assert_eq!(c.as_str(), "https://acct.blob.core.windows.net/backups");
-        let c = ContainerUrl::parse("http://127.0.0.1:10000/devstoreaccount1/backups").unwrap();
+        let c = ContainerUrl::parse(
+            "http://127.0.0.1:10000/devstoreaccount1/backups",
+            Mode::Rehearsal,
+        )
+        .unwrap();
         assert_eq!(c.container(), "backups");
         assert_eq!(
             c.as_str(),
             "http://127.0.0.1:10000/devstoreaccount1/backups"
         );
-        ContainerUrl::parse("http://[::1]:10000/devstoreaccount1/backups").unwrap();
-        ContainerUrl::parse("http://localhost:10000/devstoreaccount1/backups").unwrap();
-        ContainerUrl::parse("https://127.0.0.1:10000/devstoreaccount1/backups").unwrap();
+        ContainerUrl::parse(
+            "http://[::1]:10000/devstoreaccount1/backups",
+            Mode::Rehearsal,
+        )
+        .unwrap();
+        ContainerUrl::parse(
+            "http://localhost:10000/devstoreaccount1/backups",
+            Mode::Rehearsal,
+        )
+        .unwrap();
+        ContainerUrl::parse(
+            "https://127.0.0.1:10000/devstoreaccount1/backups",
+            Mode::Rehearsal,
+        )
+        .unwrap();
         // The sovereign clouds' endpoints.
         for host in [
             "acct.blob.core.usgovcloudapi.net",
             "acct.blob.core.chinacloudapi.cn",
             "ACCT123.Blob.Core.Windows.Net",
         ] {
-            let c = ContainerUrl::parse(&format!("https://{host}/backups")).unwrap();
+            let c =
+                ContainerUrl::parse(&format!("https://{host}/backups"), Mode::Ceremony).unwrap();
             assert_eq!(c.container(), "backups");
         }
     }
@@ -244,7 +280,7 @@ mod tests {
             "https://localhost.evil.com/devstoreaccount1/backups",
             "https://127.0.0.1.nip.io/devstoreaccount1/backups",
         ] {
-            let e = ContainerUrl::parse(bad).unwrap_err();
+            let e = ContainerUrl::parse(bad, Mode::Rehearsal).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::BadInput, "{bad}");
             assert!(
                 e.message().contains("is not a Blob Storage endpoint"),
@@ -254,9 +290,25 @@ mod tests {
     }
 
     #[test]
+    fn an_emulator_on_this_machine_only_in_a_rehearsal() {
+        for u in [
+            "http://127.0.0.1:10000/devstoreaccount1/backups",
+            "https://127.0.0.1:10000/devstoreaccount1/backups",
+            "https://[::1]:10000/devstoreaccount1/backups",
+            "https://localhost:10000/devstoreaccount1/backups",
+            "https://127.0.0.2/devstoreaccount1/backups",
+        ] {
+            ContainerUrl::parse(u, Mode::Rehearsal).unwrap();
+            let e = ContainerUrl::parse(u, Mode::Ceremony).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadInput, "{u}");
+            assert!(e.message().contains("only a rehearsal"), "{u}: {e}");
+        }
+    }
+
+    #[test]
     fn bad_container_urls_say_what_to_fix() {
         let refused = |u: &str, says: &str| {
-            let e = ContainerUrl::parse(u).unwrap_err();
+            let e = ContainerUrl::parse(u, Mode::Rehearsal).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::BadInput, "{u}");
             assert!(e.message().contains(says), "{u}: {e}");
         };
@@ -322,13 +374,18 @@ mod tests {
         refused("ftp://acct.blob.core.windows.net/backups", "scheme ftp");
         refused("not a url", "not a URL");
         // No message echoes a SAS signature.
-        let e = ContainerUrl::parse("https://a.blob.core.windows.net/c?sig=SECRET").unwrap_err();
+        let e = ContainerUrl::parse(
+            "https://a.blob.core.windows.net/c?sig=SECRET",
+            Mode::Ceremony,
+        )
+        .unwrap_err();
         assert!(!e.message().contains("SECRET"));
     }
 
     #[test]
     fn blob_urls() {
-        let c = ContainerUrl::parse("https://acct.blob.core.windows.net/backups").unwrap();
+        let c = ContainerUrl::parse("https://acct.blob.core.windows.net/backups", Mode::Ceremony)
+            .unwrap();
         assert_eq!(
             c.blob_url("k1/key 1#v?.backup").unwrap().as_str(),
             "https://acct.blob.core.windows.net/backups/k1/key%201%23v%3F.backup"

@@ -51,7 +51,7 @@ pub fn backup(v: &Vault, name: &str, out_dir: &Path) -> Result<BackupReport> {
 /// it, both settled before anything is backed up, so a refused URL or a missing storage
 /// token leaves nothing behind.
 pub struct BlobTarget {
-    container_url: String,
+    container: crate::blob::ContainerUrl,
     token: String,
 }
 
@@ -59,10 +59,10 @@ impl BlobTarget {
     /// Check `container_url` (a Blob Storage endpoint, or loopback for an emulator) and
     /// get the token for it: never the Key Vault token (see [`Vault::storage_token`]).
     pub fn prepare(v: &Vault, container_url: &str) -> Result<BlobTarget> {
-        let c = crate::blob::ContainerUrl::parse(container_url)?;
+        let c = crate::blob::ContainerUrl::parse(container_url, v.mode)?;
         let token = v.storage_token()?;
         Ok(BlobTarget {
-            container_url: c.as_str().to_string(),
+            container: c,
             token,
         })
     }
@@ -71,7 +71,7 @@ impl BlobTarget {
 /// Store a backup file also as a blob in the target container (the online copy), under
 /// the same name, never over an existing blob, and read it back to check it.
 pub fn copy_to_blob(v: &Vault, target: &BlobTarget, file: &Path) -> Result<String> {
-    let (container_url, token) = (target.container_url.as_str(), target.token.as_str());
+    let (container, token) = (&target.container, target.token.as_str());
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -79,27 +79,23 @@ pub fn copy_to_blob(v: &Vault, target: &BlobTarget, file: &Path) -> Result<Strin
     let bytes = byok_core::fsutil::read_limited(file, backup::BACKUP_LIMIT, "backup file")?;
     let (http, rt) = v.http();
     let put = rt.block_on(crate::blob::put_new_blob(
-        http,
-        token,
-        container_url,
-        &name,
-        &bytes,
+        http, token, container, &name, &bytes,
     ));
     let receipt = match put {
         Ok(r) => r,
         Err(e) => {
             // A retry after a lost answer finds its own blob: the same bytes count as done.
             let same = rt
-                .block_on(crate::blob::get_blob(http, token, container_url, &name))
+                .block_on(crate::blob::get_blob(http, token, container, &name))
                 .map(|b| b == bytes)
                 .unwrap_or(false);
             if !same {
                 return Err(e.context("the online copy was not stored (the local backup was)"));
             }
-            return Ok(format!("{}/{name}", container_url.trim_end_matches('/')));
+            return Ok(format!("{}/{name}", container.as_str()));
         }
     };
-    let back = rt.block_on(crate::blob::get_blob(http, token, container_url, &name))?;
+    let back = rt.block_on(crate::blob::get_blob(http, token, container, &name))?;
     if back != bytes {
         bail!(
             Integrity,
