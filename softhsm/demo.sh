@@ -89,7 +89,9 @@ step "byok transcript verify / render (the officers sign the digest on the print
 DIGEST=$("$bin/byok" transcript verify ceremony/transcript.jsonl --json | sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p')
 
 step "connected side: byok ceremony import plan.json --packages ceremony --digest <the signed digest>"
-"$bin/byok" ceremony import plan.json --packages ceremony --digest "$DIGEST"
+# At a terminal the import shows the custody block (digest, HSM serial, signer) and waits for
+# the operator's "yes"; the demo runs it without a terminal, where --digest is the check.
+"$bin/byok" ceremony import plan.json --packages ceremony --digest "$DIGEST" </dev/null
 
 step "byok backup verify ceremony/backups --restore-to <scratch vault>"
 "$bin/byok" --rehearsal backup verify ceremony/backups --restore-to "$SCRATCH"
