@@ -263,7 +263,7 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         out.contains("Set-DataEncryptionPolicy -Identity 'USA_mailboxes' -Refresh"),
         "{out}"
     );
-    assert!(out.contains("Register-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -PrimaryKeyVaultName '"), "{out}");
+    assert!(out.contains("Register-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -PrimaryKeyVaultUri '"), "{out}");
     assert!(
         out.contains("-KeyType Primary") && out.contains("-KeyType Secondary"),
         "{out}"

@@ -334,6 +334,13 @@ mod import {
             }
             for c in &r.commands {
                 writeln!(f, "\nOffice 365, policy {} ({}):", c.policy, c.service)?;
+                if !c.permissions.is_empty() {
+                    writeln!(f, "  vault permissions for the service, first:")?;
+                    for line in &c.permissions {
+                        writeln!(f, "    {line}")?;
+                    }
+                    writeln!(f, "  then the policy:")?;
+                }
                 for line in &c.setup {
                     writeln!(f, "  {line}")?;
                 }
@@ -397,6 +404,7 @@ mod import {
                 commands: vec![PolicyCommands {
                     policy: "exo".into(),
                     service: "Exchange".into(),
+                    permissions: vec!["Set-AzKeyVaultAccessPolicy".into()],
                     setup: vec!["New-DataEncryptionPolicy".into()],
                     after_key_roll: vec!["Set-DataEncryptionPolicy -Refresh".into()],
                 }],
@@ -410,6 +418,9 @@ mod import {
                  \x20 exo          https://v.vault.azure.net/keys/k1/1  (already in the vault; backup v-k1-1.keybackup)\n\
                  \n\
                  Office 365, policy exo (Exchange):\n\
+                 \x20 vault permissions for the service, first:\n\
+                 \x20   Set-AzKeyVaultAccessPolicy\n\
+                 \x20 then the policy:\n\
                  \x20 New-DataEncryptionPolicy\n\
                  \x20 after a future key roll:\n\
                  \x20   Set-DataEncryptionPolicy -Refresh\n\

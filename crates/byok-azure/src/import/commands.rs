@@ -1,20 +1,43 @@
-//! The Office 365 PowerShell commands that finish a policy's setup after the import, and
-//! those for a future key roll: Exchange Online data encryption policies
-//! (`New-DataEncryptionPolicy`) and SharePoint/OneDrive geo policies
-//! (`Register-SPODataEncryptionPolicy`).
+//! The commands that finish a policy's setup after the import, and those for a future key
+//! roll: the vault permissions the policy's Microsoft 365 service needs (a Key Vault
+//! access policy, or a Managed HSM role assignment scoped to the key), then the policy
+//! itself: Exchange Online data encryption policies (`New-DataEncryptionPolicy`),
+//! SharePoint/OneDrive geo policies (`Register-SPODataEncryptionPolicy`, in the key-URI
+//! form that serves Key Vault and Managed HSM alike) and the tenant's multi-workload
+//! policy (`New-M365DataAtRestEncryptionPolicy`).
 
 use super::ImportedKey;
 use byok_core::ceremony::plan::CheckedPlan;
+use byok_core::keyid::Service;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
-/// One policy's Office 365 commands.
+/// One policy's commands.
 #[derive(Debug, Serialize)]
 pub struct PolicyCommands {
     pub policy: String,
     pub service: String,
+    /// The vault permissions the service needs, before the policy is created (each
+    /// printed once, for the first policy that needs it).
+    pub permissions: Vec<String>,
     pub setup: Vec<String>,
     pub after_key_roll: Vec<String>,
 }
+
+/// The Entra ID application of a policy's Microsoft 365 service: the service principal
+/// that wraps and unwraps with the keys.
+pub fn service_app_id(service: &str) -> Option<&'static str> {
+    match service {
+        "exchange" => Some("00000002-0000-0ff1-ce00-000000000000"),
+        "sharepoint" => Some("00000003-0000-0ff1-ce00-000000000000"),
+        // M365DataAtRestEncryption, the multi-workload service.
+        "m365" => Some("c066d759-24ae-40e7-a56f-027002b5d3e4"),
+        _ => None,
+    }
+}
+
+/// The Managed HSM local RBAC role that lets a service wrap and unwrap with a key.
+const MHSM_ROLE: &str = "Managed HSM Crypto Service Encryption User";
 
 /// The vault name Office 365 cmdlets want: the first label of the vault's host.
 fn vault_name(url: &str) -> String {
@@ -44,58 +67,101 @@ fn quote(s: &str) -> String {
     out
 }
 
-/// The commands for every policy of `plan` whose two keys were imported (`keys`).
-pub(super) fn commands(plan: &CheckedPlan, keys: &[ImportedKey]) -> Vec<PolicyCommands> {
+/// The commands for every policy of `plan` whose two keys were imported (`keys`);
+/// `kind` says whether a vault URL is a Key Vault or a Managed HSM.
+pub(super) fn commands(
+    plan: &CheckedPlan,
+    keys: &[ImportedKey],
+    kind: &dyn Fn(&str) -> Service,
+) -> Vec<PolicyCommands> {
     let mut out = Vec::new();
+    let mut granted = BTreeSet::new();
     for p in &plan.plan.policies {
         let ks: Vec<&ImportedKey> = keys.iter().filter(|k| k.policy == p.name).collect();
         let [a, b] = ks.as_slice() else {
             continue;
         };
-        let (setup, mut roll) = if p.service == "exchange" {
-            let setup = vec![
-                format!(
-                    "New-DataEncryptionPolicy -Name {} -Description {} -AzureKeyIDs {}, {}",
-                    quote(&p.name),
-                    quote(p.description.as_deref().unwrap_or(&p.name)),
+        let mut permissions = Vec::new();
+        if let Some(app) = service_app_id(&p.service) {
+            for k in [a, b] {
+                let line = if kind(&k.vault) == Service::ManagedHsm {
+                    format!(
+                        "az keyvault role assignment create --hsm-name {} --role {} --assignee {} --scope {}",
+                        quote(&vault_name(&k.vault)),
+                        quote(MHSM_ROLE),
+                        quote(app),
+                        quote(&format!("/keys/{}", k.name))
+                    )
+                } else {
+                    format!(
+                        "Set-AzKeyVaultAccessPolicy -VaultName {} -PermissionsToKeys wrapKey,unwrapKey,get -ServicePrincipalName {}",
+                        quote(&vault_name(&k.vault)),
+                        quote(app)
+                    )
+                };
+                if granted.insert(line.clone()) {
+                    permissions.push(line);
+                }
+            }
+        }
+        let description = quote(p.description.as_deref().unwrap_or(&p.name));
+        let (setup, mut roll) = match p.service.as_str() {
+            "exchange" => {
+                let setup = vec![
+                    format!(
+                        "New-DataEncryptionPolicy -Name {} -Description {description} -AzureKeyIDs {}, {}",
+                        quote(&p.name),
+                        quote(&a.kid),
+                        quote(&b.kid)
+                    ),
+                    format!(
+                        "Set-Mailbox -Identity <mailbox> -DataEncryptionPolicy {}",
+                        quote(&p.name)
+                    ),
+                ];
+                let roll = vec![format!(
+                    "Set-DataEncryptionPolicy -Identity {} -Refresh",
+                    quote(&p.name)
+                )];
+                (setup, roll)
+            }
+            "m365" => {
+                let setup = vec![
+                    format!(
+                        "New-M365DataAtRestEncryptionPolicy -Name {} -AzureKeyIDs {},{} -Description {description}",
+                        quote(&p.name),
+                        quote(&a.kid),
+                        quote(&b.kid)
+                    ),
+                    format!(
+                        "Set-M365DataAtRestEncryptionPolicyAssignment -DataEncryptionPolicy {}",
+                        quote(&p.name)
+                    ),
+                ];
+                let roll = vec![format!(
+                    "Set-M365DataAtRestEncryptionPolicy -Identity {} -Refresh",
+                    quote(&p.name)
+                )];
+                (setup, roll)
+            }
+            _ => {
+                let admin = quote(p.admin_url.as_deref().unwrap_or_default());
+                let setup = vec![format!(
+                    "Register-SPODataEncryptionPolicy -Identity {admin} -PrimaryKeyVaultUri {} -SecondaryKeyVaultUri {}",
                     quote(&a.kid),
                     quote(&b.kid)
-                ),
-                format!(
-                    "Set-Mailbox -Identity <mailbox> -DataEncryptionPolicy {}",
-                    quote(&p.name)
-                ),
-            ];
-            let roll = vec![format!(
-                "Set-DataEncryptionPolicy -Identity {} -Refresh",
-                quote(&p.name)
-            )];
-            (setup, roll)
-        } else {
-            let admin = quote(p.admin_url.as_deref().unwrap_or_default());
-            let setup = vec![format!(
-                "Register-SPODataEncryptionPolicy -Identity {admin} -PrimaryKeyVaultName {} -PrimaryKeyName {} -PrimaryKeyVersion {} -SecondaryKeyVaultName {} -SecondaryKeyName {} -SecondaryKeyVersion {}",
-                quote(&vault_name(&a.vault)),
-                quote(&a.name),
-                quote(&a.version),
-                quote(&vault_name(&b.vault)),
-                quote(&b.name),
-                quote(&b.version)
-            )];
-            let roll = vec![
-                format!(
-                    "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultName {} -KeyName {} -KeyVersion <new version> -KeyType Primary",
-                    quote(&vault_name(&a.vault)),
-                    quote(&a.name)
-                ),
-                "(wait until Get-SPODataEncryptionPolicy shows the roll done, then the secondary:)".to_string(),
-                format!(
-                    "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultName {} -KeyName {} -KeyVersion <new version> -KeyType Secondary",
-                    quote(&vault_name(&b.vault)),
-                    quote(&b.name)
-                ),
-            ];
-            (setup, roll)
+                )];
+                let roll = vec![
+                    format!(
+                        "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultUri <new key URI> -KeyType Primary"
+                    ),
+                    "(wait until Get-SPODataEncryptionPolicy no longer shows Rolling, then the secondary:)".to_string(),
+                    format!(
+                        "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultUri <new key URI> -KeyType Secondary"
+                    ),
+                ];
+                (setup, roll)
+            }
         };
         roll.insert(
             0,
@@ -104,6 +170,7 @@ pub(super) fn commands(plan: &CheckedPlan, keys: &[ImportedKey]) -> Vec<PolicyCo
         out.push(PolicyCommands {
             policy: p.name.clone(),
             service: p.service.clone(),
+            permissions,
             setup,
             after_key_roll: roll,
         });
@@ -129,6 +196,15 @@ mod tests {
             uploaded_now: true,
             verified: true,
             backup_file: String::new(),
+        }
+    }
+
+    /// Managed HSM for `*.managedhsm.azure.net`, else Key Vault.
+    fn kind(url: &str) -> Service {
+        if url.contains(".managedhsm.") {
+            Service::ManagedHsm
+        } else {
+            Service::KeyVault
         }
     }
 
@@ -171,7 +247,7 @@ mod tests {
                 V2,
             ),
         ];
-        let c = commands(&plan, &keys);
+        let c = commands(&plan, &keys, &kind);
         assert_eq!(c.len(), 1);
         assert_eq!(
             (c[0].policy.as_str(), c[0].service.as_str()),
@@ -215,20 +291,105 @@ mod tests {
                 V2,
             ),
         ];
-        let c = commands(&plan, &keys);
+        let c = commands(&plan, &keys, &kind);
+        assert_eq!(
+            c[0].permissions,
+            [
+                "Set-AzKeyVaultAccessPolicy -VaultName 'contoso-sp-a' -PermissionsToKeys wrapKey,unwrapKey,get -ServicePrincipalName '00000003-0000-0ff1-ce00-000000000000'",
+                "Set-AzKeyVaultAccessPolicy -VaultName 'contoso-sp-b' -PermissionsToKeys wrapKey,unwrapKey,get -ServicePrincipalName '00000003-0000-0ff1-ce00-000000000000'",
+            ]
+        );
         assert_eq!(
             c[0].setup,
-            [format!("Register-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -PrimaryKeyVaultName 'contoso-sp-a' -PrimaryKeyName 'SP-A' -PrimaryKeyVersion '{V1}' -SecondaryKeyVaultName 'contoso-sp-b' -SecondaryKeyName 'SP-B' -SecondaryKeyVersion '{V2}'")]
+            [format!("Register-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -PrimaryKeyVaultUri 'https://contoso-sp-a.vault.azure.net/keys/SP-A/{V1}' -SecondaryKeyVaultUri 'https://contoso-sp-b.vault.azure.net/keys/SP-B/{V2}'")]
         );
         assert_eq!(
             c[0].after_key_roll,
             [
                 "after `byok upload … --new-version` and `byok backup` of the rolled key:",
-                "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultName 'contoso-sp-a' -KeyName 'SP-A' -KeyVersion <new version> -KeyType Primary",
-                "(wait until Get-SPODataEncryptionPolicy shows the roll done, then the secondary:)",
-                "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultName 'contoso-sp-b' -KeyName 'SP-B' -KeyVersion <new version> -KeyType Secondary",
+                "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri <new key URI> -KeyType Primary",
+                "(wait until Get-SPODataEncryptionPolicy no longer shows Rolling, then the secondary:)",
+                "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri <new key URI> -KeyType Secondary",
             ]
         );
+    }
+
+    #[test]
+    fn multi_workload_commands_on_managed_hsms() {
+        let plan = plan_with(vec![policy(
+            "M365_DEP",
+            "m365",
+            Some("All workloads"),
+            None,
+        )]);
+        let keys = [
+            key(
+                "M365_DEP",
+                "https://contoso-m1.managedhsm.azure.net",
+                "M-A",
+                V1,
+            ),
+            key(
+                "M365_DEP",
+                "https://contoso-m2.managedhsm.azure.net",
+                "M-B",
+                V2,
+            ),
+        ];
+        let c = commands(&plan, &keys, &kind);
+        assert_eq!(
+            c[0].permissions,
+            [
+                "az keyvault role assignment create --hsm-name 'contoso-m1' --role 'Managed HSM Crypto Service Encryption User' --assignee 'c066d759-24ae-40e7-a56f-027002b5d3e4' --scope '/keys/M-A'",
+                "az keyvault role assignment create --hsm-name 'contoso-m2' --role 'Managed HSM Crypto Service Encryption User' --assignee 'c066d759-24ae-40e7-a56f-027002b5d3e4' --scope '/keys/M-B'",
+            ]
+        );
+        assert_eq!(
+            c[0].setup,
+            [
+                format!("New-M365DataAtRestEncryptionPolicy -Name 'M365_DEP' -AzureKeyIDs 'https://contoso-m1.managedhsm.azure.net/keys/M-A/{V1}','https://contoso-m2.managedhsm.azure.net/keys/M-B/{V2}' -Description 'All workloads'"),
+                "Set-M365DataAtRestEncryptionPolicyAssignment -DataEncryptionPolicy 'M365_DEP'".to_string(),
+            ]
+        );
+        assert_eq!(
+            c[0].after_key_roll,
+            [
+                "after `byok upload … --new-version` and `byok backup` of the rolled key:",
+                "Set-M365DataAtRestEncryptionPolicy -Identity 'M365_DEP' -Refresh",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_vault_shared_by_two_policies_of_one_service_is_granted_once() {
+        let plan = plan_with(vec![
+            policy("P1", "exchange", None, None),
+            policy("P2", "exchange", None, None),
+            policy(
+                "G",
+                "sharepoint",
+                None,
+                Some("https://contoso-admin.sharepoint.com"),
+            ),
+        ]);
+        let (a, b) = (
+            "https://contoso-a1.vault.azure.net",
+            "https://contoso-b1.vault.azure.net",
+        );
+        let keys = [
+            key("P1", a, "K1", V1),
+            key("P1", b, "K2", V1),
+            key("P2", a, "K3", V1),
+            key("P2", b, "K4", V2),
+            key("G", a, "K5", V1),
+            key("G", b, "K6", V2),
+        ];
+        let c = commands(&plan, &keys, &kind);
+        assert_eq!(c[0].permissions.len(), 2);
+        assert!(c[1].permissions.is_empty(), "{:?}", c[1].permissions);
+        // SharePoint's service principal is another: it gets its own access policy.
+        assert_eq!(c[2].permissions.len(), 2);
+        assert!(c[2].permissions[0].ends_with("'00000003-0000-0ff1-ce00-000000000000'"));
     }
 
     #[test]
@@ -242,7 +403,7 @@ mod tests {
             key("P2", "https://contoso-a1.vault.azure.net", "B", V1),
             key("P2", "https://contoso-b1.vault.azure.net", "C", V2),
         ];
-        let c = commands(&plan, &keys);
+        let c = commands(&plan, &keys, &kind);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].policy, "P2");
         // Without a description the name stands in.
@@ -313,7 +474,7 @@ mod tests {
     /// Bare text byok itself writes: cmdlet and parameter names, the comma between
     /// key ids, and the placeholders the operator fills in.
     fn benign(bare: &str) -> bool {
-        [",", "<mailbox>", "<new", "version>"].contains(&bare)
+        [",", "<mailbox>", "<new", "URI>", "wrapKey,unwrapKey,get"].contains(&bare)
             || (!bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphabetic() || c == '-'))
     }
 
@@ -343,13 +504,15 @@ mod tests {
             hostile_key("Geo'\u{2019}", "https://c'.vault.azure.net", "C'\u{2019}"),
             hostile_key("Geo'\u{2019}", "https://d.vault.azure.net", "D"),
         ];
-        let c = commands(&plan, &keys);
+        let c = commands(&plan, &keys, &kind);
         assert_eq!(c.len(), 2);
         let mut quoted = Vec::new();
-        for line in c
-            .iter()
-            .flat_map(|p| p.setup.iter().chain(&p.after_key_roll))
-        {
+        for line in c.iter().flat_map(|p| {
+            p.permissions
+                .iter()
+                .chain(&p.setup)
+                .chain(&p.after_key_roll)
+        }) {
             if line.starts_with('(') || line.starts_with("after ") {
                 continue; // prose, not a command
             }
@@ -367,9 +530,8 @@ mod tests {
             admin,
             keys[0].kid.as_str(),
             keys[1].kid.as_str(),
-            keys[2].name.as_str(),
-            keys[2].version.as_str(),
-            keys[3].name.as_str(),
+            keys[2].kid.as_str(),
+            keys[3].kid.as_str(),
         ] {
             assert!(
                 quoted.iter().any(|q| q == want),

@@ -29,6 +29,7 @@ use crate::pipeline;
 use crate::vault::{check_vault_url, Connection, Vault};
 use byok_core::ceremony::manifest::TRANSCRIPT;
 use byok_core::ceremony::plan::CheckedPlan;
+use byok_core::keyid::Service;
 use byok_core::transcript::{self, Custody, Record, StepName, Writer};
 use byok_core::util::sha256_hex;
 use byok_core::{bail, err, ErrorKind, Result};
@@ -408,7 +409,13 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             backup_file: entry.file,
         });
     }
-    let commands = commands::commands(plan, &keys);
+    // Which permission command a vault needs. A rehearsal's simulator does not say
+    // which kind it plays yet, so it gets the Key Vault form.
+    let kind = |url: &str| match vaults.get(url).map(Vault::service) {
+        Some(Service::ManagedHsm) => Service::ManagedHsm,
+        _ => Service::KeyVault,
+    };
+    let commands = commands::commands(plan, &keys, &kind);
     let mut close = Record::new(StepName::Close, "byok")
         .detail(
             "unsigned",
@@ -419,7 +426,7 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             "office365_commands",
             commands
                 .iter()
-                .flat_map(|c| c.setup.clone())
+                .flat_map(|c| c.permissions.iter().chain(&c.setup).cloned())
                 .collect::<Vec<_>>(),
         );
     for k in &keys {

@@ -66,7 +66,8 @@ pub struct Officer {
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub name: String,
-    /// `exchange` or `sharepoint`.
+    /// `exchange`, `sharepoint` or `m365` (the multi-workload DEP: Teams, Purview and
+    /// other Microsoft 365 workloads; one per tenant).
     pub service: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

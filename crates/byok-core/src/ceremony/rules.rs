@@ -154,6 +154,8 @@ pub(crate) fn apply(
     let mut keks: BTreeMap<PathBuf, Option<Kek>> = BTreeMap::new();
     let mut out = Vec::new();
     let mut exchange = 0;
+    // The multi-workload policies (service m365): a tenant has one.
+    let mut m365: Vec<String> = Vec::new();
     let mut load_errors: Vec<(String, Error)> = Vec::new();
     for p in &plan.policies {
         let pplace = format!("policy {:?}", p.name);
@@ -184,13 +186,24 @@ pub(crate) fn apply(
             );
         }
         match p.service.as_str() {
-            "exchange" => {
-                exchange += 1;
+            "exchange" | "m365" => {
+                if p.service == "exchange" {
+                    exchange += 1;
+                } else {
+                    m365.push(p.name.clone());
+                }
                 if p.admin_url.is_some() {
                     add(
                         "admin-url",
                         pplace.clone(),
-                        "admin_url is for sharepoint policies; an Exchange DEP has none".into(),
+                        format!(
+                            "admin_url is for sharepoint policies; {} has none",
+                            if p.service == "exchange" {
+                                "an Exchange DEP"
+                            } else {
+                                "a multi-workload DEP"
+                            }
+                        ),
                     );
                 }
             }
@@ -214,7 +227,7 @@ pub(crate) fn apply(
             other => add(
                 "service",
                 pplace.clone(),
-                format!("service {other:?} is not one of exchange, sharepoint"),
+                format!("service {other:?} is not one of exchange, sharepoint, m365 (the multi-workload DEP)"),
             ),
         }
         if p.keys.len() != 2 {
@@ -392,6 +405,20 @@ pub(crate) fn apply(
     }
     for (place, e) in load_errors {
         add("kek-file", place, e.message().to_string());
+    }
+    if m365.len() > 1 {
+        add(
+            "one-multi-workload-dep",
+            format!("policies {}", m365.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")),
+            format!(
+                "the plan has {} multi-workload (m365) policies; a tenant has exactly one multi-workload DEP: keep one",
+                m365.len()
+            ),
+        );
+    } else if let Some(name) = m365.first() {
+        warnings.push(format!(
+            "policy {name:?}: a tenant has one multi-workload DEP; check none exists yet (Get-M365DataAtRestEncryptionPolicy), or roll its keys instead"
+        ));
     }
     if exchange > EXCHANGE_MAX_DEPS {
         warnings.push(format!(

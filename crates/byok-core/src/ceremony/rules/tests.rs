@@ -163,6 +163,29 @@ fn every_rule_is_checked() {
             }),
         ),
         (
+            "one-multi-workload-dep",
+            &[
+                "policies \"USA_mailboxes\", \"NA_geo\"",
+                "exactly one multi-workload DEP",
+            ],
+            Box::new(|p| {
+                p["policies"][0]["service"] = json!("m365");
+                p["policies"][1]["service"] = json!("m365");
+                p["policies"][1]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("admin_url");
+            }),
+        ),
+        (
+            "admin-url",
+            &["policy \"USA_mailboxes\"", "a multi-workload DEP has none"],
+            Box::new(|p| {
+                p["policies"][0]["service"] = json!("m365");
+                p["policies"][0]["admin_url"] = json!("https://contoso-admin.sharepoint.com");
+            }),
+        ),
+        (
             "service",
             &["policy \"USA_mailboxes\"", "teams"],
             Box::new(|p| p["policies"][0]["service"] = json!("teams")),
@@ -326,6 +349,23 @@ fn a_sound_plan_passes_with_its_warnings() {
         .warnings
         .iter()
         .any(|w| w.contains("share no common prefix")));
+}
+
+#[test]
+fn one_multi_workload_policy_passes_with_its_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = testplan::value(4);
+    v["policies"][0]["service"] = json!("m365");
+    let (report, checked) = testplan::check(dir.path(), &v);
+    let plan = checked.expect("sound");
+    assert_eq!(plan.keys.iter().filter(|k| k.service == "m365").count(), 2);
+    assert!(report
+        .warnings
+        .iter()
+        .any(|w| w.contains("one multi-workload DEP")
+            && w.contains("Get-M365DataAtRestEncryptionPolicy")));
+    // No Exchange policy is left: no Exchange warning.
+    assert!(!report.warnings.iter().any(|w| w.contains("50 DEPs")));
 }
 
 #[test]
