@@ -45,10 +45,40 @@ fn hsm_info_reports_mechanisms_and_verdict() {
             .unwrap()
     };
     assert!(!present("CKM_RSA_AES_KEY_WRAP"));
+    assert!(!present("CKM_AES_KEY_WRAP_KWP"));
     assert!(present("CKM_AES_KEY_WRAP_PAD"));
     assert!(present("CKM_RSA_PKCS_OAEP"));
+    // Every mechanism by number, with the flags its use needs.
+    let m = |n: &str| mechs.iter().find(|m| m["name"] == n).unwrap().clone();
+    assert_eq!(m("CKM_RSA_AES_KEY_WRAP")["number"], "0x1054");
+    assert_eq!(m("CKM_AES_KEY_WRAP_KWP")["number"], "0x210b");
+    assert_eq!(m("CKM_AES_KEY_WRAP_PAD")["number"], "0x210a");
+    assert_eq!(m("CKM_AES_KEY_WRAP_PAD")["wrap"], true);
+    assert_eq!(m("CKM_RSA_PKCS_OAEP")["wrap"], true);
+    assert_eq!(m("CKM_AES_KEY_GEN")["generate"], true);
+    assert!(m("CKM_RSA_PKCS_OAEP")["max_key_size"].as_u64().unwrap() >= 4096);
+    // SoftHSM 2.6.1 takes the two-step wrap through 0x210A, and says why.
+    assert_eq!(
+        r["verdict_mechanism"],
+        "CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1)"
+    );
+    assert_eq!(
+        r["verdict_reason"],
+        "no CKM_RSA_AES_KEY_WRAP (0x1054); two-step wrap: CKM_AES_KEY_WRAP_PAD (0x210a), CKM_RSA_PKCS_OAEP (0x9) and CKM_AES_KEY_GEN (0x1080)"
+    );
     let text = ok(&tok.byok(&["hsm", "info"]));
-    assert!(text.contains("verdict:   composite"), "{text}");
+    assert!(
+        text.contains("verdict:   composite (CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CKM_AES_KEY_WRAP_PAD       0x210a  yes (wrap, unwrap"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reason:    no CKM_RSA_AES_KEY_WRAP (0x1054)"),
+        "{text}"
+    );
 }
 
 #[test]

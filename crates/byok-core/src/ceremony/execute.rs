@@ -216,7 +216,8 @@ impl<'a> Run<'a> {
             let rec = self.open_record()?;
             self.record(rec)?;
         }
-        let verdict = token.verdict()?;
+        let decision = token.decision()?;
+        let verdict = decision.verdict;
         let (module, library) = token.library();
         self.record(
             Record::new(StepName::Preflight, "byok")
@@ -225,6 +226,7 @@ impl<'a> Run<'a> {
                 .detail("library", library)
                 .detail("verdict", verdict)
                 .detail("mechanism", verdict.mechanism_text())
+                .detail("verdict_reason", &decision.reason)
                 .detail("softhsm", token.is_softhsm()),
         )?;
         self.record(

@@ -122,7 +122,7 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
     check_pinned_serial(plan, &hsm.identity(), console)?;
     check_same_token(&prior, &hsm.identity())?;
     if hsm.verdict()? == Verdict::Unsupported {
-        bail!(Hsm, "token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", hsm.identity().label);
+        bail!(Hsm, "token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", hsm.identity().label);
     }
     // Files in DIR, checked before anything changes.
     let temp_files = if opts.resume {

@@ -3,6 +3,7 @@
 //! can turn back into handles.
 
 use super::facts::{KeyFacts, PrivateKeyFacts};
+use super::mechanisms::Decision;
 use super::module::{ck, mechanism_name, rv_name, Hsm, TokenIdentity, Verdict};
 use super::{templates, wrapping, KeyPair, KeyRef, Token, WrappingKey};
 use crate::util::{bit_len, strip_zeros};
@@ -184,16 +185,14 @@ impl Token for HsmSession<'_> {
         self.hsm.is_softhsm()
     }
 
-    fn verdict(&self) -> Result<Verdict> {
-        self.hsm.verdict()
+    fn decision(&self) -> Result<Decision> {
+        self.hsm.decision()
     }
 
     fn can_sign(&self) -> Result<bool> {
-        Ok(self
-            .hsm
-            .mechanisms()?
-            .iter()
-            .any(|m| **m == cryptoki_sys::CKM_SHA256_RSA_PKCS))
+        Ok(self.hsm.mechanisms()?.iter().any(|m| {
+            m.number == cryptoki_sys::CKM_SHA256_RSA_PKCS && m.can(cryptoki_sys::CKF_SIGN)
+        }))
     }
 
     fn private_keys(&self, label: &str) -> Result<Vec<KeyRef>> {
@@ -342,14 +341,14 @@ impl Token for HsmSession<'_> {
         let target = self.handle(key)?;
         match kek {
             WrappingKey::Trusted(k) => {
-                wrapping::byok_wrap(&self.hsm.module, &self.s, verdict, self.handle(k)?, target)
+                wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, self.handle(k)?, target)
             }
             WrappingKey::Session { modulus, exponent } => {
                 let kek = self
                     .s
                     .create_object(&templates::session_kek(modulus, exponent))
                     .map_err(ck("loading the KEK into the HSM as a session key"))?;
-                let wrapped = wrapping::byok_wrap(&self.hsm.module, &self.s, verdict, kek, target);
+                let wrapped = wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, kek, target);
                 let destroyed = self.s.destroy_object(kek).map_err(|e| {
                     err!(
                         Hsm,
