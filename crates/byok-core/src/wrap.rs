@@ -203,7 +203,7 @@ pub fn wrap(
 }
 
 pub fn softhsm_warning() -> String {
-    "SOFTHSM_TEST_ONLY: SoftHSM is a software token for tests and rehearsals; keys made on it were never in an HSM".into()
+    "SOFTHSM_TEST_ONLY: this is a software token (SoftHSM or Kryoptic) for tests and rehearsals; keys made on it were never in an HSM".into()
 }
 
 /// The named defect of SoftHSM 2.6 that the self-test reports.

@@ -70,7 +70,7 @@ pub trait Token {
     fn identity(&self) -> TokenIdentity;
     /// The PKCS#11 library: its path, and its manufacturer, description and version.
     fn library(&self) -> (String, String);
-    /// SoftHSM (a software token for tests and rehearsals only).
+    /// A software token (SoftHSM or Kryoptic: for tests and rehearsals only).
     fn is_softhsm(&self) -> bool;
     /// How this token can make BYOK packages, and why.
     fn decision(&self) -> Result<Decision>;

@@ -199,9 +199,10 @@ impl Hsm {
         std::env::var_os("BYOK_FORCE_COMPOSITE").is_none_or(|v| v != "1")
     }
 
-    /// Is this SoftHSM 2.6 or older, whose AES-KWP wrap of private keys zero-pads the PKCS#8?
+    /// Is this a software token (SoftHSM or Kryoptic), for tests and rehearsals only?
     pub fn is_softhsm(&self) -> bool {
-        self.token.manufacturer_id().contains("SoftHSM")
+        let m = self.token.manufacturer_id();
+        m.contains("SoftHSM") || m.contains("Kryoptic")
     }
 
     /// Open a read-write session and log in as the user, once. Never retried.
