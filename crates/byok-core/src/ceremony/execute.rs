@@ -455,6 +455,7 @@ impl<'a> Run<'a> {
                 .detail("kek_sha256", &r.kek_sha256)
                 .detail("key_spki_sha256", &r.key_spki_sha256)
                 .detail("mechanism", r.mechanism)
+                .detail("trusted_kek", r.trusted_kek)
                 .detail("replaced_unrecorded_package_sha256", replaced),
         )?;
         Ok(format!("wrapped {name} under {}", r.kek_kid))
