@@ -45,15 +45,14 @@ const SHA1_OAEP_REFUSED: &str =
 /// Where the RSA-OAEP part fails: an HSM (or its policy, e.g. a FIPS mode) that refuses
 /// SHA-1 OAEP is named as such, since Azure's BYOK takes no other hash.
 fn oaep_error(step: &'static str) -> impl FnOnce(CkError) -> Error {
-    move |e| {
-        match e {
+    move |e| match e {
         CkError::Pkcs11(RvError::MechanismParamInvalid | RvError::ArgumentsBad, _) => err!(
             Hsm,
-            "{SHA1_OAEP_REFUSED} ({}) in {step}, which Azure BYOK requires for the AES key: this token, as configured, cannot make Azure BYOK packages",
-            rv_name(&e)
+            "{SHA1_OAEP_REFUSED} ({}) in {step}, which Azure BYOK requires for the AES key: {}",
+            rv_name(&e),
+            "this token, as configured, cannot make Azure BYOK packages"
         ),
         e => wrap_error(e),
-    }
     }
 }
 
