@@ -51,6 +51,11 @@ pub struct Plan {
     /// (and the run says so, in its warnings and its transcript). Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rehearsal: bool,
+    /// Dual control for every key (unless a key says otherwise): each is generated with
+    /// `CKA_WRAP_WITH_TRUSTED` and can be wrapped only under a KEK the Security Officer
+    /// stored as trusted (`byok kek trust`), with `CKM_RSA_AES_KEY_WRAP`. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wrap_with_trusted: bool,
 }
 
 /// A person taking part, with their role (e.g. "ceremony administrator", "crypto officer").
@@ -94,6 +99,9 @@ pub struct PlanKey {
     /// without one (`optional`, the default). A present attestation is always checked.
     #[serde(default)]
     pub kek_attestation: KekAttestation,
+    /// Dual control for this key (see [`Plan::wrap_with_trusted`]); the plan's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_with_trusted: Option<bool>,
 }
 
 /// `kek_attestation` of a plan key.
@@ -131,6 +139,9 @@ pub struct KeyPlan {
     pub kek: Kek,
     /// The KEK's attestation as checked (verified, or absent and not required).
     pub attestation: Option<crate::attestation::policy::KekAttestation>,
+    /// Whether the key is generated with `CKA_WRAP_WITH_TRUSTED` (the key's or the plan's
+    /// `wrap_with_trusted`).
+    pub wrap_with_trusted: bool,
 }
 
 /// A plan that broke no rule.
