@@ -25,6 +25,9 @@ shift
 case $secs in '' | *[!0-9]*) echo "error: SECONDS must be a whole number, not $secs" >&2; exit 2 ;; esac
 rss=${FUZZ_RSS_MB:-128}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
+# A panic is a crash: without this its backtrace is symbolised first, which can pass the
+# RSS limit and be reported as an OOM.
+export RUST_BACKTRACE=0
 jobs=${FUZZ_JOBS:-2}
 
 if [ $# -gt 0 ]; then
