@@ -200,10 +200,21 @@ pub fn check(
     mode: Mode,
 ) -> Result<(CheckReport, Option<CheckedPlan>)> {
     let bytes = crate::fsutil::read_limited(path, PLAN_LIMIT, "plan")?;
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    crate::json::check_unique_keys(&bytes)
+    check_bytes(&bytes, path, roots, mode)
+}
+
+/// [`check`] on a plan's bytes already read. `path` names the plan in messages, and the
+/// KEK paths in it are relative to its directory.
+pub fn check_bytes(
+    bytes: &[u8],
+    path: &Path,
+    roots: &crate::attestation::TrustRoots,
+    mode: Mode,
+) -> Result<(CheckReport, Option<CheckedPlan>)> {
+    let sha256: [u8; 32] = Sha256::digest(bytes).into();
+    crate::json::check_unique_keys(bytes)
         .map_err(|e| e.context(format!("plan {}", path.display())))?;
-    let plan: Plan = serde_json::from_slice(&bytes)
+    let plan: Plan = serde_json::from_slice(bytes)
         .map_err(|e| err!("plan {} is not a valid ceremony plan: {e}", path.display()))?;
     let mode = Mode::rehearsal_if(plan.rehearsal || mode.is_rehearsal());
     let base = match path.parent() {

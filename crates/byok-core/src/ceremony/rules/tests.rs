@@ -278,6 +278,17 @@ fn every_rule_is_checked() {
             &["relative"],
             Box::new(move |p| p["policies"][0]["keys"][0]["kek"] = json!(abs.clone())),
         ),
+        // A control character in the path would act on the terminal in every report.
+        (
+            "kek-path",
+            &["relative"],
+            Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/a\u{1b}[2J.json")),
+        ),
+        (
+            "kek-path",
+            &["relative"],
+            Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/\na.json")),
+        ),
         (
             "policies",
             &["no policy"],
