@@ -500,7 +500,7 @@ fn run_case(w: &World, name: &str, case: &Case, work: &Path) -> Result<(), Strin
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TMPDIR", &tmp)
         .env("RUST_BACKTRACE", "1")
-        .env("SOFTHSM2_CONF", &w.tok.t.conf)
+        .env(w.tok.t.kind.conf_var(), &w.tok.t.conf)
         .env("BYOK_PKCS11_MODULE", &w.tok.t.module)
         .env("BYOK_TOKEN", &w.tok.t.label)
         .env(

@@ -1,5 +1,5 @@
 //! A whole Customer Key rehearsal: KEKs made in two simulated vaults and fetched, a plan
-//! with two policies and four keys, the offline ceremony on a SoftHSM2 token killed part
+//! with two policies and four keys, the offline ceremony on a software token killed part
 //! way and resumed, then the connected import into the vaults, backups and a restore
 //! drill, and a rerun that finds everything done.
 
@@ -32,7 +32,12 @@ impl Rehearsal {
         let dir = tok.dir();
         let sub = dir.join("subscription.key");
         let sub = sub.to_str().unwrap().to_string();
-        let mut flags = vec!["--subscription-key", sub.as_str(), "--accept-padded-pkcs8"];
+        // The simulator is strict by default; only SoftHSM 2.6's zero-padded PKCS#8
+        // needs it lenient (the tokens that do not pad are imported strictly).
+        let mut flags = vec!["--subscription-key", sub.as_str()];
+        if tok.t.kind.pads_pkcs8() {
+            flags.push("--accept-padded-pkcs8");
+        }
         flags.extend_from_slice(extra);
         let a = SimProc::start(&dir.join("vault-a"), &flags);
         let b = SimProc::start(&dir.join("vault-b"), &flags);
@@ -118,10 +123,29 @@ impl Rehearsal {
                    "kek": if a { "keks/a.json" } else { "keks/b.json" }, "kek_sha256": fps[if a { 0 } else { 1 }],
                    "kek_attestation": kek_attestation})
         };
+        // Dual control where the token can give it (SoftHSM 2.7.0): the SO trusts both
+        // KEKs, and the plan asks for every key to be wrapped only under them.
+        let dual = self.tok.t.kind == byok_testkit::softhsm::TokenKind::SoftHsm270;
+        if dual {
+            let so_pin = self.tok.t.so_pin_file.to_str().unwrap().to_string();
+            for (file, fp) in [("keks/a.json", &fps[0]), ("keks/b.json", &fps[1])] {
+                ok(&self.byok(&[
+                    "kek",
+                    "trust",
+                    "--kek",
+                    file,
+                    "--sha256",
+                    fp,
+                    "--so-pin-file",
+                    &so_pin,
+                ]));
+            }
+        }
         let plan = json!({
             "ceremony": "contoso-rehearsal",
             "token": TOKEN,
             "rehearsal": true,
+            "wrap_with_trusted": dual,
             "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
                          {"name": "Bob Example", "role": "crypto officer"}],
             "policies": [
@@ -136,6 +160,33 @@ impl Rehearsal {
             serde_json::to_vec_pretty(&plan).unwrap(),
         )
         .unwrap();
+    }
+}
+
+/// Where the plan asks for dual control, the token's SO trusts the plan's two KEKs (as a
+/// second token's owner would, to run the same plan).
+fn so_trusts_the_plans_keks(tok: &Token) {
+    let plan: Value =
+        serde_json::from_slice(&fs::read(tok.dir().join("plan.json")).unwrap()).unwrap();
+    if plan["wrap_with_trusted"] != true {
+        return;
+    }
+    let so_pin = tok.t.so_pin_file.to_str().unwrap().to_string();
+    for k in plan["policies"][0]["keys"].as_array().unwrap() {
+        let o = tok
+            .cmd(&[
+                "kek",
+                "trust",
+                "--kek",
+                k["kek"].as_str().unwrap(),
+                "--sha256",
+                k["kek_sha256"].as_str().unwrap(),
+                "--so-pin-file",
+                &so_pin,
+            ])
+            .output()
+            .unwrap();
+        ok(&o);
     }
 }
 
@@ -195,12 +246,27 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         "--plan",
         "plan.json",
     ]));
+    // On SoftHSM 2.7.0 the plan asked for dual control: every key was wrapped natively
+    // under the SO's trusted KEK, and the token also holds those two KEKs.
+    let kind = r.tok.t.kind;
+    let dual = kind == byok_testkit::softhsm::TokenKind::SoftHsm270;
+    let t = fs::read_to_string(r.tok.dir().join("ceremony/transcript.jsonl")).unwrap();
+    let wraps: Vec<Value> = t
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["step"] == "wrap")
+        .collect();
+    assert_eq!(wraps.len(), 4);
+    for w in &wraps {
+        assert_eq!(w["detail"]["trusted_kek"], dual, "{w}");
+        assert_eq!(w["detail"]["mechanism"], kind.mechanism(), "{w}");
+    }
     let mut labels = r.tok.labels();
     labels.dedup();
     assert_eq!(
         labels.len(),
-        5,
-        "four keys and the transcript signer, no duplicate: {labels:?}"
+        if dual { 7 } else { 5 },
+        "four keys and the transcript signer (and the trusted KEKs), no duplicate: {labels:?}"
     );
 
     // A package altered in transit is caught before anything is sent.
@@ -248,7 +314,7 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
     assert!(
         err.contains("the officers' digest matches")
             && err.contains(&format!("digest:  {digest}"))
-            && err.contains("SoftHSM")
+            && err.contains(r.tok.t.kind.manufacturer())
             && err.contains("signer:  SPKI SHA-256 ")
             && err.contains("keys:    4"),
         "{err}"
@@ -596,6 +662,7 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
     let other = Token::new(TOKEN);
     fs::copy(dir.join("plan.json"), other.dir().join("plan.json")).unwrap();
     copy_dir(&dir.join("keks"), &other.dir().join("keks"));
+    so_trusts_the_plans_keks(&other);
     ok(&other.byok(&run));
     copy_dir(&other.dir().join("ceremony"), &dir.join("swapped"));
     let swapped: Value = serde_json::from_str(&ok(&r.byok(&[

@@ -3,7 +3,6 @@
 use super::args::{HsmArgs, LoginArgs};
 use super::output::{emit, warn_all};
 use byok_core::hsm::InfoReport;
-use byok_core::hsm::Verdict;
 use byok_core::text::Printable as P;
 use byok_core::util::yes_no;
 use byok_core::wrap::{self, SelftestReport};
@@ -61,14 +60,6 @@ pub fn run(cmd: HsmCmd) -> Result<()> {
 #[serde(transparent)]
 pub struct Info(pub InfoReport);
 
-/// The verdict as its JSON form names it (`native`, `composite`, `unsupported`).
-fn verdict_name(v: Verdict) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 impl fmt::Display for Info {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.0;
@@ -93,18 +84,53 @@ impl fmt::Display for Info {
         )?;
         writeln!(f, "mechanisms:")?;
         for m in &r.mechanisms {
+            let mut what: Vec<&str> = Vec::new();
+            for (can, name) in [
+                (m.wrap, "wrap"),
+                (m.unwrap, "unwrap"),
+                (m.generate, "generate"),
+                (m.generate_key_pair, "generate key pair"),
+                (m.sign, "sign"),
+                (m.digest, "digest"),
+            ] {
+                if can == Some(true) {
+                    what.push(name);
+                }
+            }
             let sizes = match (m.min_key_size, m.max_key_size) {
-                (Some(a), Some(b)) => format!(" (key sizes {a}-{b})"),
+                (Some(0), Some(0)) => String::new(),
+                (Some(a), Some(b)) => format!("key sizes {a}-{b}"),
                 _ => String::new(),
             };
-            writeln!(f, "  {:<26} {}{sizes}", m.name, yes_no(Some(m.present)))?;
+            let detail = [what.join(", "), sizes]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+            writeln!(
+                f,
+                "  {:<26} {:<7} {}{}",
+                m.name,
+                m.number,
+                yes_no(Some(m.present)),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            )?;
         }
         writeln!(
             f,
             "verdict:   {} ({})",
-            verdict_name(r.verdict),
+            r.verdict.name(),
             r.verdict_mechanism
-        )
+        )?;
+        writeln!(f, "reason:    {}", r.verdict_reason)?;
+        for w in &r.warnings {
+            writeln!(f, "warning:   {w}")?;
+        }
+        Ok(())
     }
 }
 
@@ -132,8 +158,7 @@ impl fmt::Display for Selftest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_core::hsm::MechanismReport;
-    use byok_core::hsm::TokenIdentity;
+    use byok_core::hsm::{Kwp, MechanismReport, RawMechanism, TokenIdentity, Verdict};
 
     fn token() -> TokenIdentity {
         TokenIdentity {
@@ -157,23 +182,23 @@ mod tests {
             login_required: true,
             user_pin_locked: false,
             mechanisms: vec![
-                MechanismReport {
-                    name: "CKM_RSA_AES_KEY_WRAP".into(),
-                    present: false,
-                    min_key_size: None,
-                    max_key_size: None,
-                    wrap: None,
-                },
-                MechanismReport {
-                    name: "CKM_RSA_PKCS_OAEP".into(),
-                    present: true,
-                    min_key_size: Some(512),
-                    max_key_size: Some(16384),
-                    wrap: Some(true),
-                },
+                MechanismReport::of(0x1054, "CKM_RSA_AES_KEY_WRAP", &[]),
+                MechanismReport::of(
+                    0x9,
+                    "CKM_RSA_PKCS_OAEP",
+                    &[RawMechanism {
+                        number: 0x9,
+                        min_key_size: 512,
+                        max_key_size: 16384,
+                        // CKF_WRAP | CKF_UNWRAP | CKF_ENCRYPT
+                        flags: 0x60100,
+                    }],
+                ),
             ],
-            verdict: Verdict::Composite,
-            verdict_mechanism: Verdict::Composite.mechanism_text(),
+            verdict: Verdict::Composite(Kwp::Pad),
+            verdict_mechanism: Verdict::Composite(Kwp::Pad).mechanism_text(),
+            verdict_reason: "no CKM_RSA_AES_KEY_WRAP (0x1054); two-step wrap".into(),
+            warnings: vec!["a warning".into()],
         };
         assert_eq!(
             Info(r).to_string(),
@@ -181,15 +206,18 @@ mod tests {
              library:   SoftHSM Implementation of PKCS11 2.6\n\
              token:     \"byok-test\" SoftHSM project SoftHSM v2 serial 0123 firmware 2.6 hardware 2.6\n\
              mechanisms:\n\
-             \x20 CKM_RSA_AES_KEY_WRAP       no\n\
-             \x20 CKM_RSA_PKCS_OAEP          yes (key sizes 512-16384)\n\
-             verdict:   composite (CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1))\n"
+             \x20 CKM_RSA_AES_KEY_WRAP       0x1054  no\n\
+             \x20 CKM_RSA_PKCS_OAEP          0x9     yes (wrap, unwrap; key sizes 512-16384)\n\
+             verdict:   composite (CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1))\n\
+             reason:    no CKM_RSA_AES_KEY_WRAP (0x1054); two-step wrap\n\
+             warning:   a warning\n"
         );
     }
 
     #[test]
     fn verdict_names_are_the_json_names() {
-        assert_eq!(verdict_name(Verdict::Native), "native");
-        assert_eq!(verdict_name(Verdict::Unsupported), "unsupported");
+        assert_eq!(Verdict::Native.name(), "native");
+        assert_eq!(Verdict::Composite(Kwp::Kwp).name(), "composite");
+        assert_eq!(Verdict::Unsupported.name(), "unsupported");
     }
 }

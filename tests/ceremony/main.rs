@@ -13,3 +13,4 @@ mod resume;
 mod rig;
 mod run;
 mod transcript;
+mod trusted;

@@ -30,8 +30,24 @@ fn rehearsal_four_keys_two_policies_non_interactive() {
     assert_eq!(s.iter().filter(|x| *x == "kek-confirmed").count(), 2);
     assert!(t.contains("non-interactive: checked against the plan's pinned kek_sha256"));
     // Each record carries the token identity or none, the tool, a time in RFC 3339 UTC.
+    // The preflight and every package's record name the mechanism actually used, and
+    // the preflight why (SoftHSM 2.6.1: the two-step wrap through 0x210A; 2.7.0: the
+    // native wrap; Kryoptic: the two-step wrap through 0x210B).
+    let kind = tok.t.kind;
     for l in t.lines() {
         let r: Value = serde_json::from_str(l).unwrap();
+        if r["step"] == "wrap" || r["step"] == "preflight" {
+            assert_eq!(r["detail"]["mechanism"], kind.mechanism(), "{l}");
+        }
+        if r["step"] == "preflight" {
+            assert_eq!(r["detail"]["verdict"], kind.verdict(), "{l}");
+            let reason = r["detail"]["verdict_reason"].as_str().unwrap();
+            assert_eq!(
+                reason.starts_with("no CKM_RSA_AES_KEY_WRAP (0x1054)"),
+                kind.verdict() == "composite",
+                "{l}"
+            );
+        }
         assert_eq!(r["tool"]["name"], "byok");
         let time = r["time"].as_str().unwrap();
         assert!(time.len() == 20 && time.ends_with('Z'), "{time}");

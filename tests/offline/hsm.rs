@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use crate::rig::*;
+use byok_testkit::softhsm::TokenKind;
 use std::fs;
 
 #[test]
@@ -12,9 +13,18 @@ fn selftest_passes_names_softhsm_padding_and_leaves_no_objects() {
     let before = tok.labels();
     let o = tok.byok(&["hsm", "selftest", "--json"]);
     let r: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let kind = tok.t.kind;
     assert_eq!(r["passed"], true);
-    assert_eq!(r["verdict"], "composite");
+    assert_eq!(r["verdict"], kind.verdict());
+    assert_eq!(r["mechanism"], kind.mechanism());
     assert_eq!(r["token_objects_before"], r["token_objects_after"]);
+    assert_eq!(tok.labels(), before);
+    if !kind.pads_pkcs8() {
+        // SoftHSM 2.7.0 and Kryoptic wrap the exact PKCS#8: no padding, no warning.
+        assert_eq!(r["trailing_zero_bytes"], 0, "{r}");
+        assert!(!stderr(&o).contains("PADDING"), "{}", stderr(&o));
+        return;
+    }
     // SoftHSM 2.6 pads the PKCS#8 to a multiple of 8 and the self-test names it. A
     // round whose PKCS#8 is already a multiple of 8 cannot show it; the self-test then
     // tries another key, up to four.
@@ -33,22 +43,64 @@ fn selftest_passes_names_softhsm_padding_and_leaves_no_objects() {
 #[test]
 fn hsm_info_reports_mechanisms_and_verdict() {
     let tok = Token::new("info");
+    let kind = tok.t.kind;
     let o = tok.byok(&["hsm", "info", "--json"]);
     let r: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
-    assert_eq!(r["verdict"], "composite");
+    assert_eq!(r["verdict"], kind.verdict());
+    assert_eq!(r["verdict_mechanism"], kind.mechanism());
     assert_eq!(r["token"]["label"], "info");
-    assert!(r["token"]["firmware"].as_str().unwrap().starts_with("2."));
     let mechs = r["mechanisms"].as_array().unwrap();
-    let present = |n: &str| {
-        mechs.iter().find(|m| m["name"] == n).unwrap()["present"]
-            .as_bool()
-            .unwrap()
-    };
-    assert!(!present("CKM_RSA_AES_KEY_WRAP"));
-    assert!(present("CKM_AES_KEY_WRAP_PAD"));
-    assert!(present("CKM_RSA_PKCS_OAEP"));
+    let m = |n: &str| mechs.iter().find(|m| m["name"] == n).unwrap().clone();
+    let present = |n: &str| m(n)["present"].as_bool().unwrap();
+    // Every mechanism by number, with the flags its use needs.
+    assert_eq!(m("CKM_RSA_AES_KEY_WRAP")["number"], "0x1054");
+    assert_eq!(m("CKM_AES_KEY_WRAP_KWP")["number"], "0x210b");
+    assert_eq!(m("CKM_AES_KEY_WRAP_PAD")["number"], "0x210a");
+    assert_eq!(m("CKM_RSA_PKCS_OAEP")["wrap"], true);
+    assert_eq!(m("CKM_AES_KEY_GEN")["generate"], true);
+    assert!(m("CKM_RSA_PKCS_OAEP")["max_key_size"].as_u64().unwrap() >= 4096);
     let text = ok(&tok.byok(&["hsm", "info"]));
-    assert!(text.contains("verdict:   composite"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "verdict:   {} ({})",
+            kind.verdict(),
+            kind.mechanism()
+        )),
+        "{text}"
+    );
+    let two_step = "two-step wrap: ";
+    let (reason, listed): (String, &[(&str, bool)]) = match kind {
+        // SoftHSM 2.6.1: the two-step wrap through 0x210A.
+        TokenKind::SoftHsm261 => (
+            format!("no CKM_RSA_AES_KEY_WRAP (0x1054); {two_step}CKM_AES_KEY_WRAP_PAD (0x210a), CKM_RSA_PKCS_OAEP (0x9) and CKM_AES_KEY_GEN (0x1080)"),
+            &[("CKM_RSA_AES_KEY_WRAP", false), ("CKM_AES_KEY_WRAP_KWP", false), ("CKM_AES_KEY_WRAP_PAD", true)],
+        ),
+        // SoftHSM 2.7.0 lists 0x1054 for wrap and unwrap (cryptoki alone never sees it).
+        TokenKind::SoftHsm270 => (
+            "CKM_RSA_AES_KEY_WRAP (0x1054) can wrap".to_string(),
+            &[("CKM_RSA_AES_KEY_WRAP", true), ("CKM_AES_KEY_WRAP_KWP", false), ("CKM_AES_KEY_WRAP_PAD", true)],
+        ),
+        // Kryoptic: RFC 5649 only as 0x210B (once called unsupported).
+        TokenKind::Kryoptic => (
+            format!("no CKM_RSA_AES_KEY_WRAP (0x1054); {two_step}CKM_AES_KEY_WRAP_KWP (0x210b), CKM_RSA_PKCS_OAEP (0x9) and CKM_AES_KEY_GEN (0x1080)"),
+            &[("CKM_RSA_AES_KEY_WRAP", false), ("CKM_AES_KEY_WRAP_KWP", true), ("CKM_AES_KEY_WRAP_PAD", false)],
+        ),
+    };
+    assert_eq!(r["verdict_reason"], reason.as_str());
+    assert!(text.contains(&format!("reason:    {reason}")), "{text}");
+    for (name, yes) in listed {
+        assert_eq!(present(name), *yes, "{name} on {}", kind.name());
+        if *yes {
+            assert_eq!(m(name)["wrap"], true, "{name}");
+            assert_eq!(m(name)["unwrap"], true, "{name}");
+        }
+    }
+    if kind == TokenKind::SoftHsm261 {
+        assert!(
+            text.contains("CKM_AES_KEY_WRAP_PAD       0x210a  yes (wrap, unwrap"),
+            "{text}"
+        );
+    }
 }
 
 #[test]

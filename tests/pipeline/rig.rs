@@ -18,7 +18,11 @@ pub(crate) fn rig(vault_flags: &[&str]) -> Rig {
     let dir = tok.dir();
     let sub = dir.join("subscription.key");
     let sub = sub.to_str().unwrap();
-    let mut flags = vec!["--subscription-key", sub, "--accept-padded-pkcs8"];
+    // Strict unless the token zero-pads its PKCS#8 (SoftHSM 2.6).
+    let mut flags = vec!["--subscription-key", sub];
+    if tok.t.kind.pads_pkcs8() {
+        flags.push("--accept-padded-pkcs8");
+    }
     flags.extend_from_slice(vault_flags);
     let vault = SimProc::start(&dir.join("vault"), &flags);
     let scratch = SimProc::start(

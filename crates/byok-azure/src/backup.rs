@@ -312,7 +312,12 @@ pub fn read_manifest(dir: &Path) -> Result<Vec<ManifestEntry>> {
             e
         }
     })?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
+    parse_manifest(&bytes, &path)
+}
+
+/// [`read_manifest`] on the manifest's bytes already read (`path` names it in messages).
+pub fn parse_manifest(bytes: &[u8], path: &Path) -> Result<Vec<ManifestEntry>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
         err!(
             Integrity,
             "{} is not UTF-8 text; the manifest was altered",

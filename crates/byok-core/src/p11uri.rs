@@ -28,7 +28,8 @@ impl Pkcs11Uri {
 
     pub fn parse(s: &str) -> Result<Pkcs11Uri> {
         let Some(rest) = s.strip_prefix("pkcs11:") else {
-            bail!("{s:?} is not a PKCS#11 URI (it must start with pkcs11:)");
+            // Not echoed: it may hold a pin-value, which an error must never show.
+            bail!("this is not a PKCS#11 URI (it must start with pkcs11:)");
         };
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q)),

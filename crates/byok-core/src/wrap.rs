@@ -203,7 +203,7 @@ pub fn wrap(
 }
 
 pub fn softhsm_warning() -> String {
-    "SOFTHSM_TEST_ONLY: SoftHSM is a software token for tests and rehearsals; keys made on it were never in an HSM".into()
+    "SOFTHSM_TEST_ONLY: this is a software token (SoftHSM or Kryoptic) for tests and rehearsals; keys made on it were never in an HSM".into()
 }
 
 /// The named defect of SoftHSM 2.6 that the self-test reports.
@@ -231,7 +231,7 @@ pub struct SelftestReport {
 pub fn selftest(token: &dyn Token) -> Result<SelftestReport> {
     let verdict = token.verdict()?;
     if verdict == Verdict::Unsupported {
-        bail!("the token cannot make BYOK packages (no CKM_RSA_AES_KEY_WRAP, nor CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP): use an HSM that can");
+        bail!("the token cannot make BYOK packages (no CKM_RSA_AES_KEY_WRAP, nor an RFC 5649 wrap, CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD, with CKM_RSA_PKCS_OAEP; `byok hsm info` says why): use an HSM that can");
     }
     let before = token.token_objects()?;
     let kek_private = rsa::PrivateKey::new(&mut rand::rng(), 2048)
@@ -500,7 +500,10 @@ mod tests {
 
     #[test]
     fn the_generator_names_byok_the_hsm_and_the_mechanism() {
-        let g = generator(&FakeToken::default().identity(), Verdict::Composite);
+        let g = generator(
+            &FakeToken::default().identity(),
+            Verdict::Composite(crate::hsm::Kwp::Pad),
+        );
         assert!(
             g.starts_with(&format!(
                 "byok {}; HSM: Fake Fake HSM firmware 1.0; CKM_AES_KEY_WRAP_PAD",

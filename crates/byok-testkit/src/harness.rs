@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
-/// SoftHSM keeps one state per process and reads SOFTHSM2_CONF when initialized:
-/// in-process PKCS#11 use is serialized. The byok binary runs in its own process.
+/// SoftHSM (and Kryoptic) keep one state per process and read their configuration
+/// variable when initialized: in-process PKCS#11 use is serialized. The byok binary runs
+/// in its own process.
 static PKCS11_LOCK: Mutex<()> = Mutex::new(());
 
 pub struct Token {
@@ -22,11 +23,18 @@ pub struct Token {
 }
 
 impl Token {
+    /// A token of the kind `BYOK_TEST_TOKEN` names (SoftHSM 2.6.1 by default).
     pub fn new(label: &str) -> Token {
+        Token::of(crate::softhsm::TokenKind::from_env(), label)
+    }
+
+    /// A token of `kind`.
+    pub fn of(kind: crate::softhsm::TokenKind, label: &str) -> Token {
         let tmp = tempfile::tempdir().expect("temp dir");
         let t = {
             let _g = PKCS11_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            crate::softhsm::make_token(&tmp.path().join("hsm"), label).expect("make SoftHSM2 token")
+            crate::softhsm::make_token_of(kind, &tmp.path().join("hsm"), label)
+                .unwrap_or_else(|e| panic!("make a {} token: {e}", kind.name()))
         };
         Token { t, _tmp: tmp }
     }
@@ -65,7 +73,7 @@ impl Token {
         c.current_dir(self.dir())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("SOFTHSM2_CONF", &self.t.conf)
+            .env(self.t.kind.conf_var(), &self.t.conf)
             .env("BYOK_PKCS11_MODULE", &self.t.module)
             .env("BYOK_TOKEN", &self.t.label)
             .env(
@@ -78,7 +86,7 @@ impl Token {
     /// Run `f` with a logged-in session on this token, in this process.
     pub fn with_session<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
         let _g = PKCS11_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        std::env::set_var("SOFTHSM2_CONF", &self.t.conf);
+        std::env::set_var(self.t.kind.conf_var(), &self.t.conf);
         let ctx = Pkcs11::new(&self.t.module).unwrap();
         ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .unwrap();
@@ -102,7 +110,7 @@ impl Token {
             r
         };
         ctx.finalize().unwrap();
-        std::env::remove_var("SOFTHSM2_CONF");
+        std::env::remove_var(self.t.kind.conf_var());
         r
     }
 

@@ -1,10 +1,15 @@
-//! Throwaway SoftHSM2 tokens for tests, demos and rehearsals. Never for real keys.
+//! Throwaway software tokens for tests, demos and rehearsals. Never for real keys.
+//!
+//! Three kinds, because real HSMs differ exactly where these do ([`TokenKind`]):
+//! Debian's SoftHSM 2.6.1 (the default), SoftHSM 2.7.0 and Kryoptic, the last two built
+//! by `softhsm/setup.sh --tokens` into `.tokens/`.
 //!
 //! A token lives in a directory of its own (`DIR/softhsm2.conf` points SoftHSM at
-//! `DIR/tokens`), so a user's real token directory is never touched. Its PINs are drawn
-//! at random and written to `DIR/user.pin` and `DIR/so.pin` (mode 600); they never
-//! appear on a command line. The token is initialized through PKCS#11 (`C_InitToken`,
-//! `C_InitPIN`), since `softhsm2-util` takes PINs only in argv or from a terminal.
+//! `DIR/tokens`; `DIR/kryoptic.toml` points Kryoptic at a sqlite file there), so a user's
+//! real token directory is never touched. Its PINs are drawn at random and written to
+//! `DIR/user.pin` and `DIR/so.pin` (mode 600); they never appear on a command line. The
+//! token is initialized through PKCS#11 (`C_InitToken`, `C_InitPIN`), since
+//! `softhsm2-util` takes PINs only in argv or from a terminal.
 
 use byok_core::hsm::ck;
 use byok_core::{bail, err, Result};
@@ -16,9 +21,134 @@ use std::path::{Path, PathBuf};
 /// Debian's SoftHSM2 module.
 pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
+/// Which software token: they differ where real HSMs differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Debian's `softhsm2`: the two-step wrap through `CKM_AES_KEY_WRAP_PAD`, and a
+    /// PKCS#8 zero-padded to a multiple of 8 bytes.
+    SoftHsm261,
+    /// SoftHSM 2.7.0: native `CKM_RSA_AES_KEY_WRAP`, exact RFC 5649,
+    /// `CKA_WRAP_WITH_TRUSTED` enforced.
+    SoftHsm270,
+    /// Kryoptic (PKCS#11 3.x): `CKM_AES_KEY_WRAP_KWP` only, never `CKA_TRUSTED`.
+    Kryoptic,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 3] = [
+        TokenKind::SoftHsm261,
+        TokenKind::SoftHsm270,
+        TokenKind::Kryoptic,
+    ];
+
+    /// The name `BYOK_TEST_TOKEN` takes and test output shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::SoftHsm261 => "softhsm-2.6.1",
+            TokenKind::SoftHsm270 => "softhsm-2.7.0",
+            TokenKind::Kryoptic => "kryoptic",
+        }
+    }
+
+    /// The kind the tests run on: `$BYOK_TEST_TOKEN`, else SoftHSM 2.6.1.
+    pub fn from_env() -> TokenKind {
+        match std::env::var("BYOK_TEST_TOKEN").as_deref() {
+            Ok("softhsm-2.7.0") => TokenKind::SoftHsm270,
+            Ok("kryoptic") => TokenKind::Kryoptic,
+            Ok("softhsm-2.6.1") | Ok("") | Err(_) => TokenKind::SoftHsm261,
+            Ok(other) => {
+                panic!("BYOK_TEST_TOKEN={other}: use softhsm-2.6.1, softhsm-2.7.0 or kryoptic")
+            }
+        }
+    }
+
+    /// The variable that names the token's configuration file.
+    pub fn conf_var(self) -> &'static str {
+        match self {
+            TokenKind::Kryoptic => "KRYOPTIC_CONF",
+            _ => "SOFTHSM2_CONF",
+        }
+    }
+
+    /// The module: `$BYOK_SOFTHSM_MODULE` (2.6.1), `$BYOK_SOFTHSM27_MODULE`,
+    /// `$BYOK_KRYOPTIC_MODULE`, else where Debian or `softhsm/setup.sh --tokens` puts it.
+    pub fn module(self) -> PathBuf {
+        let (var, default) = match self {
+            TokenKind::SoftHsm261 => ("BYOK_SOFTHSM_MODULE", PathBuf::from(DEFAULT_MODULE)),
+            TokenKind::SoftHsm270 => (
+                "BYOK_SOFTHSM27_MODULE",
+                tokens_dir().join("softhsm-2.7.0/lib/softhsm/libsofthsm2.so"),
+            ),
+            TokenKind::Kryoptic => (
+                "BYOK_KRYOPTIC_MODULE",
+                tokens_dir().join("kryoptic/libkryoptic_pkcs11.so"),
+            ),
+        };
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or(default)
+    }
+
+    /// Whether this kind's module is there; if not, why (for the tests to say they skip).
+    pub fn missing(self) -> Option<String> {
+        let m = self.module();
+        if m.is_file() {
+            return None;
+        }
+        let why = match self {
+            TokenKind::SoftHsm261 => "apt-get install softhsm2".to_string(),
+            TokenKind::SoftHsm270 => {
+                std::fs::read_to_string(tokens_dir().join("softhsm-2.7.0.skipped"))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "run softhsm/setup.sh --tokens".into())
+            }
+            TokenKind::Kryoptic => "run softhsm/setup.sh --tokens".into(),
+        };
+        Some(format!("{} missing ({}): {why}", self.name(), m.display()))
+    }
+
+    /// What the token's manufacturer field says.
+    pub fn manufacturer(self) -> &'static str {
+        match self {
+            TokenKind::Kryoptic => "Kryoptic",
+            _ => "SoftHSM",
+        }
+    }
+
+    /// The verdict `byok hsm info` must give (`BYOK_FORCE_COMPOSITE` aside).
+    pub fn verdict(self) -> &'static str {
+        match self {
+            TokenKind::SoftHsm270 => "native",
+            _ => "composite",
+        }
+    }
+
+    /// The mechanism reports, packages and transcripts must name.
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            TokenKind::SoftHsm261 => "CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1)",
+            TokenKind::SoftHsm270 => "CKM_RSA_AES_KEY_WRAP",
+            TokenKind::Kryoptic => "CKM_AES_KEY_WRAP_KWP + CKM_RSA_PKCS_OAEP(SHA-1)",
+        }
+    }
+
+    /// SoftHSM 2.6's defect: the PKCS#8 zero-padded before AES-KWP.
+    pub fn pads_pkcs8(self) -> bool {
+        self == TokenKind::SoftHsm261
+    }
+}
+
+/// `.tokens/` in the checkout, where `softhsm/setup.sh --tokens` builds.
+fn tokens_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tokens")
+}
+
 #[derive(Debug, Clone)]
 pub struct TestToken {
+    pub kind: TokenKind,
     pub dir: PathBuf,
+    /// The configuration file, named by [`TokenKind::conf_var`].
     pub conf: PathBuf,
     pub module: PathBuf,
     pub label: String,
@@ -30,7 +160,8 @@ impl TestToken {
     /// Shell lines that point byok at this token.
     pub fn exports(&self) -> String {
         format!(
-            "export SOFTHSM2_CONF={}\nexport BYOK_PKCS11_MODULE={}\nexport BYOK_TOKEN={}\n",
+            "export {}={}\nexport BYOK_PKCS11_MODULE={}\nexport BYOK_TOKEN={}\n",
+            self.kind.conf_var(),
             self.conf.display(),
             self.module.display(),
             self.label
@@ -40,33 +171,45 @@ impl TestToken {
 
 /// The SoftHSM2 module: `$BYOK_SOFTHSM_MODULE`, else Debian's path.
 pub fn module_path() -> PathBuf {
-    std::env::var_os("BYOK_SOFTHSM_MODULE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))
+    TokenKind::SoftHsm261.module()
 }
 
-/// Make a token labelled `label` in `dir` (created if missing; must hold no token yet).
+/// Make a token of the kind `BYOK_TEST_TOKEN` names, labelled `label`, in `dir`
+/// (created if missing; must hold no token yet).
 ///
-/// Sets `SOFTHSM2_CONF` in this process while it works: call it from one thread at a
-/// time, before other threads use SoftHSM (tests hold a lock around it).
+/// Sets the token's configuration variable in this process while it works: call it from
+/// one thread at a time, before other threads use the module (tests hold a lock around it).
 pub fn make_token(dir: &Path, label: &str) -> Result<TestToken> {
-    let module = module_path();
-    if !module.is_file() {
-        bail!(
-            "SoftHSM2 is not installed ({} missing): apt-get install softhsm2",
-            module.display()
-        );
+    make_token_of(TokenKind::from_env(), dir, label)
+}
+
+/// [`make_token`] of a given kind.
+pub fn make_token_of(kind: TokenKind, dir: &Path, label: &str) -> Result<TestToken> {
+    let module = kind.module();
+    if let Some(why) = kind.missing() {
+        bail!("{why}");
     }
     std::fs::create_dir_all(dir.join("tokens"))
         .map_err(|e| err!("cannot create {}: {e}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .map_err(|e| err!("cannot resolve {}: {e}", dir.display()))?;
-    let conf = dir.join("softhsm2.conf");
-    let text = format!(
-        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-        dir.join("tokens").display()
-    );
+    let (conf, text) = match kind {
+        TokenKind::Kryoptic => (
+            dir.join("kryoptic.toml"),
+            format!(
+                "[[slots]]\nslot = 42\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n",
+                dir.join("tokens/token.sql").display()
+            ),
+        ),
+        _ => (
+            dir.join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                dir.join("tokens").display()
+            ),
+        ),
+    };
     byok_core::fsutil::write_new(&conf, text.as_bytes(), 0o644)?;
     let user_pin = random_pin();
     let so_pin = random_pin();
@@ -75,15 +218,17 @@ pub fn make_token(dir: &Path, label: &str) -> Result<TestToken> {
     byok_core::fsutil::write_new(&user_pin_file, user_pin.as_bytes(), 0o600)?;
     byok_core::fsutil::write_new(&so_pin_file, so_pin.as_bytes(), 0o600)?;
 
-    let previous = std::env::var_os("SOFTHSM2_CONF");
-    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let var = kind.conf_var();
+    let previous = std::env::var_os(var);
+    std::env::set_var(var, &conf);
     let result = init(&module, label, &so_pin, &user_pin);
     match previous {
-        Some(p) => std::env::set_var("SOFTHSM2_CONF", p),
-        None => std::env::remove_var("SOFTHSM2_CONF"),
+        Some(p) => std::env::set_var(var, p),
+        None => std::env::remove_var(var),
     }
     result?;
     Ok(TestToken {
+        kind,
         dir,
         conf,
         module,
@@ -96,7 +241,7 @@ pub fn make_token(dir: &Path, label: &str) -> Result<TestToken> {
 fn init(module: &Path, label: &str, so_pin: &str, user_pin: &str) -> Result<()> {
     let ctx = Pkcs11::new(module).map_err(|e| err!("cannot load {}: {e}", module.display()))?;
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(ck("initializing SoftHSM2"))?;
+        .map_err(ck("initializing the token's module"))?;
     let result = (|| {
         let slot = ctx
             .get_slots_with_token()
@@ -107,7 +252,7 @@ fn init(module: &Path, label: &str, so_pin: &str, user_pin: &str) -> Result<()> 
                     .map(|t| !t.token_initialized())
                     .unwrap_or(false)
             })
-            .ok_or_else(|| err!("SoftHSM2 offers no free slot"))?;
+            .ok_or_else(|| err!("the module offers no free slot"))?;
         let so = AuthPin::new(so_pin.into());
         ctx.init_token(slot, &so, label)
             .map_err(ck("C_InitToken"))?;

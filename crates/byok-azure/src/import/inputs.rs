@@ -173,6 +173,7 @@ pub(super) mod tests {
             kek: "kek.json".into(),
             kek_sha256: String::new(),
             kek_attestation: Default::default(),
+            wrap_with_trusted: None,
         };
         let policy = Policy {
             name: "USA_mailboxes".into(),
@@ -192,6 +193,7 @@ pub(super) mod tests {
                 kek_path: dir.join("kek.json"),
                 kek: kek.clone(),
                 attestation: None,
+                wrap_with_trusted: false,
             })
             .collect();
         CheckedPlan {
@@ -202,6 +204,7 @@ pub(super) mod tests {
                 officers: vec![],
                 policies: vec![policy],
                 rehearsal: false,
+                wrap_with_trusted: false,
                 token_serial: None,
             },
             sha256: [7; 32],

@@ -216,7 +216,8 @@ impl<'a> Run<'a> {
             let rec = self.open_record()?;
             self.record(rec)?;
         }
-        let verdict = token.verdict()?;
+        let decision = token.decision()?;
+        let verdict = decision.verdict;
         let (module, library) = token.library();
         self.record(
             Record::new(StepName::Preflight, "byok")
@@ -225,6 +226,7 @@ impl<'a> Run<'a> {
                 .detail("library", library)
                 .detail("verdict", verdict)
                 .detail("mechanism", verdict.mechanism_text())
+                .detail("verdict_reason", &decision.reason)
                 .detail("softhsm", token.is_softhsm()),
         )?;
         self.record(
@@ -453,6 +455,7 @@ impl<'a> Run<'a> {
                 .detail("kek_sha256", &r.kek_sha256)
                 .detail("key_spki_sha256", &r.key_spki_sha256)
                 .detail("mechanism", r.mechanism)
+                .detail("trusted_kek", r.trusted_kek)
                 .detail("replaced_unrecorded_package_sha256", replaced),
         )?;
         Ok(format!("wrapped {name} under {}", r.kek_kid))

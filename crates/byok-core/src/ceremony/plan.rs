@@ -51,6 +51,11 @@ pub struct Plan {
     /// (and the run says so, in its warnings and its transcript). Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rehearsal: bool,
+    /// Dual control for every key (unless a key says otherwise): each is generated with
+    /// `CKA_WRAP_WITH_TRUSTED` and can be wrapped only under a KEK the Security Officer
+    /// stored as trusted (`byok kek trust`), with `CKM_RSA_AES_KEY_WRAP`. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wrap_with_trusted: bool,
 }
 
 /// A person taking part, with their role (e.g. "ceremony administrator", "crypto officer").
@@ -95,6 +100,9 @@ pub struct PlanKey {
     /// without one (`optional`, the default). A present attestation is always checked.
     #[serde(default)]
     pub kek_attestation: KekAttestation,
+    /// Dual control for this key (see [`Plan::wrap_with_trusted`]); the plan's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_with_trusted: Option<bool>,
 }
 
 /// `kek_attestation` of a plan key.
@@ -132,6 +140,9 @@ pub struct KeyPlan {
     pub kek: Kek,
     /// The KEK's attestation as checked (verified, or absent and not required).
     pub attestation: Option<crate::attestation::policy::KekAttestation>,
+    /// Whether the key is generated with `CKA_WRAP_WITH_TRUSTED` (the key's or the plan's
+    /// `wrap_with_trusted`).
+    pub wrap_with_trusted: bool,
 }
 
 /// A plan that broke no rule.
@@ -190,10 +201,21 @@ pub fn check(
     mode: Mode,
 ) -> Result<(CheckReport, Option<CheckedPlan>)> {
     let bytes = crate::fsutil::read_limited(path, PLAN_LIMIT, "plan")?;
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    crate::json::check_unique_keys(&bytes)
+    check_bytes(&bytes, path, roots, mode)
+}
+
+/// [`check`] on a plan's bytes already read. `path` names the plan in messages, and the
+/// KEK paths in it are relative to its directory.
+pub fn check_bytes(
+    bytes: &[u8],
+    path: &Path,
+    roots: &crate::attestation::TrustRoots,
+    mode: Mode,
+) -> Result<(CheckReport, Option<CheckedPlan>)> {
+    let sha256: [u8; 32] = Sha256::digest(bytes).into();
+    crate::json::check_unique_keys(bytes)
         .map_err(|e| e.context(format!("plan {}", path.display())))?;
-    let plan: Plan = serde_json::from_slice(&bytes)
+    let plan: Plan = serde_json::from_slice(bytes)
         .map_err(|e| err!("plan {} is not a valid ceremony plan: {e}", path.display()))?;
     let mode = Mode::rehearsal_if(plan.rehearsal || mode.is_rehearsal());
     let base = match path.parent() {

@@ -218,7 +218,7 @@ pub fn keygen_or_adopt(token: &dyn Token, dir: &Path, k: &KeyPlan, intent: bool)
                 label: name,
                 bits: k.key.size,
                 out_dir: dir,
-                wrap_with_trusted: false,
+                wrap_with_trusted: k.wrap_with_trusted,
             };
             let r = keygen::keygen(token, &req)?;
             let pem = fsutil::read_limited(&pem_path, 1 << 16, "public key")?;
@@ -236,14 +236,18 @@ pub fn keygen_or_adopt(token: &dyn Token, dir: &Path, k: &KeyPlan, intent: bool)
         [key] => {
             let facts = token.key_facts(*key)?;
             let p = &facts.private;
-            if facts.bits != k.key.size || !p.is_byok_key() {
+            if facts.bits != k.key.size
+                || !p.is_byok_key()
+                || p.wrap_with_trusted != k.wrap_with_trusted
+            {
                 bail!(
                     Integrity,
-                    "the key \"{name}\" on the token is not the key this ceremony started to generate (RSA-{}, local {}, sensitive {}, extractable {}): stop and investigate",
+                    "the key \"{name}\" on the token is not the key this ceremony started to generate (RSA-{}, local {}, sensitive {}, extractable {}, wrap with trusted {}): stop and investigate",
                     facts.bits,
                     p.local,
                     p.sensitive,
-                    p.extractable
+                    p.extractable,
+                    p.wrap_with_trusted
                 );
             }
             let pem = facts.public_pem()?;

@@ -377,6 +377,7 @@ pub(crate) fn apply(
                     kek_path,
                     kek,
                     attestation,
+                    wrap_with_trusted: k.wrap_with_trusted.unwrap_or(plan.wrap_with_trusted),
                 });
             }
         }

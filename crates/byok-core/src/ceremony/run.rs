@@ -121,8 +121,16 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
     })?;
     check_pinned_serial(plan, &hsm.identity(), console)?;
     check_same_token(&prior, &hsm.identity())?;
-    if hsm.verdict()? == Verdict::Unsupported {
-        bail!(Hsm, "token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", hsm.identity().label);
+    let verdict = hsm.verdict()?;
+    if verdict == Verdict::Unsupported {
+        bail!(Hsm, "token \"{}\" cannot make BYOK packages (`byok hsm info` says unsupported): use an HSM with CKM_RSA_AES_KEY_WRAP, or CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP", hsm.identity().label);
+    }
+    let trusted: Vec<&super::plan::KeyPlan> =
+        plan.keys.iter().filter(|k| k.wrap_with_trusted).collect();
+    if let Some(k) = trusted.first() {
+        if verdict != Verdict::Native {
+            bail!(Hsm, "the plan asks for dual control (wrap_with_trusted, key \"{}\"), which needs CKM_RSA_AES_KEY_WRAP, and token \"{}\" has not it (`byok hsm info` says {}): such a key could never be exported; run the ceremony on an HSM with the native mechanism or drop wrap_with_trusted", k.key.name, hsm.identity().label, verdict.name());
+        }
     }
     // Files in DIR, checked before anything changes.
     let temp_files = if opts.resume {
@@ -131,6 +139,21 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
         Vec::new()
     };
     let session = hsm.login(target.pin_file.as_deref(), console)?;
+    // Dual control: each such key's KEK must be on the token as the SO's trusted key
+    // before anything is generated.
+    for k in &trusted {
+        if session.trusted_kek(&k.kek.public_modulus())?.is_none() {
+            bail!(
+                NotFound,
+                "the plan asks for key \"{}\" to be wrapped only under a trusted KEK, and the Security Officer has not stored {} on token \"{}\": run `byok kek trust --kek {} --sha256 {}` as SO first",
+                k.key.name,
+                k.key.kek,
+                hsm.identity().label,
+                k.key.kek,
+                k.key.kek_sha256
+            );
+        }
+    }
     execute(plan, opts, console, &session, prior, temp_files)
 }
 

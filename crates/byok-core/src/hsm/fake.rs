@@ -36,7 +36,7 @@ impl Default for FakeToken {
         FakeToken {
             objects: RefCell::new(Vec::new()),
             can_sign: true,
-            verdict: Verdict::Composite,
+            verdict: Verdict::Composite(super::mechanisms::Kwp::Pad),
             generated: Cell::new(0),
         }
     }
@@ -178,8 +178,12 @@ impl Token for FakeToken {
         false
     }
 
-    fn verdict(&self) -> Result<Verdict> {
-        Ok(self.verdict)
+    fn decision(&self) -> Result<super::mechanisms::Decision> {
+        Ok(super::mechanisms::Decision {
+            verdict: self.verdict,
+            reason: "the fake token's verdict".into(),
+            warnings: vec![],
+        })
     }
 
     fn can_sign(&self) -> Result<bool> {

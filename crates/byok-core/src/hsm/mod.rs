@@ -5,8 +5,9 @@
 //! the transcript signer, signing, and wrapping keys for Azure. Private key material
 //! never leaves the HSM except wrapped; byok never reads a secret attribute.
 //!
-//! - [`module`]: the PKCS#11 module and the token ([`Hsm`]), mechanisms, the verdict,
-//!   login;
+//! - [`module`]: the PKCS#11 module and the token ([`Hsm`]), its mechanisms, login;
+//! - [`mechanisms`]: the verdict (native, composite or unsupported), decided from the
+//!   raw mechanism list;
 //! - [`session`]: a logged-in session ([`HsmSession`]), which implements [`Token`];
 //! - [`templates`]: every attribute template byok creates objects with, in one place;
 //! - [`wrapping`]: the BYOK wrap, native or composite;
@@ -21,7 +22,9 @@ pub mod facts;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod info;
+pub mod mechanisms;
 pub mod module;
+mod raw;
 pub mod session;
 pub mod target;
 pub mod templates;
@@ -29,6 +32,7 @@ pub mod wrapping;
 
 pub use facts::{KeyFacts, PrivateKeyFacts};
 pub use info::{info, InfoReport, MechanismReport};
+pub use mechanisms::{Decision, Kwp, RawMechanism};
 pub use module::{ck, mechanism_name, rv_name, Hsm, TokenIdentity, Verdict, MODULE_ENV, TOKEN_ENV};
 pub use session::HsmSession;
 pub use target::{Target, TokenSelector};
@@ -66,10 +70,14 @@ pub trait Token {
     fn identity(&self) -> TokenIdentity;
     /// The PKCS#11 library: its path, and its manufacturer, description and version.
     fn library(&self) -> (String, String);
-    /// SoftHSM (a software token for tests and rehearsals only).
+    /// A software token (SoftHSM or Kryoptic: for tests and rehearsals only).
     fn is_softhsm(&self) -> bool;
+    /// How this token can make BYOK packages, and why.
+    fn decision(&self) -> Result<Decision>;
     /// How this token can make BYOK packages.
-    fn verdict(&self) -> Result<Verdict>;
+    fn verdict(&self) -> Result<Verdict> {
+        Ok(self.decision()?.verdict)
+    }
     /// Whether the token signs with `CKM_SHA256_RSA_PKCS` (the transcript signer).
     fn can_sign(&self) -> Result<bool>;
 

@@ -1,6 +1,9 @@
 //! The PKCS#11 module and the token: loading and initializing the module, selecting one
 //! token, what the token can do (its mechanisms and BYOK verdict), and the one login.
 
+use super::mechanisms::{self as mechs, Decision, RawMechanism};
+pub use super::mechanisms::{Kwp, Verdict};
+use super::raw::RawModule;
 use super::session::HsmSession;
 use super::target::TokenSelector;
 use crate::console::Console;
@@ -18,30 +21,11 @@ use std::path::{Path, PathBuf};
 pub const MODULE_ENV: &str = "BYOK_PKCS11_MODULE";
 pub const TOKEN_ENV: &str = "BYOK_TOKEN";
 
-/// How byok can make an Azure BYOK blob on this token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// `CKM_RSA_AES_KEY_WRAP` in one call.
-    Native,
-    /// `CKM_AES_KEY_WRAP_PAD` with a session AES key, then `CKM_RSA_PKCS_OAEP` (SHA-1).
-    Composite,
-    Unsupported,
-}
-
-impl Verdict {
-    pub fn mechanism_text(self) -> &'static str {
-        match self {
-            Verdict::Native => "CKM_RSA_AES_KEY_WRAP",
-            Verdict::Composite => "CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1)",
-            Verdict::Unsupported => "none",
-        }
-    }
-}
-
 /// An opened PKCS#11 module with one token selected. Finalizes the module when dropped.
 pub struct Hsm {
     ctx: Option<Pkcs11>,
+    /// The same module through `cryptoki-sys`, for what cryptoki cannot do.
+    pub(super) raw: RawModule,
     pub(super) module: PathBuf,
     slot: Slot,
     pub(super) token: TokenInfo,
@@ -104,8 +88,10 @@ impl Hsm {
                     rv_name(&e)
                 )
             })?;
+        let raw = RawModule::open(&module)?;
         let mut hsm = Hsm {
             ctx: Some(ctx),
+            raw,
             module,
             slot: Slot::try_from(0u64).map_err(|_| err!(Internal, "internal: slot 0"))?,
             token: placeholder_token_info()?,
@@ -186,39 +172,25 @@ impl Hsm {
         ))
     }
 
-    pub(super) fn mechanisms(&self) -> Result<Vec<MechanismType>> {
-        self.ctx()?
-            .get_mechanism_list(self.slot)
+    /// Every mechanism the token lists, by number (read raw: cryptoki drops the numbers
+    /// it has no name for, among them `CKM_RSA_AES_KEY_WRAP` and `CKM_AES_KEY_WRAP_KWP`).
+    pub(super) fn mechanisms(&self) -> Result<Vec<RawMechanism>> {
+        self.raw
+            .mechanisms(self.slot.id() as cryptoki_sys::CK_SLOT_ID)
             .map_err(ck("listing the token's mechanisms"))
     }
 
-    pub(super) fn mechanism_info(
-        &self,
-        m: MechanismType,
-    ) -> Option<cryptoki::mechanism::MechanismInfo> {
-        self.ctx().ok()?.get_mechanism_info(self.slot, m).ok()
+    /// How this token can make BYOK blobs, and why.
+    pub fn decision(&self) -> Result<Decision> {
+        Ok(mechs::decide(
+            &self.mechanisms()?,
+            !self.native_wrap_allowed(),
+        ))
     }
 
     /// How this token can make BYOK blobs.
     pub fn verdict(&self) -> Result<Verdict> {
-        let mechs = self.mechanisms()?;
-        let has = |m: u64| {
-            mechs
-                .iter()
-                .any(|x| **x == m as cryptoki_sys::CK_MECHANISM_TYPE)
-        };
-        Ok(
-            if has(cryptoki_sys::CKM_RSA_AES_KEY_WRAP) && self.native_wrap_allowed() {
-                Verdict::Native
-            } else if has(cryptoki_sys::CKM_AES_KEY_WRAP_PAD)
-                && has(cryptoki_sys::CKM_RSA_PKCS_OAEP)
-                && has(cryptoki_sys::CKM_AES_KEY_GEN)
-            {
-                Verdict::Composite
-            } else {
-                Verdict::Unsupported
-            },
-        )
+        Ok(self.decision()?.verdict)
     }
 
     /// `BYOK_FORCE_COMPOSITE=1` makes byok use the two-step wrap even where the
@@ -227,9 +199,10 @@ impl Hsm {
         std::env::var_os("BYOK_FORCE_COMPOSITE").is_none_or(|v| v != "1")
     }
 
-    /// Is this SoftHSM 2.6 or older, whose AES-KWP wrap of private keys zero-pads the PKCS#8?
+    /// Is this a software token (SoftHSM or Kryoptic), for tests and rehearsals only?
     pub fn is_softhsm(&self) -> bool {
-        self.token.manufacturer_id().contains("SoftHSM")
+        let m = self.token.manufacturer_id();
+        m.contains("SoftHSM") || m.contains("Kryoptic")
     }
 
     /// Open a read-write session and log in as the user, once. Never retried.
@@ -338,8 +311,10 @@ fn placeholder_token_info() -> Result<TokenInfo> {
 pub fn mechanism_name(m: cryptoki_sys::CK_MECHANISM_TYPE) -> String {
     match MechanismType::try_from(m) {
         Ok(t) => t.to_string(),
-        Err(_) if m == cryptoki_sys::CKM_RSA_AES_KEY_WRAP => "CKM_RSA_AES_KEY_WRAP".into(),
-        Err(_) => format!("0x{m:x}"),
+        Err(_) => match mechs::byok_mechanism_name(m) {
+            Some(name) => name.into(),
+            None => format!("0x{m:x}"),
+        },
     }
 }
 
@@ -357,15 +332,22 @@ mod tests {
             mechanism_name(cryptoki_sys::CKM_RSA_AES_KEY_WRAP),
             "CKM_RSA_AES_KEY_WRAP"
         );
+        assert_eq!(
+            mechanism_name(cryptoki_sys::CKM_AES_KEY_WRAP_KWP),
+            "CKM_AES_KEY_WRAP_KWP"
+        );
         assert_eq!(mechanism_name(0x8000_1234), "0x80001234");
     }
 
     #[test]
     fn verdict_texts() {
         assert_eq!(Verdict::Native.mechanism_text(), "CKM_RSA_AES_KEY_WRAP");
-        assert!(Verdict::Composite
+        assert!(Verdict::Composite(Kwp::Pad)
             .mechanism_text()
             .contains("CKM_AES_KEY_WRAP_PAD"));
+        assert!(Verdict::Composite(Kwp::Kwp)
+            .mechanism_text()
+            .contains("CKM_AES_KEY_WRAP_KWP"));
         assert_eq!(
             serde_json::to_value(Verdict::Unsupported).unwrap(),
             "unsupported"

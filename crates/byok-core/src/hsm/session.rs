@@ -3,10 +3,12 @@
 //! can turn back into handles.
 
 use super::facts::{KeyFacts, PrivateKeyFacts};
+use super::mechanisms::Decision;
 use super::module::{ck, mechanism_name, rv_name, Hsm, TokenIdentity, Verdict};
 use super::{templates, wrapping, KeyPair, KeyRef, Token, WrappingKey};
 use crate::util::{bit_len, strip_zeros};
 use crate::{bail, err, Result};
+use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -161,7 +163,7 @@ impl<'a> HsmSession<'a> {
         let h = self
             .s
             .create_object(&templates::trusted_kek(modulus, exponent, label, id))
-            .map_err(ck("storing the trusted KEK (as Security Officer)"))?;
+            .map_err(trusted_refused)?;
         Ok(self.key_ref(h))
     }
 }
@@ -184,16 +186,14 @@ impl Token for HsmSession<'_> {
         self.hsm.is_softhsm()
     }
 
-    fn verdict(&self) -> Result<Verdict> {
-        self.hsm.verdict()
+    fn decision(&self) -> Result<Decision> {
+        self.hsm.decision()
     }
 
     fn can_sign(&self) -> Result<bool> {
-        Ok(self
-            .hsm
-            .mechanisms()?
-            .iter()
-            .any(|m| **m == cryptoki_sys::CKM_SHA256_RSA_PKCS))
+        Ok(self.hsm.mechanisms()?.iter().any(|m| {
+            m.number == cryptoki_sys::CKM_SHA256_RSA_PKCS && m.can(cryptoki_sys::CKF_SIGN)
+        }))
     }
 
     fn private_keys(&self, label: &str) -> Result<Vec<KeyRef>> {
@@ -342,14 +342,14 @@ impl Token for HsmSession<'_> {
         let target = self.handle(key)?;
         match kek {
             WrappingKey::Trusted(k) => {
-                wrapping::byok_wrap(&self.hsm.module, &self.s, verdict, self.handle(k)?, target)
+                wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, self.handle(k)?, target)
             }
             WrappingKey::Session { modulus, exponent } => {
                 let kek = self
                     .s
                     .create_object(&templates::session_kek(modulus, exponent))
                     .map_err(ck("loading the KEK into the HSM as a session key"))?;
-                let wrapped = wrapping::byok_wrap(&self.hsm.module, &self.s, verdict, kek, target);
+                let wrapped = wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, kek, target);
                 let destroyed = self.s.destroy_object(kek).map_err(|e| {
                     err!(
                         Hsm,
@@ -371,9 +371,43 @@ impl Token for HsmSession<'_> {
     }
 }
 
+/// A token that will not hold `CKA_TRUSTED` (Kryoptic never lets it be set) is named
+/// as unable to give dual control, rather than as a failed store.
+fn trusted_refused(e: CkError) -> crate::Error {
+    match e {
+        CkError::Pkcs11(
+            RvError::AttributeTypeInvalid
+            | RvError::AttributeReadOnly
+            | RvError::AttributeValueInvalid
+            | RvError::TemplateInconsistent,
+            _,
+        ) => err!(
+            Hsm,
+            "NO_DUAL_CONTROL: this token refuses to store a trusted key (CKA_TRUSTED; {}), so it cannot give dual control over wrapping: --wrap-with-trusted keys cannot be made or exported on it, and its keys are wrapped only under a KEK loaded for the wrap",
+            rv_name(&e)
+        ),
+        e => ck("storing the trusted KEK (as Security Officer)")(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_that_refuses_cka_trusted_is_named_unable_to_give_dual_control() {
+        let e = trusted_refused(CkError::Pkcs11(
+            RvError::AttributeTypeInvalid,
+            cryptoki::context::Function::CreateObject,
+        ));
+        assert!(e.message().starts_with("NO_DUAL_CONTROL: "), "{e}");
+        assert!(e.is(crate::ErrorKind::Hsm));
+        let e = trusted_refused(CkError::Pkcs11(
+            RvError::DeviceError,
+            cryptoki::context::Function::CreateObject,
+        ));
+        assert!(e.message().starts_with("storing the trusted KEK"), "{e}");
+    }
 
     #[test]
     fn a_handle_keeps_its_reference_and_foreign_references_are_refused() {

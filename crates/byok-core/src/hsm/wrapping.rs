@@ -1,9 +1,12 @@
 //! The BYOK wrap inside the HSM: the ciphertext Azure's BYOK import takes,
 //! `RSA-OAEP(KEK, aes) || AES-KWP(aes, PKCS#8)`, made either with the native
 //! `CKM_RSA_AES_KEY_WRAP` in one call or with the composite of an ephemeral AES-256 key,
-//! `CKM_AES_KEY_WRAP_PAD` and `CKM_RSA_PKCS_OAEP` (SHA-1, MGF1-SHA-1, empty label).
+//! an RFC 5649 wrap (`CKM_AES_KEY_WRAP_KWP` or `CKM_AES_KEY_WRAP_PAD`) and
+//! `CKM_RSA_PKCS_OAEP` (SHA-1, MGF1-SHA-1, empty label).
 
+use super::mechanisms::Kwp;
 use super::module::{ck, rv_name, Verdict};
+use super::raw::RawModule;
 use super::templates;
 use crate::{bail, err, Error, Result};
 use cryptoki::error::{Error as CkError, RvError};
@@ -11,28 +14,45 @@ use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
-use std::path::Path;
 
 /// Wrap `target` for Azure under the RSA `wrapping_key` object, returning the
 /// BYOK ciphertext `RSA-OAEP(KEK, aes) || AES-KWP(aes, PKCS#8)`.
 ///
 /// `Verdict::Native` makes one `CKM_RSA_AES_KEY_WRAP` call. `Verdict::Composite`
-/// generates a session AES-256 key, wraps the target with `CKM_AES_KEY_WRAP_PAD`, wraps
-/// the AES key with `CKM_RSA_PKCS_OAEP` (SHA-1, MGF1-SHA-1, empty label), and destroys
-/// the AES key whatever happens.
+/// generates a session AES-256 key, wraps the target with the RFC 5649 wrap it names,
+/// wraps the AES key with `CKM_RSA_PKCS_OAEP` (SHA-1, MGF1-SHA-1, empty label), and
+/// destroys the AES key whatever happens.
 pub(crate) fn byok_wrap(
-    module: &Path,
+    raw: &RawModule,
     session: &Session,
     verdict: Verdict,
     wrapping_key: ObjectHandle,
     target: ObjectHandle,
 ) -> Result<Vec<u8>> {
     match verdict {
-        Verdict::Native => native_wrap(module, session, wrapping_key, target),
-        Verdict::Composite => composite_wrap(session, wrapping_key, target),
+        Verdict::Native => native_wrap(raw, session, wrapping_key, target),
+        Verdict::Composite(kwp) => composite_wrap(raw, session, kwp, wrapping_key, target),
         Verdict::Unsupported => bail!(
-            "this token has neither CKM_RSA_AES_KEY_WRAP nor CKM_AES_KEY_WRAP_PAD with CKM_RSA_PKCS_OAEP: it cannot make Azure BYOK packages"
+            "this token has neither CKM_RSA_AES_KEY_WRAP nor an RFC 5649 wrap (CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD) with CKM_RSA_PKCS_OAEP: it cannot make Azure BYOK packages (`byok hsm info` says why)"
         ),
+    }
+}
+
+/// The message for a token that refuses the OAEP parameters Azure needs.
+const SHA1_OAEP_REFUSED: &str =
+    "SHA1_OAEP_REFUSED: the HSM refused RSA-OAEP with SHA-1 and MGF1-SHA-1";
+
+/// Where the RSA-OAEP part fails: an HSM (or its policy, e.g. a FIPS mode) that refuses
+/// SHA-1 OAEP is named as such, since Azure's BYOK takes no other hash.
+fn oaep_error(step: &'static str) -> impl FnOnce(CkError) -> Error {
+    move |e| match e {
+        CkError::Pkcs11(RvError::MechanismParamInvalid | RvError::ArgumentsBad, _) => err!(
+            Hsm,
+            "{SHA1_OAEP_REFUSED} ({}) in {step}, which Azure BYOK requires for the AES key: {}",
+            rv_name(&e),
+            "this token, as configured, cannot make Azure BYOK packages"
+        ),
+        e => wrap_error(e),
     }
 }
 
@@ -58,17 +78,29 @@ fn wrap_error(e: CkError) -> Error {
     }
 }
 
-fn composite_wrap(session: &Session, kek: ObjectHandle, target: ObjectHandle) -> Result<Vec<u8>> {
+fn composite_wrap(
+    raw: &RawModule,
+    session: &Session,
+    kwp: Kwp,
+    kek: ObjectHandle,
+    target: ObjectHandle,
+) -> Result<Vec<u8>> {
     let aes = session
         .generate_key(&Mechanism::AesKeyGen, &templates::ephemeral_aes())
         .map_err(ck("generating the ephemeral AES-256 key"))?;
     let result = (|| {
-        let kwp = session
-            .wrap_key(&Mechanism::AesKeyWrapPad, aes, target)
+        // RFC 5649 with its default IV: no parameter.
+        let mut mech = cryptoki_sys::CK_MECHANISM {
+            mechanism: kwp.number(),
+            pParameter: std::ptr::null_mut(),
+            ulParameterLen: 0,
+        };
+        let kwp = raw
+            .wrap(session.handle(), &mut mech, aes.handle(), target.handle())
             .map_err(wrap_error)?;
         let rsa = session
             .wrap_key(&Mechanism::RsaPkcsOaep(oaep_sha1()), kek, aes)
-            .map_err(wrap_error)?;
+            .map_err(oaep_error("CKM_RSA_PKCS_OAEP"))?;
         let mut out = rsa;
         out.extend_from_slice(&kwp);
         Ok(out)
@@ -81,23 +113,14 @@ fn composite_wrap(session: &Session, kek: ObjectHandle, target: ObjectHandle) ->
     Ok(out)
 }
 
-/// `CKM_RSA_AES_KEY_WRAP` through a raw `cryptoki-sys` call: cryptoki has no variant
-/// for it and its vendor-defined escape refuses standard mechanism numbers. The module
-/// is opened a second time with `dlopen`, which returns the same loaded instance, so
-/// the session and object handles from cryptoki are valid here.
+/// `CKM_RSA_AES_KEY_WRAP` (AES-256, OAEP SHA-1 / MGF1-SHA-1, empty label) in one call.
 fn native_wrap(
-    module: &Path,
+    raw: &RawModule,
     session: &Session,
     kek: ObjectHandle,
     target: ObjectHandle,
 ) -> Result<Vec<u8>> {
     use cryptoki_sys as sys;
-    // SAFETY: loading the module the context already loaded; no initializer runs twice.
-    let lib = unsafe { sys::Pkcs11::new(module.as_os_str()) }
-        .map_err(|e| err!(Hsm, "cannot reopen the PKCS#11 module: {e}"))?;
-    let Ok(wrap_fn) = lib.C_WrapKey.as_ref() else {
-        bail!(Hsm, "the PKCS#11 module has no C_WrapKey");
-    };
     let mut oaep = sys::CK_RSA_PKCS_OAEP_PARAMS {
         hashAlg: sys::CKM_SHA_1,
         mgf: sys::CKG_MGF1_SHA1,
@@ -114,40 +137,8 @@ fn native_wrap(
         pParameter: &mut params as *mut _ as *mut std::ffi::c_void,
         ulParameterLen: std::mem::size_of::<sys::CK_RSA_AES_KEY_WRAP_PARAMS>() as sys::CK_ULONG,
     };
-    let mut len: sys::CK_ULONG = 0;
-    // SAFETY: valid session and object handles; a null output asks for the length.
-    let rv = unsafe {
-        wrap_fn(
-            session.handle(),
-            &mut mech,
-            kek.handle(),
-            target.handle(),
-            std::ptr::null_mut(),
-            &mut len,
-        )
-    };
-    check_rv(rv)?;
-    let mut out = vec![0u8; len as usize];
-    // SAFETY: `out` has the length the module asked for.
-    let rv = unsafe {
-        wrap_fn(
-            session.handle(),
-            &mut mech,
-            kek.handle(),
-            target.handle(),
-            out.as_mut_ptr(),
-            &mut len,
-        )
-    };
-    check_rv(rv)?;
-    out.truncate(len as usize);
-    Ok(out)
-}
-
-fn check_rv(rv: cryptoki_sys::CK_RV) -> Result<()> {
-    cryptoki::error::Rv::from(rv)
-        .into_result(cryptoki::context::Function::WrapKey)
-        .map_err(wrap_error)
+    raw.wrap(session.handle(), &mut mech, kek.handle(), target.handle())
+        .map_err(oaep_error("CKM_RSA_AES_KEY_WRAP (AES-256)"))
 }
 
 #[cfg(test)]
@@ -172,6 +163,25 @@ mod tests {
             cryptoki::context::Function::WrapKey,
         ));
         assert!(e.message().contains("DeviceError"), "{e}");
+    }
+
+    #[test]
+    fn a_refusal_of_sha1_oaep_is_named() {
+        for rv in [RvError::MechanismParamInvalid, RvError::ArgumentsBad] {
+            let e = oaep_error("CKM_RSA_PKCS_OAEP")(CkError::Pkcs11(
+                rv,
+                cryptoki::context::Function::WrapKey,
+            ));
+            assert!(e.message().starts_with(SHA1_OAEP_REFUSED), "{e}");
+            assert!(e.message().contains("Azure BYOK requires"), "{e}");
+            assert!(e.is(crate::ErrorKind::Hsm));
+        }
+        // Other refusals keep their own explanation.
+        let e = oaep_error("CKM_RSA_AES_KEY_WRAP")(CkError::Pkcs11(
+            RvError::KeyNotWrappable,
+            cryptoki::context::Function::WrapKey,
+        ));
+        assert!(e.message().contains("byok kek trust"), "{e}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod writer;
 
 pub use custody::{check_offline, parse_digest, Custody};
 pub use verify::{signed_body, verify, verify_bytes, Verified, VerifyReport};
-pub use writer::{read_unfinished, Writer};
+pub use writer::{read_unfinished, unfinished_bytes, Writer};
 
 use crate::{err, Result};
 use serde::{Deserialize, Serialize};

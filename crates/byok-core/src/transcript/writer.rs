@@ -187,7 +187,12 @@ impl Writer {
 /// transcript is an error: there is nothing to resume.
 pub fn read_unfinished(path: &Path) -> Result<(Vec<Record>, Option<String>)> {
     let bytes = crate::fsutil::read_limited(path, LIMIT, "transcript")?;
-    let (complete, torn) = split_torn(&bytes);
+    unfinished_bytes(&bytes, path)
+}
+
+/// [`read_unfinished`] on a transcript's bytes already read (`path` names it in messages).
+pub fn unfinished_bytes(bytes: &[u8], path: &Path) -> Result<(Vec<Record>, Option<String>)> {
+    let (complete, torn) = split_torn(bytes);
     let parsed = parse_chain(complete, true).map_err(|e| e.context(path.display()))?;
     if parsed.closed {
         bail!(

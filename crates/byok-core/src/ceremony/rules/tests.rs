@@ -301,6 +301,17 @@ fn every_rule_is_checked() {
             &["relative"],
             Box::new(move |p| p["policies"][0]["keys"][0]["kek"] = json!(abs.clone())),
         ),
+        // A control character in the path would act on the terminal in every report.
+        (
+            "kek-path",
+            &["relative"],
+            Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/a\u{1b}[2J.json")),
+        ),
+        (
+            "kek-path",
+            &["relative"],
+            Box::new(|p| p["policies"][0]["keys"][0]["kek"] = json!("keks/\na.json")),
+        ),
         (
             "policies",
             &["no policy"],
@@ -366,6 +377,35 @@ fn one_multi_workload_policy_passes_with_its_warning() {
             && w.contains("Get-M365DataAtRestEncryptionPolicy")));
     // No Exchange policy is left: no Exchange warning.
     assert!(!report.warnings.iter().any(|w| w.contains("50 DEPs")));
+}
+
+#[test]
+fn dual_control_is_the_plans_unless_a_key_says_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = |v: &Value| -> Vec<bool> {
+        let (_, checked) = testplan::check(dir.path(), v);
+        checked
+            .expect("sound")
+            .keys
+            .iter()
+            .map(|k| k.wrap_with_trusted)
+            .collect()
+    };
+    let mut v = testplan::value(4);
+    assert_eq!(trusted(&v), [false; 4], "off by default");
+    v["wrap_with_trusted"] = json!(true);
+    v["policies"][1]["keys"][0]["wrap_with_trusted"] = json!(false);
+    assert_eq!(trusted(&v), [true, true, false, true]);
+    let mut v = testplan::value(4);
+    v["policies"][0]["keys"][1]["wrap_with_trusted"] = json!(true);
+    assert_eq!(trusted(&v), [false, true, false, false]);
+    // Not a boolean: the plan does not load, and says where.
+    v["wrap_with_trusted"] = json!("yes");
+    testplan::write(dir.path(), &v);
+    let roots = crate::attestation::TrustRoots::marvell().unwrap();
+    let e = crate::ceremony::plan::check(&dir.path().join("plan.json"), &roots, Mode::Ceremony)
+        .unwrap_err();
+    assert!(e.message().contains("expected a boolean"), "{e}");
 }
 
 #[test]

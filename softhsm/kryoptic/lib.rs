@@ -1,0 +1,1 @@
+//! Empty: this crate only fetches Kryoptic's source (softhsm/setup.sh --tokens).
