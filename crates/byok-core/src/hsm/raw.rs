@@ -20,6 +20,11 @@ pub(crate) struct RawModule {
     list: sys::CK_FUNCTION_LIST,
 }
 
+/// Most mechanisms a module may list (real HSMs list a few hundred).
+const MAX_MECHANISMS: sys::CK_ULONG = 4096;
+/// Largest wrapped key byok accepts from `C_WrapKey`.
+const MAX_WRAPPED_LEN: sys::CK_ULONG = 64 * 1024;
+
 fn rv(rv: sys::CK_RV, f: Function) -> std::result::Result<(), CkError> {
     Rv::from(rv).into_result(f)
 }
@@ -63,6 +68,10 @@ impl RawModule {
             unsafe { list_fn(slot, std::ptr::null_mut(), &mut count) },
             Function::GetMechanismList,
         )?;
+        // A module that claims an absurd count gets no allocation of that size.
+        if count > MAX_MECHANISMS {
+            return Err(CkError::InvalidValue);
+        }
         let mut numbers = vec![0 as sys::CK_MECHANISM_TYPE; count as usize];
         // SAFETY: `numbers` holds `count` entries.
         rv(
@@ -114,6 +123,10 @@ impl RawModule {
             },
             Function::WrapKey,
         )?;
+        // A wrapped RSA-4096 key is about 3 KB; a module claiming more is refused.
+        if len > MAX_WRAPPED_LEN {
+            return Err(CkError::InvalidValue);
+        }
         let mut out = vec![0u8; len as usize];
         // SAFETY: `out` has the length the module asked for.
         rv(
