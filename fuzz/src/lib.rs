@@ -324,6 +324,32 @@ fn base64_std(data: &[u8]) -> String {
     out
 }
 
+/// `%XX` sequences decoded, invalid UTF-8 replaced: what a parser's error could show of
+/// an input it decoded.
+fn percent_decoded_lossy(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// PKCS#11 URIs (`--token`, `--key`): never a PIN accepted; what parses keeps the
 /// attributes it was given, and nothing else.
 pub fn p11uri(data: &[u8]) {
@@ -335,13 +361,18 @@ pub fn p11uri(data: &[u8]) {
         Err(e) => {
             one_line(&e);
             // The PIN (the value of a pin-value query attribute) is never in the error;
-            // checked where the PIN's text is nowhere else in the input, nor in the
-            // error's own fixed words (a "PIN" of `pkcs11:` is not leaked by naming it).
+            // checked where the PIN's text is nowhere else in the input, not even once
+            // the rest is percent-decoded (an error may name a decoded `type=%61bcd`),
+            // nor in the error's own fixed words (a "PIN" of `pkcs11:` is not leaked by
+            // naming it).
             let query = s.split_once('?').map_or("", |(_, q)| q);
             for (k, pin) in query.split('&').filter_map(|a| a.split_once('=')) {
+                let item = format!("{k}={pin}");
+                let elsewhere = percent_decoded_lossy(&s.replacen(&item, "&", 1));
                 if k == "pin-value"
                     && pin.len() >= 4
                     && s.matches(pin).count() == 1
+                    && !elsewhere.contains(pin)
                     && !"pkcs11:".contains(pin)
                 {
                     assert!(!e.to_string().contains(pin), "the PIN is in the error");
