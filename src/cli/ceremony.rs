@@ -321,10 +321,11 @@ mod import {
                 r.ceremony
             )?;
             for k in &r.keys {
-                let how = if k.uploaded_now {
-                    "uploaded"
-                } else {
-                    "already in the vault"
+                let how = match (k.uploaded_now, k.versions) {
+                    (true, Some(n)) => format!("uploaded as a new version, {n} in all, the older ones enabled"),
+                    (false, Some(n)) => format!("already in the vault as its newest version, {n} in all, the older ones enabled"),
+                    (true, None) => "uploaded".into(),
+                    (false, None) => "already in the vault".into(),
                 };
                 writeln!(
                     f,
@@ -341,12 +342,17 @@ mod import {
                     }
                     writeln!(f, "  then the policy:")?;
                 }
+                if c.after_key_roll.is_empty() {
+                    writeln!(f, "  the key roll, now:")?;
+                }
                 for line in &c.setup {
                     writeln!(f, "  {line}")?;
                 }
-                writeln!(f, "  after a future key roll:")?;
-                for line in &c.after_key_roll {
-                    writeln!(f, "    {line}")?;
+                if !c.after_key_roll.is_empty() {
+                    writeln!(f, "  after a future key roll:")?;
+                    for line in &c.after_key_roll {
+                        writeln!(f, "    {line}")?;
+                    }
                 }
             }
             writeln!(
@@ -400,6 +406,8 @@ mod import {
                     uploaded_now: false,
                     verified: true,
                     backup_file: "v-k1-1.keybackup".into(),
+                    roll: false,
+                    versions: None,
                 }],
                 commands: vec![PolicyCommands {
                     policy: "exo".into(),

@@ -7,7 +7,7 @@
 //! policy (`New-M365DataAtRestEncryptionPolicy`).
 
 use super::ImportedKey;
-use byok_core::ceremony::plan::CheckedPlan;
+use byok_core::ceremony::plan::{CheckedPlan, Policy, SpoKeyType};
 use byok_core::keyid::Service;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -78,6 +78,12 @@ pub(super) fn commands(
     let mut granted = BTreeSet::new();
     for p in &plan.plan.policies {
         let ks: Vec<&ImportedKey> = keys.iter().filter(|k| k.policy == p.name).collect();
+        if p.keys.iter().any(|k| k.roll) {
+            if !ks.is_empty() && ks.len() == p.keys.len() {
+                out.push(roll_commands(p, &ks));
+            }
+            continue;
+        }
         let [a, b] = ks.as_slice() else {
             continue;
         };
@@ -163,10 +169,7 @@ pub(super) fn commands(
                 (setup, roll)
             }
         };
-        roll.insert(
-            0,
-            "after `byok upload … --new-version` and `byok backup` of the rolled key:".to_string(),
-        );
+        roll.insert(0, ROLL_PREFACE.to_string());
         out.push(PolicyCommands {
             policy: p.name.clone(),
             service: p.service.clone(),
@@ -178,10 +181,63 @@ pub(super) fn commands(
     out
 }
 
+/// What comes before the commands for a future key roll.
+const ROLL_PREFACE: &str =
+    "after a roll ceremony (a plan listing the rolled keys with \"roll\": true, run and imported):";
+
+/// The commands after a roll of `keys` (the policy's rolled keys, imported as new
+/// versions): the service's permissions already cover every version of the key, so none
+/// are printed; the DEP is refreshed to pick up the new version (Exchange, multi-workload)
+/// or pointed at it (SharePoint, one key at a time).
+fn roll_commands(p: &Policy, keys: &[&ImportedKey]) -> PolicyCommands {
+    let setup = match p.service.as_str() {
+        "exchange" => vec![format!(
+            "Set-DataEncryptionPolicy -Identity {} -Refresh",
+            quote(&p.name)
+        )],
+        "m365" => vec![format!(
+            "Set-M365DataAtRestEncryptionPolicy -Identity {} -Refresh",
+            quote(&p.name)
+        )],
+        _ => {
+            let admin = quote(p.admin_url.as_deref().unwrap_or_default());
+            let mut lines = Vec::new();
+            for k in keys {
+                let key_type = p
+                    .keys
+                    .iter()
+                    .find(|pk| pk.name == k.name)
+                    .and_then(|pk| pk.key_type)
+                    .unwrap_or(SpoKeyType::Primary);
+                lines.push(format!(
+                    "Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultUri {} -KeyType {}",
+                    quote(&k.kid),
+                    key_type.as_powershell()
+                ));
+                lines.push(format!(
+                    "(wait until Get-SPODataEncryptionPolicy -Identity {admin} shows the roll done, no longer Rolling, before any other key roll)"
+                ));
+                if key_type == SpoKeyType::Primary {
+                    lines.push(format!(
+                        "(then, when a later ceremony has rolled the secondary key: Update-SPODataEncryptionPolicy -Identity {admin} -KeyVaultUri <new secondary key URI> -KeyType Secondary)"
+                    ));
+                }
+            }
+            lines
+        }
+    };
+    PolicyCommands {
+        policy: p.name.clone(),
+        service: p.service.clone(),
+        permissions: Vec::new(),
+        setup,
+        after_key_roll: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_core::ceremony::plan::Policy;
 
     const V1: &str = "0123456789abcdef0123456789abcdef";
     const V2: &str = "fedcba9876543210fedcba9876543210";
@@ -196,6 +252,8 @@ mod tests {
             uploaded_now: true,
             verified: true,
             backup_file: String::new(),
+            roll: false,
+            versions: None,
         }
     }
 
@@ -263,7 +321,7 @@ mod tests {
         assert_eq!(
             c[0].after_key_roll,
             [
-                "after `byok upload … --new-version` and `byok backup` of the rolled key:",
+                ROLL_PREFACE,
                 "Set-DataEncryptionPolicy -Identity 'USA_mailboxes' -Refresh",
             ]
         );
@@ -306,7 +364,7 @@ mod tests {
         assert_eq!(
             c[0].after_key_roll,
             [
-                "after `byok upload … --new-version` and `byok backup` of the rolled key:",
+                ROLL_PREFACE,
                 "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri <new key URI> -KeyType Primary",
                 "(wait until Get-SPODataEncryptionPolicy no longer shows Rolling, then the secondary:)",
                 "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri <new key URI> -KeyType Secondary",
@@ -354,7 +412,7 @@ mod tests {
         assert_eq!(
             c[0].after_key_roll,
             [
-                "after `byok upload … --new-version` and `byok backup` of the rolled key:",
+                ROLL_PREFACE,
                 "Set-M365DataAtRestEncryptionPolicy -Identity 'M365_DEP' -Refresh",
             ]
         );
@@ -497,6 +555,8 @@ mod tests {
             uploaded_now: true,
             verified: true,
             backup_file: String::new(),
+            roll: false,
+            versions: None,
         };
         let keys = [
             hostile_key(name, "https://a.vault.azure.net", "A'$(x)"),
@@ -546,5 +606,61 @@ mod tests {
             (open..close).contains(&setup.find('\n').unwrap()),
             "{setup}"
         );
+    }
+
+    #[test]
+    fn roll_commands_refresh_or_point_at_the_new_version() {
+        let mut ex = policy("USA_mailboxes", "exchange", None, None);
+        let mut sp = policy(
+            "Geo_NAM",
+            "sharepoint",
+            None,
+            Some("https://contoso-admin.sharepoint.com"),
+        );
+        let mut m = policy("M365_DEP", "m365", None, None);
+        let pk = |name: &str, key_type: Option<SpoKeyType>| {
+            let mut k = super::super::inputs::tests::plan(&std::env::temp_dir()).keys[0]
+                .key
+                .clone();
+            k.name = name.into();
+            k.roll = true;
+            k.key_type = key_type;
+            k
+        };
+        ex.keys = vec![pk("EX-A", None)];
+        sp.keys = vec![pk("SP-A", Some(SpoKeyType::Primary))];
+        m.keys = vec![pk("M-A", None), pk("M-B", None)];
+        let plan = plan_with(vec![ex, sp, m]);
+        let a = "https://contoso-a1.vault.azure.net";
+        let keys = [
+            key("USA_mailboxes", a, "EX-A", V2),
+            key("Geo_NAM", a, "SP-A", V2),
+            key("M365_DEP", a, "M-A", V2),
+            key("M365_DEP", a, "M-B", V1),
+        ];
+        let c = commands(&plan, &keys, &kind);
+        assert_eq!(c.len(), 3);
+        assert!(c
+            .iter()
+            .all(|c| c.permissions.is_empty() && c.after_key_roll.is_empty()));
+        assert_eq!(
+            c[0].setup,
+            ["Set-DataEncryptionPolicy -Identity 'USA_mailboxes' -Refresh"]
+        );
+        assert_eq!(
+            c[1].setup,
+            [
+                format!("Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri '{a}/keys/SP-A/{V2}' -KeyType Primary"),
+                "(wait until Get-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' shows the roll done, no longer Rolling, before any other key roll)".to_string(),
+                "(then, when a later ceremony has rolled the secondary key: Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri <new secondary key URI> -KeyType Secondary)".to_string(),
+            ]
+        );
+        assert_eq!(
+            c[2].setup,
+            ["Set-M365DataAtRestEncryptionPolicy -Identity 'M365_DEP' -Refresh"]
+        );
+        // A policy whose rolled keys did not all import gets no command.
+        let c = commands(&plan, &keys[..3], &kind);
+        assert_eq!(c.len(), 2);
     }
 }

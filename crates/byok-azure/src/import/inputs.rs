@@ -38,6 +38,9 @@ pub(super) struct ManifestKey {
     pub(super) spki_sha256: String,
     pub(super) package: String,
     pub(super) package_sha256: String,
+    /// A roll: a new version of an existing key.
+    #[serde(default)]
+    pub(super) roll: bool,
 }
 
 /// What the checks hand to the import.
@@ -109,6 +112,15 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path, digest: &[u8; 32]) ->
         let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
             bail!("the manifest has no key {} of the plan", pk.key.name);
         };
+        if mk.roll != pk.key.roll {
+            bail!(
+                Integrity,
+                "the manifest says {} is {}a roll, the plan that it is {}: stop and investigate",
+                mk.name,
+                if mk.roll { "" } else { "not " },
+                if pk.key.roll { "" } else { "not" }
+            );
+        }
         if mk.policy != pk.policy {
             bail!(
                 "the manifest puts {} in policy {}, the plan in {}",
@@ -174,6 +186,8 @@ pub(super) mod tests {
             kek_sha256: String::new(),
             kek_attestation: Default::default(),
             wrap_with_trusted: None,
+            roll: false,
+            key_type: None,
         };
         let policy = Policy {
             name: "USA_mailboxes".into(),
@@ -189,6 +203,7 @@ pub(super) mod tests {
                 policy: policy.name.clone(),
                 service: policy.service.clone(),
                 key: k.clone(),
+                label: k.name.clone(),
                 vault: VAULT.into(),
                 kek_path: dir.join("kek.json"),
                 kek: kek.clone(),

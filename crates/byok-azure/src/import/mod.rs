@@ -26,7 +26,7 @@ pub use commands::PolicyCommands;
 
 use crate::backup::{self, ManifestEntry};
 use crate::pipeline;
-use crate::vault::{check_vault_url, Connection, Vault};
+use crate::vault::{check_vault_url, Connection, KeyVersion, Vault};
 use byok_core::ceremony::manifest::TRANSCRIPT;
 use byok_core::ceremony::plan::CheckedPlan;
 use byok_core::keyid::Service;
@@ -117,6 +117,74 @@ fn check_earlier_backup(dir: &Path, e: &ManifestEntry, key_spki_sha256: &str) ->
     Ok(())
 }
 
+/// Seconds since 1970, now.
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// After a roll of key `name` in vault `url`: `new` (the version just uploaded) is the
+/// newest listed, every version listed `before` the upload is still there, and every
+/// other version is enabled and unexpired at `now`: Customer Key decrypts older content
+/// with the older versions, so none may be lost or disabled.
+fn check_roll_versions(
+    url: &str,
+    name: &str,
+    new: &str,
+    before: &[KeyVersion],
+    after: &[KeyVersion],
+    now: i64,
+) -> Result<()> {
+    if !after.iter().any(|v| v.version.eq_ignore_ascii_case(new)) {
+        bail!(
+            Integrity,
+            "{url} does not list the new version {new} of key {name}: stop and check the vault"
+        );
+    }
+    if let Some(gone) = before.iter().find(|b| {
+        !after
+            .iter()
+            .any(|a| a.version.eq_ignore_ascii_case(&b.version))
+    }) {
+        bail!(
+            Integrity,
+            "version {} of key {name} in {url} was there before the roll and is gone: Customer Key needs every older version; stop and restore it from the backup",
+            gone.version
+        );
+    }
+    let older: Vec<&KeyVersion> = after
+        .iter()
+        .filter(|v| !v.version.eq_ignore_ascii_case(new))
+        .collect();
+    if older.is_empty() {
+        bail!(
+            Integrity,
+            "key {name} in {url} has no version but the new {new}: this was not a roll of an existing key; stop and check the vault"
+        );
+    }
+    for o in older {
+        if o.enabled != Some(true) {
+            bail!(
+                Service,
+                "version {} of key {name} in {url} is not enabled: Customer Key needs every older version to decrypt older content; enable it (`az keyvault key set-attributes --id {url}/keys/{name}/{} --enabled true`) and run the import again",
+                o.version,
+                o.version
+            );
+        }
+        if o.expires.is_some_and(|e| e <= now) {
+            bail!(
+                Service,
+                "version {} of key {name} in {url} has expired: Customer Key needs every older version to decrypt older content; clear its expiry (`az keyvault key set-attributes --id {url}/keys/{name}/{} --expires ''`) and run the import again",
+                o.version,
+                o.version
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Most import runs of one ceremony directory.
 const MAX_RUNS: usize = 999;
 
@@ -132,6 +200,12 @@ pub struct ImportedKey {
     pub uploaded_now: bool,
     pub verified: bool,
     pub backup_file: String,
+    /// A roll: the key's new version, the older ones kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub roll: bool,
+    /// A roll: how many versions the key has now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -276,13 +350,34 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
     } = checked;
     // Connect to every vault first, and ask each for a key of the manifest (a read):
     // a wrong URL, CA or credential stops the run before anything is written or sent.
+    // A rolled key must already be in its vault (a roll adds a version; it creates no
+    // key): its versions are listed now, before anything is sent, and checked again
+    // after the upload.
     let mut vaults: BTreeMap<String, Vault> = BTreeMap::new();
+    let mut before: BTreeMap<String, Vec<KeyVersion>> = BTreeMap::new();
     for k in &manifest.keys {
         let url = check_vault_url(&k.vault, mode)?;
         if !vaults.contains_key(&url) {
             let v = Vault::connect(&url, &conn)?;
             v.get_key(&k.name, None)?;
             vaults.insert(url.clone(), v);
+        }
+        if k.roll {
+            let v = vaults
+                .get(&url)
+                .ok_or_else(|| err!(Internal, "internal: no connection to {url}"))?;
+            let versions = match v.get_key(&k.name, None)? {
+                Some(_) => v.list_versions(&k.name)?,
+                None => Vec::new(),
+            };
+            if versions.is_empty() {
+                bail!(
+                    NotFound,
+                    "key {} does not exist in {url}, and the plan rolls it: a roll adds a new version to an existing key; check the plan's vault and key name (`az keyvault key show`), or drop \"roll\" to create the key; nothing was sent",
+                    k.name
+                );
+            }
+            before.insert(k.name.clone(), versions);
         }
     }
     if !backup_dir.exists() {
@@ -323,23 +418,27 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
         if byok_core::keyid::KeyId::parse(&mk.kek_kid, mode)?.vault != url {
             bail!("the manifest's KEK for {} is not in {url}", mk.name);
         }
+        // A roll uploads a new version; a rerun finds it by the package hash tag on the
+        // key's latest version and uploads nothing.
         let up = pipeline::upload(
             v,
             &dir.join(&mk.package),
             &mk.name,
-            false,
+            mk.roll,
             Some(&dir.join(&mk.public_key)),
             Some(&mk.package_sha256),
         )?;
-        w.append(
-            Record::new(StepName::Upload, "byok")
-                .input(&mk.package, &mk.package_sha256)
-                .detail("vault", &url)
-                .detail("key", &mk.name)
-                .detail("kid", &up.kid)
-                .detail("already_done", up.already_done)
-                .detail("spki_sha256", &up.key_spki_sha256),
-        )?;
+        let mut rec = Record::new(StepName::Upload, "byok")
+            .input(&mk.package, &mk.package_sha256)
+            .detail("vault", &url)
+            .detail("key", &mk.name)
+            .detail("kid", &up.kid)
+            .detail("already_done", up.already_done)
+            .detail("spki_sha256", &up.key_spki_sha256);
+        if mk.roll {
+            rec = rec.detail("roll", true);
+        }
+        w.append(rec)?;
         let ver = pipeline::verify_with_roots(v, &mk.name, &dir.join(&mk.public_key), opts.roots)?;
         if !ver.ok {
             let failed: Vec<String> = ver
@@ -398,6 +497,35 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
                 b.entry
             }
         };
+        // A roll: the new version is current (the verify step found the ceremony's key
+        // as the latest), and every older version is still there, enabled and
+        // unexpired. Checked after the backup, which holds every version either way.
+        let versions = if mk.roll {
+            let after = v.list_versions(&mk.name)?;
+            let was = before.get(&mk.name).map(Vec::as_slice).unwrap_or_default();
+            check_roll_versions(&url, &mk.name, &version, was, &after, now_unix())?;
+            w.append(
+                Record::new(StepName::Verify, "byok")
+                    .detail("kid", &ver.kid)
+                    .detail("roll", true)
+                    .detail("versions", after.len())
+                    .detail(
+                        "older_versions",
+                        after
+                            .iter()
+                            .filter(|x| x.version != version)
+                            .map(|x| &x.version)
+                            .collect::<Vec<_>>(),
+                    )
+                    .detail(
+                        "rules",
+                        ["roll-new-version-current", "roll-older-versions-kept"],
+                    ),
+            )?;
+            Some(after.len())
+        } else {
+            None
+        };
         keys.push(ImportedKey {
             policy: pk.policy.clone(),
             vault: url.clone(),
@@ -407,6 +535,8 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             uploaded_now: !up.already_done,
             verified: true,
             backup_file: entry.file,
+            roll: mk.roll,
+            versions,
         });
     }
     // Which permission command a vault needs. A rehearsal's simulator does not say
@@ -488,6 +618,50 @@ mod tests {
                 "{kid}"
             );
         }
+    }
+
+    fn ver(n: u8, enabled: Option<bool>, expires: Option<i64>) -> KeyVersion {
+        KeyVersion {
+            version: format!("{n:02x}").repeat(16),
+            enabled,
+            expires,
+        }
+    }
+
+    #[test]
+    fn a_roll_keeps_every_older_version_enabled_and_unexpired() {
+        let url = "https://contoso-vault1.vault.azure.net";
+        let (old, new) = (ver(1, Some(true), None), ver(2, Some(true), None));
+        let now = 1_000_000;
+        let check = |before: &[KeyVersion], after: &[KeyVersion]| {
+            check_roll_versions(url, "K1", &new.version, before, after, now)
+        };
+        check(std::slice::from_ref(&old), &[old.clone(), new.clone()]).unwrap();
+        // A rerun lists the new version before as well.
+        check(&[old.clone(), new.clone()], &[old.clone(), new.clone()]).unwrap();
+        check(
+            std::slice::from_ref(&old),
+            &[ver(1, Some(true), Some(now + 60)), new.clone()],
+        )
+        .unwrap();
+        for (after, words) in [
+            (vec![old.clone()], "does not list the new version"),
+            (vec![new.clone()], "was there before the roll and is gone"),
+            (
+                vec![ver(1, Some(false), None), new.clone()],
+                "is not enabled",
+            ),
+            (vec![ver(1, None, None), new.clone()], "is not enabled"),
+            (
+                vec![ver(1, Some(true), Some(now - 1)), new.clone()],
+                "has expired",
+            ),
+        ] {
+            let e = check(std::slice::from_ref(&old), &after).unwrap_err();
+            assert!(e.message().contains(words), "{e}");
+        }
+        let e = check(&[], std::slice::from_ref(&new)).unwrap_err();
+        assert!(e.message().contains("no version but the new"), "{e}");
     }
 
     fn closed_transcript(p: &Path) {

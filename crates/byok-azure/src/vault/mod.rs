@@ -73,6 +73,20 @@ pub struct Vault {
     options: ClientOptions,
 }
 
+/// Most versions of one key byok lists.
+pub const MAX_VERSIONS: usize = 5000;
+
+/// One version of a key, as the vault lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyVersion {
+    /// 32 hex digits.
+    pub version: String,
+    /// `attributes.enabled`; `None` when the vault did not say.
+    pub enabled: Option<bool>,
+    /// `attributes.exp`, seconds since 1970, when the version expires.
+    pub expires: Option<i64>,
+}
+
 /// The vault's answer to an attestation request.
 #[derive(Debug, Clone)]
 pub enum AttestationAnswer {
@@ -99,10 +113,19 @@ impl Vault {
     pub fn connect(url: &str, conn: &Connection) -> Result<Vault> {
         let VaultUrl { url, service } = vault_url(url, conn.mode)?;
         let http = transport::http_client(conn)?;
+        let transport_to = |origin: Option<String>| {
+            Transport::new(Arc::new(transport::ByokTransport {
+                client: http.clone(),
+                origin,
+            }))
+        };
+        let vault_origin = azure_core::http::Url::parse(&url)
+            .map(|u| transport::origin_of(&u))
+            .map_err(|e| err!(Internal, "internal: vault URL {url} ({e})"))?;
+        // The credentials reach Entra ID or a managed identity endpoint; the key client
+        // reaches the vault alone.
         let options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(transport::ByokTransport(
-                http.clone(),
-            )))),
+            transport: Some(transport_to(None)),
             retry: RetryOptions::exponential(ExponentialRetryOptions {
                 initial_delay: Duration::milliseconds(500),
                 max_retries: 6,
@@ -117,7 +140,10 @@ impl Vault {
             cred,
             Some(KeyClientOptions {
                 api_version: API_VERSION.into(),
-                client_options: options.clone(),
+                client_options: ClientOptions {
+                    transport: Some(transport_to(Some(vault_origin))),
+                    ..options.clone()
+                },
                 // The simulator's challenge names vault.azure.net: only a rehearsal, which
                 // alone reaches loopback addresses, skips the check, and only for them.
                 verify_challenge_resource: Some(!skip_challenge_check(conn.mode, service)),
@@ -213,6 +239,64 @@ impl Vault {
                 }
             }
         }
+    }
+
+    /// Every version of key `name`, in the vault's order (at most [`MAX_VERSIONS`]), each
+    /// key id checked to name this vault and key with a proper version. The SDK follows
+    /// the list's `nextLink`s; the transport refuses one that points off the vault.
+    pub fn list_versions(&self, name: &str) -> Result<Vec<KeyVersion>> {
+        use futures::StreamExt;
+        check_key_name(name)?;
+        let what = format!("listing the versions of key {name} in {}", self.url);
+        let mut pager = self
+            .client
+            .list_key_properties_versions(name, None)
+            .map_err(|e| sdk_error(&what, e))?;
+        self.rt.block_on(async {
+            let mut out: Vec<KeyVersion> = Vec::new();
+            while let Some(item) = pager.next().await {
+                let p = item.map_err(|e| sdk_error(&what, e))?;
+                if out.len() >= MAX_VERSIONS {
+                    bail!(
+                        Service,
+                        "{} lists more than {MAX_VERSIONS} versions of key {name}: more than byok checks; check the key with `az keyvault key list-versions`",
+                        self.url
+                    );
+                }
+                let kid = p.kid.as_deref().unwrap_or("");
+                let k = byok_core::keyid::KeyId::parse(kid, self.mode).map_err(|e| {
+                    crate::causes::rekind(
+                        e,
+                        byok_core::ErrorKind::Integrity,
+                        &format!("a version {} listed for {name}", self.url),
+                    )
+                })?;
+                if k.vault != self.url || !k.name.eq_ignore_ascii_case(name) {
+                    bail!(
+                        Integrity,
+                        "{} listed {} among the versions of key {name}: not this key; stop and check the vault URL and any proxy in between",
+                        self.url,
+                        k.url()
+                    );
+                }
+                check_key_version(&k.version)?;
+                if out.iter().any(|v| v.version.eq_ignore_ascii_case(&k.version)) {
+                    bail!(
+                        Integrity,
+                        "{} listed version {} of key {name} twice: stop and check the vault URL and any proxy in between",
+                        self.url,
+                        k.version
+                    );
+                }
+                let a = p.attributes.as_ref();
+                out.push(KeyVersion {
+                    version: k.version.clone(),
+                    enabled: a.and_then(|a| a.enabled),
+                    expires: a.and_then(|a| a.expires).map(|t| t.unix_timestamp()),
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// The attestation of key `name` version `version` (always a version: the SDK builds

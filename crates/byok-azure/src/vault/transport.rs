@@ -132,9 +132,34 @@ async fn read_capped(
 const TLS_UNTRUSTED: &str = "TLS: the server's certificate is not trusted; for the simulator or a proxy give its CA with --ca-file or BYOK_CA_FILE";
 
 /// The HTTP transport: our reqwest client, with writes never retried blind and TLS
-/// failures never retried.
+/// failures never retried. With an `origin` (`https://host[:port]`, the vault's), it
+/// sends nothing anywhere else: the SDK follows a list's `nextLink` wherever it points,
+/// with the vault's bearer token, so a hostile answer could otherwise send the token to
+/// a host of its choosing. (The credentials' transport has no origin: it reaches Entra
+/// ID or the managed identity endpoint.)
 #[derive(Debug)]
-pub(crate) struct ByokTransport(pub(crate) reqwest::Client);
+pub(crate) struct ByokTransport {
+    pub(crate) client: reqwest::Client,
+    pub(crate) origin: Option<String>,
+}
+
+/// `scheme://host[:port]` of a URL, lowercase, the port only when it is not the
+/// scheme's default.
+pub(crate) fn origin_of(url: &azure_core::http::Url) -> String {
+    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+    match url.port() {
+        Some(p) => format!("{}://{host}:{p}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
+}
+
+/// The refusal of a request to another origin than the vault's.
+fn foreign_origin(got: &str, vault: &str) -> azure_core::Error {
+    let reason = format!(
+        "the vault's answer pointed byok to {got}, which is not the vault {vault}: refused, nothing was sent there; check the vault URL and any proxy in between"
+    );
+    refused(reason, true)
+}
 
 /// Requests that change nothing, or whose repetition changes nothing: reads, and the
 /// POSTs that only compute (backup, wrapKey, unwrapKey).
@@ -171,10 +196,16 @@ impl azure_core::http::HttpClient for ByokTransport {
         &self,
         req: &azure_core::http::Request,
     ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        if let Some(vault) = &self.origin {
+            let got = origin_of(req.url());
+            if &got != vault {
+                return Err(foreign_origin(&got, vault));
+            }
+        }
         let repeatable = safe_to_repeat(req.method(), req.url().path());
         let host = req.url().host_str().unwrap_or("the server").to_string();
         let resp = self
-            .0
+            .client
             .execute_request(req)
             .await
             .map_err(|e| classify(e, repeatable))?;

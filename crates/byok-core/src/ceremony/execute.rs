@@ -115,12 +115,12 @@ impl<'a> Run<'a> {
                 .plan
                 .keys
                 .get(key)
-                .is_some_and(|k| p.has(StepName::Keygen, &k.key.name)),
+                .is_some_and(|k| p.has(StepName::Keygen, &k.label)),
             Step::Wrap { key } => self
                 .plan
                 .keys
                 .get(key)
-                .is_some_and(|k| p.has(StepName::Wrap, &k.key.name)),
+                .is_some_and(|k| p.has(StepName::Wrap, &k.label)),
             Step::Manifest => p.step(StepName::Manifest).is_some(),
         }
     }
@@ -150,10 +150,11 @@ impl<'a> Run<'a> {
                     .unwrap_or("?")
             )),
             Step::Keygen { key } => {
-                let name = self.key(key)?.key.name.clone();
+                let k = self.key(key)?;
+                let (name, label) = (k.key.name.clone(), k.label.clone());
                 let spki = self
                     .prior
-                    .find(StepName::Keygen, &name)
+                    .find(StepName::Keygen, &label)
                     .and_then(|r| r.detail_str("spki_sha256"))
                     .unwrap_or("")
                     .to_string();
@@ -281,6 +282,17 @@ impl<'a> Run<'a> {
                     .map(|k| k.key.name.clone())
                     .collect::<Vec<_>>(),
             );
+        let rolls: Vec<&str> = plan
+            .keys
+            .iter()
+            .filter(|k| k.key.roll)
+            .map(|k| k.key.name.as_str())
+            .collect();
+        if !rolls.is_empty() {
+            // New versions of existing keys, named here so the record says so from the
+            // start.
+            rec = rec.detail("rolls", rolls);
+        }
         for k in keks(plan) {
             let bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
             rec = rec.input(&k.key.kek, &sha256_hex(&bytes));
@@ -382,22 +394,32 @@ impl<'a> Run<'a> {
             .get(i)
             .ok_or_else(|| err!(Internal, "internal: no key {i}"))?;
         let name = k.key.name.clone();
-        let intent = self.prior.has(StepName::KeygenStarted, &name);
+        let label = k.label.clone();
+        let intent = self.prior.has(StepName::KeygenStarted, &label);
         if !intent {
-            self.record(
-                Record::new(StepName::KeygenStarted, "byok")
-                    .hsm(&self.id)
-                    .detail("label", &name)
-                    .detail("size", k.key.size)
-                    .detail("purpose", "BYOK key")
-                    .detail("policy", &k.policy),
-            )?;
+            let mut r = Record::new(StepName::KeygenStarted, "byok")
+                .hsm(&self.id)
+                .detail("label", &label)
+                .detail("size", k.key.size)
+                .detail("purpose", "BYOK key")
+                .detail("policy", &k.policy);
+            if k.key.roll {
+                r = r.detail("roll", true).detail("key", &name);
+            }
+            self.record(r)?;
         }
         let rec = resume::keygen_or_adopt(self.token, &self.opts.out, k, intent)?;
         let rec = self.record(rec.hsm(&self.id))?;
         let spki = rec.detail_str("spki_sha256").unwrap_or("").to_string();
         self.spki_of.insert(name.clone(), spki);
-        Ok(format!("generated key {name} (RSA-{})", k.key.size))
+        if k.key.roll {
+            Ok(format!(
+                "generated key {label} (RSA-{}), a new version of {name}",
+                k.key.size
+            ))
+        } else {
+            Ok(format!("generated key {name} (RSA-{})", k.key.size))
+        }
     }
 
     /// Wrap key `i` under its vault's KEK into its package.
@@ -408,7 +430,9 @@ impl<'a> Run<'a> {
             .get(i)
             .ok_or_else(|| err!(Internal, "internal: no key {i}"))?;
         let name = &k.key.name;
-        let pkg = self.opts.out.join(package_file(name));
+        // The token label, which also names the key's files.
+        let label = &k.label;
+        let pkg = self.opts.out.join(package_file(label));
         let mut replaced = None;
         if std::fs::symlink_metadata(&pkg).is_ok() {
             let old = fsutil::read_limited(&pkg, 1 << 20, "package")?;
@@ -427,7 +451,7 @@ impl<'a> Run<'a> {
             ));
         }
         let sel = crate::wrap::KeySelector {
-            label: Some(name),
+            label: Some(label),
             id: None,
         };
         let r = crate::wrap::wrap(
@@ -439,19 +463,22 @@ impl<'a> Run<'a> {
         )?;
         if self.spki_of.get(name).map(String::as_str) != Some(r.key_spki_sha256.as_str()) {
             let _ = std::fs::remove_file(&pkg);
-            bail!(Integrity, "the key labelled \"{name}\" on the token is not the one the transcript recorded: stop and investigate");
+            bail!(Integrity, "the key labelled \"{label}\" on the token is not the one the transcript recorded: stop and investigate");
         }
         let kek_bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
         let pub_bytes =
-            fsutil::read_limited(&self.opts.out.join(pub_file(name)), 1 << 16, "public key")?;
+            fsutil::read_limited(&self.opts.out.join(pub_file(label)), 1 << 16, "public key")?;
+        let mut rec = Record::new(StepName::Wrap, "byok")
+            .hsm(&self.id)
+            .input(&k.key.kek, &sha256_hex(&kek_bytes))
+            .input(&pub_file(label), &sha256_hex(&pub_bytes))
+            .output(&package_file(label), &r.sha256)
+            .detail("label", label);
+        if k.key.roll {
+            rec = rec.detail("roll", true).detail("key", name);
+        }
         self.record(
-            Record::new(StepName::Wrap, "byok")
-                .hsm(&self.id)
-                .input(&k.key.kek, &sha256_hex(&kek_bytes))
-                .input(&pub_file(name), &sha256_hex(&pub_bytes))
-                .output(&package_file(name), &r.sha256)
-                .detail("label", name)
-                .detail("kek_kid", &r.kek_kid)
+            rec.detail("kek_kid", &r.kek_kid)
                 .detail("kek_sha256", &r.kek_sha256)
                 .detail("key_spki_sha256", &r.key_spki_sha256)
                 .detail("mechanism", r.mechanism)

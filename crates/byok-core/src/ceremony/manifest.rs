@@ -53,6 +53,12 @@ pub struct ManifestKey {
     pub spki_sha256: String,
     pub package: String,
     pub package_sha256: String,
+    /// A key roll: the package is a new version of key `name`, which exists in the vault.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roll: bool,
+    /// The key's label on the token, where it is not `name` (a roll's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// The manifest and its bytes, computed from the files in `dir`. `spki_of` maps each key
@@ -67,8 +73,9 @@ pub fn build(
     let mut keys = Vec::new();
     for k in &plan.keys {
         let name = &k.key.name;
-        let pem = fsutil::read_limited(&dir.join(pub_file(name)), 1 << 16, "public key")?;
-        let pkg = fsutil::read_limited(&dir.join(package_file(name)), 1 << 20, "package")?;
+        let label = &k.label;
+        let pem = fsutil::read_limited(&dir.join(pub_file(label)), 1 << 16, "public key")?;
+        let pkg = fsutil::read_limited(&dir.join(package_file(label)), 1 << 20, "package")?;
         keys.push(ManifestKey {
             policy: k.policy.clone(),
             service: k.service.clone(),
@@ -77,11 +84,13 @@ pub fn build(
             size: k.key.size,
             kek_kid: k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default(),
             kek_sha256: hex::encode(k.kek.sha256()),
-            public_key: pub_file(name),
+            public_key: pub_file(label),
             public_key_sha256: sha256_hex(&pem),
             spki_sha256: spki_of.get(name).cloned().unwrap_or_default(),
-            package: package_file(name),
+            package: package_file(label),
             package_sha256: sha256_hex(&pkg),
+            roll: k.key.roll,
+            label: (label != name).then(|| label.clone()),
         });
     }
     let m = Manifest {

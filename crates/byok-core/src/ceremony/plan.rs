@@ -103,6 +103,41 @@ pub struct PlanKey {
     /// Dual control for this key (see [`Plan::wrap_with_trusted`]); the plan's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrap_with_trusted: Option<bool>,
+    /// A key roll: a new version of key `name`, which already exists in the vault
+    /// (`ceremony import` refuses otherwise). The new HSM key's label on the token is
+    /// [`roll_label`] (the earlier key keeps `name`); its name in the vault stays `name`.
+    /// Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roll: bool,
+    /// A rolled SharePoint key only: which key of the geo DEP it is (`primary` or
+    /// `secondary`), the `-KeyType` of `Update-SPODataEncryptionPolicy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<SpoKeyType>,
+}
+
+/// `key_type` of a rolled SharePoint key.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SpoKeyType {
+    Primary,
+    Secondary,
+}
+
+impl SpoKeyType {
+    /// As `Update-SPODataEncryptionPolicy -KeyType` takes it.
+    pub fn as_powershell(self) -> &'static str {
+        match self {
+            SpoKeyType::Primary => "Primary",
+            SpoKeyType::Secondary => "Secondary",
+        }
+    }
+}
+
+/// The token label of a rolled key: the key name and the ceremony id, so it clashes
+/// neither with the key an earlier ceremony made under the bare name nor with a later
+/// roll's.
+pub fn roll_label(name: &str, ceremony: &str) -> String {
+    format!("{name}-{ceremony}")
 }
 
 /// `kek_attestation` of a plan key.
@@ -134,6 +169,9 @@ pub struct KeyPlan {
     pub policy: String,
     pub service: String,
     pub key: PlanKey,
+    /// The key's label on the token, which also names its files in the ceremony
+    /// directory: the key name, or for a roll [`roll_label`].
+    pub label: String,
     /// The vault URL, normalized (`https://host`, lowercase, no trailing slash).
     pub vault: String,
     pub kek_path: PathBuf,

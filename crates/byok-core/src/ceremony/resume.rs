@@ -97,8 +97,8 @@ pub fn check_dir(plan: &CheckedPlan, dir: &Path, prior: &Prior) -> Result<Vec<St
     expected.insert(TRANSCRIPT.into());
     expected.insert(MANIFEST.into());
     for k in &plan.keys {
-        expected.insert(pub_file(&k.key.name));
-        expected.insert(package_file(&k.key.name));
+        expected.insert(pub_file(&k.label));
+        expected.insert(package_file(&k.label));
     }
     let mut temps = Vec::new();
     let entries =
@@ -153,7 +153,7 @@ fn check_kek_files(plan: &CheckedPlan, prior: &Prior) -> Result<()> {
 /// Check the token against the transcript: recorded keys present, once, and the same;
 /// other labels of the plan absent unless a keygen was started for them.
 pub fn check_token(plan: &CheckedPlan, token: &dyn Token, prior: &Prior) -> Result<()> {
-    let mut labels: Vec<String> = plan.keys.iter().map(|k| k.key.name.clone()).collect();
+    let mut labels: Vec<String> = plan.keys.iter().map(|k| k.label.clone()).collect();
     labels.push(plan.signer_label());
     for label in &labels {
         let found = token.private_keys(label)?;
@@ -198,7 +198,9 @@ pub fn check_token(plan: &CheckedPlan, token: &dyn Token, prior: &Prior) -> Resu
 /// Generate key `k` into `dir`, or adopt the one an interrupted run generated (`intent`:
 /// the transcript recorded `keygen-started` for it). Returns its `keygen` record.
 pub fn keygen_or_adopt(token: &dyn Token, dir: &Path, k: &KeyPlan, intent: bool) -> Result<Record> {
-    let name = &k.key.name;
+    // The token label, which also names the public key file (the key name, or a
+    // roll's label).
+    let name = &k.label;
     let pem_path = keygen::pub_pem_path(dir, name);
     let found = if intent {
         token.private_keys(name)?

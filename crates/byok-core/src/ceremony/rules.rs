@@ -3,7 +3,9 @@
 //! two keys in two vaults, key names and sizes, each KEK's file, pin, vault and
 //! attestation. All violations are reported at once.
 
-use super::plan::{signer_label, KekAttestation, KeyPlan, Plan, Violation, EXCHANGE_MAX_DEPS};
+use super::plan::{
+    roll_label, signer_label, KekAttestation, KeyPlan, Plan, Violation, EXCHANGE_MAX_DEPS,
+};
 use crate::kek::Kek;
 use crate::keyid::{valid_key_name, Mode};
 use crate::Error;
@@ -185,9 +187,25 @@ pub(crate) fn apply(
                 "the name is used by two policies".into(),
             );
         }
+        // A policy either creates a DEP (no key has "roll") or rolls keys of an existing
+        // one (every key listed has it).
+        let rolls = p.keys.iter().filter(|k| k.roll).count();
+        let rolling = rolls > 0;
+        if rolling && rolls != p.keys.len() {
+            add(
+                "roll-whole-policy",
+                pplace.clone(),
+                format!(
+                    "{rolls} of its {} keys have \"roll\": true; a policy either creates a DEP (no key rolls) or rolls keys of an existing one (list only the keys rolled, each with \"roll\": true)",
+                    p.keys.len()
+                ),
+            );
+        }
         match p.service.as_str() {
             "exchange" | "m365" => {
-                if p.service == "exchange" {
+                if rolling {
+                    // Rolls create no DEP: they count against no limit.
+                } else if p.service == "exchange" {
                     exchange += 1;
                 } else {
                     m365.push(p.name.clone());
@@ -230,7 +248,27 @@ pub(crate) fn apply(
                 format!("service {other:?} is not one of exchange, sharepoint, m365 (the multi-workload DEP)"),
             ),
         }
-        if p.keys.len() != 2 {
+        if rolling {
+            if p.keys.len() > 2 {
+                add(
+                    "two-keys",
+                    pplace.clone(),
+                    format!("the policy rolls {} keys; a DEP has two", p.keys.len()),
+                );
+            } else if p.service == "sharepoint" && p.keys.len() == 2 {
+                add(
+                    "roll-sharepoint-stagger",
+                    pplace.clone(),
+                    "the plan rolls both keys of a SharePoint DEP at once; stagger them: roll one key, wait until Get-SPODataEncryptionPolicy shows that roll done, then roll the other in a later ceremony"
+                        .into(),
+                );
+            } else if p.service == "sharepoint" {
+                warnings.push(format!(
+                    "policy {:?}: after this roll's Update-SPODataEncryptionPolicy, wait until Get-SPODataEncryptionPolicy shows the roll done before rolling the other key",
+                    p.name
+                ));
+            }
+        } else if p.keys.len() != 2 {
             add(
                 "two-keys",
                 pplace.clone(),
@@ -265,6 +303,47 @@ pub(crate) fn apply(
                         "the name is also used in policy {other:?}; each key needs its own name (Key Vault names are case-insensitive)"
                     ),
                 );
+            }
+            let label = if k.roll {
+                roll_label(&k.name, &plan.ceremony)
+            } else {
+                k.name.clone()
+            };
+            if k.roll {
+                if label == signer {
+                    add(
+                        "key-name",
+                        kplace.clone(),
+                        format!("the rolled key's label {label:?} is the label of the transcript signer key"),
+                    );
+                } else if let Some(other) = key_names.insert(label.to_lowercase(), p.name.clone()) {
+                    add(
+                        "unique-key-names",
+                        kplace.clone(),
+                        format!(
+                            "the rolled key's token label {label:?} is also a key name in policy {other:?}; rename one"
+                        ),
+                    );
+                }
+                warnings.push(format!(
+                    "policy {:?} key {:?}: a roll; the new key is labelled {label:?} on the token, and `ceremony import` adds it as a new version of the existing key {:?}, keeping every older version enabled (Customer Key needs them for older content)",
+                    p.name, k.name, k.name
+                ));
+            }
+            match (k.key_type, k.roll && p.service == "sharepoint") {
+                (None, true) => add(
+                    "roll-key-type",
+                    kplace.clone(),
+                    "a rolled SharePoint key needs \"key_type\": \"primary\" or \"secondary\" (the -KeyType of Update-SPODataEncryptionPolicy)"
+                        .into(),
+                ),
+                (Some(_), false) => add(
+                    "roll-key-type",
+                    kplace.clone(),
+                    "key_type is only for a rolled SharePoint key (\"roll\": true in a sharepoint policy)"
+                        .into(),
+                ),
+                _ => {}
             }
             if !crate::keygen::KEY_BITS.contains(&k.size) {
                 add(
@@ -373,6 +452,7 @@ pub(crate) fn apply(
                     policy: p.name.clone(),
                     service: p.service.clone(),
                     key: k.clone(),
+                    label,
                     vault: u,
                     kek_path,
                     kek,

@@ -61,7 +61,13 @@ impl Step {
                 Some(k) => format!("Confirm KEK {} (vault {})", k.key.kek, k.vault),
                 None => "Confirm KEK ?".into(),
             },
-            Step::Keygen { key: i } => format!("Generate key {}", key(i)),
+            Step::Keygen { key: i } => match plan.keys.get(i) {
+                Some(k) if k.key.roll => format!(
+                    "Generate key {} (a roll: a new version of {}, labelled {} on the token)",
+                    k.key.name, k.key.name, k.label
+                ),
+                _ => format!("Generate key {}", key(i)),
+            },
             Step::Wrap { key: i } => format!("Wrap key {}", key(i)),
             Step::Manifest => "Manifest".into(),
             Step::Close => "Close".into(),

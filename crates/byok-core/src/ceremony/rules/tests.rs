@@ -186,6 +186,57 @@ fn every_rule_is_checked() {
             }),
         ),
         (
+            "roll-whole-policy",
+            &["policy \"USA_mailboxes\"", "1 of its 2 keys"],
+            Box::new(|p| p["policies"][0]["keys"][0]["roll"] = json!(true)),
+        ),
+        (
+            "roll-sharepoint-stagger",
+            &["policy \"NA_geo\"", "stagger them"],
+            Box::new(|p| {
+                for i in 0..2 {
+                    p["policies"][1]["keys"][i]["roll"] = json!(true);
+                    p["policies"][1]["keys"][i]["key_type"] = json!("primary");
+                }
+            }),
+        ),
+        (
+            "roll-key-type",
+            &["Contoso-SP-A1-Key001", "needs \"key_type\""],
+            Box::new(|p| {
+                p["policies"][1]["keys"].as_array_mut().unwrap().pop();
+                p["policies"][1]["keys"][0]["roll"] = json!(true);
+            }),
+        ),
+        (
+            "roll-key-type",
+            &["Contoso-EX-A1-Key001", "only for a rolled SharePoint key"],
+            Box::new(|p| p["policies"][0]["keys"][0]["key_type"] = json!("primary")),
+        ),
+        (
+            "two-keys",
+            &["policy \"USA_mailboxes\"", "rolls 3 keys"],
+            Box::new(|p| {
+                let extra = key("Contoso-EX-A1-Key002", true);
+                p["policies"][0]["keys"].as_array_mut().unwrap().push(extra);
+                for i in 0..3 {
+                    p["policies"][0]["keys"][i]["roll"] = json!(true);
+                }
+            }),
+        ),
+        (
+            "unique-key-names",
+            &[
+                "key \"Contoso-EX-A1-Key001-contoso-test\"",
+                "also used in policy \"USA_mailboxes\"",
+            ],
+            Box::new(|p| {
+                p["policies"][0]["keys"][0]["roll"] = json!(true);
+                p["policies"][0]["keys"][1]["roll"] = json!(true);
+                p["policies"][1]["keys"][0]["name"] = json!("Contoso-EX-A1-Key001-contoso-test");
+            }),
+        ),
+        (
             "service",
             &["policy \"USA_mailboxes\"", "teams"],
             Box::new(|p| p["policies"][0]["service"] = json!("teams")),
@@ -516,4 +567,34 @@ fn sharepoint_admin_urls_of_every_cloud() {
     assert!(!valid_policy_name("USA "));
     assert!(!valid_policy_name(&"a".repeat(65)));
     assert!(valid_description("Contoso's US mailboxes ($, %, (all))"));
+}
+
+/// A roll plan: one Exchange key and one SharePoint primary, each alone under its
+/// policy; labelled apart from the earlier keys on the token; no new DEP counted.
+#[test]
+fn a_roll_plan_lists_only_the_rolled_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = testplan::value(4);
+    v["policies"][0]["keys"].as_array_mut().unwrap().pop();
+    v["policies"][0]["keys"][0]["roll"] = json!(true);
+    v["policies"][1]["keys"].as_array_mut().unwrap().pop();
+    v["policies"][1]["keys"][0]["roll"] = json!(true);
+    v["policies"][1]["keys"][0]["key_type"] = json!("primary");
+    let (report, plan) = testplan::check(dir.path(), &v);
+    let plan = plan.unwrap_or_else(|| panic!("{:?}", report.violations));
+    assert_eq!(plan.keys.len(), 2);
+    for k in &plan.keys {
+        assert!(k.key.roll);
+        assert_eq!(k.label, format!("{}-{CEREMONY}", k.key.name));
+    }
+    let w = report.warnings.join("\n");
+    assert!(w.contains("a new version of the existing key"), "{w}");
+    assert!(w.contains("wait until Get-SPODataEncryptionPolicy"), "{w}");
+    assert!(
+        !w.contains("Exchange Online allows at most"),
+        "a roll creates no DEP: {w}"
+    );
+    // A key created, not rolled, keeps its name as its label.
+    let (_d, created) = testplan::checked(2);
+    assert_eq!(created.keys[0].label, created.keys[0].key.name);
 }
