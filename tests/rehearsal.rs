@@ -889,3 +889,249 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
         ],
     );
 }
+
+/// An import that failed after it showed the custody block: a non-zero exit, and the
+/// last line of stderr the one `error:` line, with `words`.
+fn fails_after_custody(o: &std::process::Output, words: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("error: "), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    for w in words {
+        assert!(last.contains(w), "{w:?} not in {last}");
+    }
+}
+
+/// The key versions the official Python SDK (azure-keyvault-keys) lists in `sim` for
+/// `names`: `{name: {"versions": [{"version", "enabled", "expires"}], "current": id}}`.
+fn sdk_versions(sim: &SimProc, names: &[&str]) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var("BYOK_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join(".venv-test/bin/python"));
+    assert!(
+        python.exists(),
+        "{} not found: run softhsm/setup.sh --tests (or set BYOK_PYTHON)",
+        python.display()
+    );
+    let o = std::process::Command::new(&python)
+        .arg(root.join("tests/python/sdk_versions.py"))
+        .arg(&sim.url)
+        .arg(&sim.ca)
+        .args(names)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "sdk_versions.py failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A key roll after a first ceremony (issue 11): a second plan rolls one Exchange key and
+/// the SharePoint primary. The offline run makes new HSM keys beside the old ones; the
+/// import adds a version to each, keeps the older versions, prints the refresh and update
+/// commands with the new versions, and a rerun adds no third version. A roll of a key the
+/// vault does not have, and a vault whose older version was disabled, are refused.
+#[test]
+fn a_key_roll_after_the_first_ceremony() {
+    let r = Rehearsal::new();
+    r.plan();
+    let run = |plan: &str, out: &str| {
+        ok(&r.byok(&["ceremony", "run", plan, "--out", out, "--non-interactive"]))
+    };
+    let import = |plan: &str, dir: &str, digest: &str| {
+        r.byok(&[
+            "ceremony",
+            "import",
+            plan,
+            "--packages",
+            dir,
+            "--digest",
+            digest,
+            "--json",
+        ])
+    };
+    run("plan.json", "ceremony");
+    ok(&import("plan.json", "ceremony", &r.digest("ceremony")));
+    let (ex, sp) = (KEYS[0].0, KEYS[2].0);
+
+    // The roll plan lists only the rolled keys, under their policies.
+    let dir = r.tok.dir();
+    let mut plan: Value =
+        serde_json::from_slice(&fs::read(dir.join("plan.json")).unwrap()).unwrap();
+    plan["ceremony"] = json!("contoso-roll-2027");
+    for (i, name) in [(0, ex), (1, sp)] {
+        let keys = plan["policies"][i]["keys"].as_array_mut().unwrap();
+        keys.retain(|k| k["name"] == name);
+        keys[0]["roll"] = json!(true);
+        if i == 1 {
+            keys[0]["key_type"] = json!("primary");
+        }
+    }
+    fs::write(
+        dir.join("roll.json"),
+        serde_json::to_vec_pretty(&plan).unwrap(),
+    )
+    .unwrap();
+    let o = r.byok(&["ceremony", "check", "roll.json"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("a new version of the existing key"),
+        "{}",
+        stderr(&o)
+    );
+    run("roll.json", "roll");
+    let labels = r.tok.labels();
+    for name in [ex, sp] {
+        let label = format!("{name}-contoso-roll-2027");
+        assert!(labels.contains(&name.to_string()), "{labels:?}");
+        assert!(labels.contains(&label), "{labels:?}");
+        assert!(dir.join(format!("roll/{label}.byok")).exists());
+    }
+    let manifest: Value =
+        serde_json::from_slice(&fs::read(dir.join("roll/manifest.json")).unwrap()).unwrap();
+    assert!(manifest["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["roll"] == true));
+    let t = fs::read_to_string(dir.join("roll/transcript.jsonl")).unwrap();
+    assert!(t.contains(&format!("\"rolls\":[\"{ex}\",\"{sp}\"]")), "{t}");
+
+    let digest = r.digest("roll");
+    let o = import("roll.json", "roll", &digest);
+    let j: Value = serde_json::from_str(&ok(&o)).unwrap();
+    let keys = j["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let sdk = sdk_versions(&r.a, &[ex, sp]);
+    for k in keys {
+        let name = k["name"].as_str().unwrap();
+        assert_eq!(
+            (k["roll"].clone(), k["versions"].clone()),
+            (json!(true), json!(2)),
+            "{k}"
+        );
+        let v = &sdk[name];
+        assert_eq!(v["versions"].as_array().unwrap().len(), 2, "{v}");
+        assert_eq!(
+            v["current"], k["version"],
+            "the new version is current: {v}"
+        );
+        assert!(
+            v["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["enabled"] == true),
+            "{v}"
+        );
+    }
+    // The keys not rolled have their one version still.
+    assert_eq!(
+        sdk_versions(&r.b, &[KEYS[1].0])[KEYS[1].0]["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let cmds = serde_json::to_string(&j["commands"]).unwrap();
+    let kid = |name: &str| {
+        keys.iter().find(|k| k["name"] == name).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        cmds.contains("Set-DataEncryptionPolicy -Identity 'USA_mailboxes' -Refresh"),
+        "{cmds}"
+    );
+    assert!(
+        cmds.contains(&format!(
+            "Update-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -KeyVaultUri '{}' -KeyType Primary",
+            kid(sp)
+        )),
+        "{cmds}"
+    );
+    assert!(
+        !cmds.contains("New-DataEncryptionPolicy"),
+        "a roll creates no DEP: {cmds}"
+    );
+    // Each rolled key was backed up again (the backup holds every version).
+    let backups = fs::read_dir(dir.join("roll/backups")).unwrap().count();
+    assert!(backups >= 2, "{backups}");
+
+    // A rerun finds the new versions by their package tags and adds none.
+    let again: Value = serde_json::from_str(&ok(&import("roll.json", "roll", &digest))).unwrap();
+    assert!(again["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["uploaded_now"] == false));
+    assert_eq!(r.a.versions(ex), 2);
+    assert_eq!(r.a.versions(sp), 2);
+
+    // An older version disabled in the vault is caught (Customer Key needs it).
+    let first = sdk[ex]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["version"] != sdk[ex]["current"])
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    r.a.call(
+        "PATCH",
+        &format!("/keys/{ex}/{first}"),
+        Some(json!({"attributes": {"enabled": false}})),
+    );
+    fails_after_custody(
+        &r.byok(&[
+            "ceremony",
+            "import",
+            "roll.json",
+            "--packages",
+            "roll",
+            "--digest",
+            &digest,
+        ]),
+        &[&format!("version {first} of key {ex}"), "is not enabled"],
+    );
+    r.a.call(
+        "PATCH",
+        &format!("/keys/{ex}/{first}"),
+        Some(json!({"attributes": {"enabled": true}})),
+    );
+
+    // A roll of a key the vault does not have is refused before anything is sent.
+    let missing = "Contoso-O365EX-NA-VaultA1-Key999";
+    let mut plan2 = plan.clone();
+    plan2["ceremony"] = json!("contoso-roll-missing");
+    plan2["policies"].as_array_mut().unwrap().truncate(1);
+    plan2["policies"][0]["keys"][0]["name"] = json!(missing);
+    fs::write(
+        dir.join("roll2.json"),
+        serde_json::to_vec_pretty(&plan2).unwrap(),
+    )
+    .unwrap();
+    run("roll2.json", "roll2");
+    fails_after_custody(
+        &r.byok(&[
+            "ceremony",
+            "import",
+            "roll2.json",
+            "--packages",
+            "roll2",
+            "--digest",
+            &r.digest("roll2"),
+        ]),
+        &[
+            &format!("key {missing} does not exist in {}", r.a.url),
+            "nothing was sent",
+        ],
+    );
+    assert_eq!(r.a.versions(missing), 0);
+}

@@ -138,7 +138,12 @@ fn plan_violations_are_reported_in_one_line_and_as_json() {
 #[test]
 fn example_plans_lack_only_their_kek_files_and_pins() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremony");
-    for plan in ["exchange-dep.plan.json", "sharepoint-geo.plan.json"] {
+    for plan in [
+        "exchange-dep.plan.json",
+        "sharepoint-geo.plan.json",
+        "multi-workload.plan.json",
+        "key-roll.plan.json",
+    ] {
         let o = byok_in(&dir, &["ceremony", "check", plan, "--json"]);
         let r: Value = serde_json::from_slice(&o.stdout).unwrap();
         let rules: Vec<&str> = r["violations"]
