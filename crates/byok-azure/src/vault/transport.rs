@@ -331,4 +331,48 @@ mod tests {
         let missing = dir.path().join("missing.pem");
         assert!(http_client(&conn(Some(missing))).is_err());
     }
+
+    /// A list's nextLink pointing off the vault (another host, port or scheme) is
+    /// refused by the transport before anything is sent, so the vault's token never
+    /// leaves for it; the vault's own origin passes the check.
+    #[test]
+    fn requests_off_the_vaults_origin_are_refused_unsent() {
+        use azure_core::http::{HttpClient, Request, Url};
+        let conn = super::super::Connection {
+            ca_file: None,
+            access_token_file: None,
+            mode: byok_core::Mode::Ceremony,
+        };
+        let t = ByokTransport {
+            client: http_client(&conn).unwrap(),
+            origin: Some("https://contoso.vault.azure.net".into()),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for url in [
+            "https://evil.example/keys/k/versions?$skiptoken=1",
+            "https://contoso.vault.azure.net:8443/keys/k/versions",
+            "http://contoso.vault.azure.net/keys/k/versions",
+            "https://contoso.vault.azure.net.evil.example/keys",
+            "https://user@evil.example/keys",
+        ] {
+            let req = Request::new(Url::parse(url).unwrap(), Method::Get);
+            let e = rt.block_on(t.execute_request(&req)).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("which is not the vault https://contoso.vault.azure.net"),
+                "{url}: {e}"
+            );
+        }
+        assert_eq!(
+            origin_of(&Url::parse("https://Contoso.Vault.Azure.Net:443/keys/k").unwrap()),
+            "https://contoso.vault.azure.net"
+        );
+        assert_eq!(
+            origin_of(&Url::parse("https://127.0.0.1:4443/keys").unwrap()),
+            "https://127.0.0.1:4443"
+        );
+    }
 }
