@@ -12,6 +12,9 @@
 //!              "kek_attestation": "optional"}, …]}]}
 //! ```
 //!
+//! `kek_attestation` may be left out: a Managed HSM key then requires it, any other key
+//! makes it optional.
+//!
 //! Unknown fields are errors. Paths are relative to the plan file. The plan holds no
 //! PIN and no module path, so a rehearsal and the real ceremony use the same file.
 //!
