@@ -8,6 +8,7 @@ mod common;
 use common::sim::SimProc;
 use common::*;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -535,6 +536,221 @@ fn rehearsal_against_managed_hsms_with_required_kek_attestation() {
             "{v}"
         );
     }
+}
+
+/// The name the printed permission commands give a simulator (`127-0-0-1-PORT`).
+fn sim_label(sim: &SimProc) -> String {
+    sim.url
+        .trim_start_matches("https://")
+        .replace(['.', ':'], "-")
+}
+
+/// A mixed plan (issue 11): an Exchange DEP on two Key Vault simulators, a SharePoint DEP
+/// on two `--managed-hsm` simulators (KEK attestation required), and the multi-workload
+/// DEP on one of each. The import learns each simulator's kind from its challenge and
+/// prints each vault's permission commands in its own form, for each service's app id.
+#[test]
+fn rehearsal_of_a_mixed_key_vault_and_managed_hsm_plan_with_all_three_services() {
+    const EXO: &str = "00000002-0000-0ff1-ce00-000000000000";
+    const SPO: &str = "00000003-0000-0ff1-ce00-000000000000";
+    const M365: &str = "c066d759-24ae-40e7-a56f-027002b5d3e4";
+    const ROLE: &str = "'Managed HSM Crypto Service Encryption User'";
+    let r = Rehearsal::new();
+    let dir = r.tok.dir();
+    let sub = dir.join("subscription.key").to_str().unwrap().to_string();
+    let mut flags = vec!["--subscription-key", sub.as_str(), "--managed-hsm"];
+    if r.tok.t.kind.pads_pkcs8() {
+        flags.push("--accept-padded-pkcs8");
+    }
+    let h1 = SimProc::start(&dir.join("hsm-1"), &flags);
+    let h2 = SimProc::start(&dir.join("hsm-2"), &flags);
+    assert_eq!(
+        [&r.a.kind, &r.b.kind, &h1.kind, &h2.kind],
+        ["keyvault", "keyvault", "managedhsm", "managedhsm"]
+    );
+    {
+        use std::io::Write;
+        let mut cas = fs::OpenOptions::new().append(true).open(&r.ca).unwrap();
+        for s in [&h1, &h2] {
+            cas.write_all(&fs::read(&s.ca).unwrap()).unwrap();
+        }
+    }
+    let roots: Vec<String> = [&h1, &h2]
+        .iter()
+        .map(|s| {
+            let p = s.ca.parent().unwrap().join("attestation-root.pem");
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    let run = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        for root in &roots {
+            v.extend(["--trust-root", root.as_str()]);
+        }
+        r.byok(&v)
+    };
+    // A KEK in each vault, fetched (with the HSMs' attestations) and pinned.
+    fs::create_dir_all(dir.join("keks")).unwrap();
+    let mut fps = BTreeMap::new();
+    for (sim, name) in [(&r.a, "a"), (&r.b, "b"), (&h1, "h1"), (&h2, "h2")] {
+        let kek = format!("KEK-{name}");
+        ok(&r.byok(&[
+            "kek", "create", "--vault", &sim.url, "--name", &kek, "--size", "2048",
+        ]));
+        let out = format!("keks/{name}.json");
+        let mut args = vec![
+            "kek", "fetch", "--vault", &sim.url, "--name", &kek, "--out", &out, "--json",
+        ];
+        if sim.kind == "managedhsm" {
+            args.push("--attestation");
+        }
+        let f: Value = serde_json::from_str(&ok(&r.byok(&args))).unwrap();
+        fps.insert(name, f["sha256"].as_str().unwrap().to_string());
+    }
+    let sims = [("a", &r.a), ("b", &r.b), ("h1", &h1), ("h2", &h2)];
+    let key = |name: &str, vault: &str| {
+        let sim = sims.iter().find(|(n, _)| *n == vault).unwrap().1;
+        let mut k = json!({"vault": sim.url, "name": name, "size": 2048,
+                           "kek": format!("keks/{vault}.json"), "kek_sha256": fps[vault]});
+        if sim.kind == "managedhsm" {
+            k["kek_attestation"] = json!("required");
+        }
+        k
+    };
+    let plan = json!({
+        "ceremony": "contoso-mixed-rehearsal",
+        "token": TOKEN,
+        "rehearsal": true,
+        "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
+                     {"name": "Bob Example", "role": "crypto officer"}],
+        "policies": [
+            {"name": "USA_mailboxes", "service": "exchange", "description": "US mailboxes",
+             "keys": [key("Contoso-O365EX-NA-VaultA1-Key001", "a"), key("Contoso-O365EX-NA-VaultA2-Key001", "b")]},
+            {"name": "NA_geo", "service": "sharepoint", "admin_url": "https://contoso-admin.sharepoint.com",
+             "keys": [key("Contoso-O365SP-NA-MHSM1-Key001", "h1"), key("Contoso-O365SP-NA-MHSM2-Key001", "h2")]},
+            {"name": "Contoso_M365", "service": "m365", "description": "All workloads",
+             "keys": [key("Contoso-O365MW-NA-VaultA1-Key001", "a"), key("Contoso-O365MW-NA-MHSM2-Key001", "h2")]}
+        ]
+    });
+    fs::write(
+        dir.join("plan.json"),
+        serde_json::to_vec_pretty(&plan).unwrap(),
+    )
+    .unwrap();
+    ok(&run(&[
+        "ceremony",
+        "run",
+        "plan.json",
+        "--out",
+        "ceremony",
+        "--non-interactive",
+    ]));
+    let digest = r.digest("ceremony");
+    let o = run(&[
+        "ceremony",
+        "import",
+        "plan.json",
+        "--packages",
+        "ceremony",
+        "--digest",
+        &digest,
+        "--json",
+    ]);
+    let j: Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(j["warnings"], json!([]), "every simulator said its kind");
+    assert!(
+        !stderr(&o).contains("Key Vault or a Managed HSM"),
+        "{}",
+        stderr(&o)
+    );
+    // Every key imported, once, into its own vault.
+    let keys = j["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 6);
+    let mut kids = BTreeMap::new();
+    for p in plan["policies"].as_array().unwrap() {
+        for k in p["keys"].as_array().unwrap() {
+            let name = k["name"].as_str().unwrap();
+            let sim = sims.iter().find(|(_, s)| s.url == k["vault"]).unwrap().1;
+            assert_eq!(sim.versions(name), 1, "{name}");
+            let got = keys.iter().find(|x| x["name"] == name).unwrap();
+            let kid = got["kid"].as_str().unwrap();
+            assert!(
+                kid.starts_with(&format!("{}/keys/{name}/", sim.url)),
+                "{kid}"
+            );
+            kids.insert(name.to_string(), kid.to_string());
+        }
+    }
+    let kv = |sim: &SimProc, app: &str| {
+        format!(
+            "Set-AzKeyVaultAccessPolicy -VaultName '{}' -PermissionsToKeys wrapKey,unwrapKey,get -ServicePrincipalName '{app}'",
+            sim_label(sim)
+        )
+    };
+    let hsm = |sim: &SimProc, app: &str, key: &str| {
+        format!(
+            "az keyvault role assignment create --hsm-name '{}' --role {ROLE} --assignee '{app}' --scope '/keys/{key}'",
+            sim_label(sim)
+        )
+    };
+    let commands = j["commands"].as_array().unwrap();
+    let of = |policy: &str, field: &str| -> Vec<String> {
+        let c = commands.iter().find(|c| c["policy"] == policy).unwrap();
+        c[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(commands.len(), 3, "{j}");
+    assert_eq!(
+        of("USA_mailboxes", "permissions"),
+        [kv(&r.a, EXO), kv(&r.b, EXO)]
+    );
+    assert_eq!(
+        of("NA_geo", "permissions"),
+        [
+            hsm(&h1, SPO, "Contoso-O365SP-NA-MHSM1-Key001"),
+            hsm(&h2, SPO, "Contoso-O365SP-NA-MHSM2-Key001")
+        ]
+    );
+    assert_eq!(
+        of("Contoso_M365", "permissions"),
+        [
+            kv(&r.a, M365),
+            hsm(&h2, M365, "Contoso-O365MW-NA-MHSM2-Key001")
+        ]
+    );
+    let kid = |name: &str| kids[name].clone();
+    assert!(of("USA_mailboxes", "setup").contains(&format!(
+        "New-DataEncryptionPolicy -Name 'USA_mailboxes' -Description 'US mailboxes' -AzureKeyIDs '{}', '{}'",
+        kid("Contoso-O365EX-NA-VaultA1-Key001"),
+        kid("Contoso-O365EX-NA-VaultA2-Key001")
+    )));
+    assert_eq!(
+        of("NA_geo", "setup"),
+        [format!(
+            "Register-SPODataEncryptionPolicy -Identity 'https://contoso-admin.sharepoint.com' -PrimaryKeyVaultUri '{}' -SecondaryKeyVaultUri '{}'",
+            kid("Contoso-O365SP-NA-MHSM1-Key001"),
+            kid("Contoso-O365SP-NA-MHSM2-Key001")
+        )]
+    );
+    assert_eq!(
+        of("Contoso_M365", "setup"),
+        [
+            format!(
+                "New-M365DataAtRestEncryptionPolicy -Name 'Contoso_M365' -AzureKeyIDs '{}','{}' -Description 'All workloads'",
+                kid("Contoso-O365MW-NA-VaultA1-Key001"),
+                kid("Contoso-O365MW-NA-MHSM2-Key001")
+            ),
+            "Set-M365DataAtRestEncryptionPolicyAssignment -DataEncryptionPolicy 'Contoso_M365'"
+                .to_string()
+        ]
+    );
+    assert!(of("Contoso_M365", "after_key_roll").contains(
+        &"Set-M365DataAtRestEncryptionPolicy -Identity 'Contoso_M365' -Refresh".to_string()
+    ));
 }
 
 /// The chain of custody (issue 9): a ceremony directory made without any HSM, or on a

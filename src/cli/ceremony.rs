@@ -242,6 +242,7 @@ mod import {
             confirm_custody(&Terminal::default())?;
         }
         let r = import::import(&opts, checked)?;
+        warn_all(&r.warnings);
         emit(a.json, &Imported(r))
     }
 
@@ -416,6 +417,7 @@ mod import {
                     setup: vec!["New-DataEncryptionPolicy".into()],
                     after_key_roll: vec!["Set-DataEncryptionPolicy -Refresh".into()],
                 }],
+                warnings: vec!["w".into()],
                 transcript: "c/import.jsonl".into(),
                 transcript_digest: "dd".into(),
                 backup_dir: "c/backups".into(),

@@ -38,7 +38,11 @@ OAEP_SHA1 = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(
 class StaticToken:
     """A credential that hands out a fixed token (the simulator accepts any)."""
 
+    def __init__(self):
+        self.scopes = []
+
     def get_token(self, *scopes, **kwargs):
+        self.scopes.extend(scopes)
         return AccessToken("byok-test-token", int(time.time()) + 3600)
 
 
@@ -57,7 +61,7 @@ class Sim:
             self.stop()
             pytest.fail(f"byok-vault-sim did not start: see {self.log.name}")
         ready = json.loads(line)
-        self.url, self.ca = ready["url"], ready["ca"]
+        self.url, self.ca, self.kind = ready["url"], ready["ca"], ready["kind"]
         self.credential = StaticToken()
         self.client = KeyClient(
             self.url,
@@ -133,6 +137,9 @@ def test_byok_ceremony_end_to_end(sim):
     assert kek.key_operations == ["import"]
     assert kek.properties.recovery_level == "Recoverable+Purgeable"
     assert kek.id.startswith(sim.url + "/keys/sdk-kek/")
+    # The SDK asked for a token for the resource the challenge named: Key Vault's.
+    assert sim.kind == "keyvault"
+    assert set(sim.credential.scopes) == {"https://vault.azure.net/.default"}
 
     target = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     imported = import_byok(client, "sdk-target", byok_package(kek, target))
@@ -299,6 +306,9 @@ def test_key_attestation_managed_hsm(tmp_path):
     try:
         client = s.client
         kek = client.create_rsa_key("sdk-att-kek", size=2048, hardware_protected=True, key_operations=["import"])
+        # A Managed HSM's challenge: the SDK asks for a Managed HSM token.
+        assert s.kind == "managedhsm"
+        assert set(s.credential.scopes) == {"https://managedhsm.azure.net/.default"}
         for version in (kek.properties.version, None):  # None: latest, `/keys/NAME//attestation`
             got = client.get_key_attestation("sdk-att-kek", version=version)
             assert got.id == kek.id

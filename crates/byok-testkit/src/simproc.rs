@@ -9,6 +9,8 @@ pub struct SimProc {
     child: Child,
     pub url: String,
     pub ca: PathBuf,
+    /// What it plays, as its ready line says: `keyvault` or `managedhsm`.
+    pub kind: String,
     pub log: PathBuf,
 }
 
@@ -29,7 +31,7 @@ impl SimProc {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let Some((url, ca)) = parse_ready(&line) else {
+        let Some((url, ca, kind)) = parse_ready(&line) else {
             panic!(
                 "simulator did not start: {}",
                 std::fs::read_to_string(&log).unwrap_or_default()
@@ -39,6 +41,7 @@ impl SimProc {
             child,
             url,
             ca,
+            kind,
             log,
         }
     }
@@ -102,12 +105,14 @@ impl Drop for SimProc {
     }
 }
 
-/// The simulator's ready line, `{"url": …, "ca": …}`: its URL and CA file.
-pub fn parse_ready(line: &str) -> Option<(String, PathBuf)> {
+/// The simulator's ready line, `{"url": …, "ca": …, "kind": …}`: its URL, CA file and
+/// the service it plays (`keyvault` or `managedhsm`).
+pub fn parse_ready(line: &str) -> Option<(String, PathBuf, String)> {
     let v: Value = serde_json::from_str(line).ok()?;
     Some((
         v["url"].as_str()?.to_string(),
         PathBuf::from(v["ca"].as_str()?),
+        v["kind"].as_str()?.to_string(),
     ))
 }
 
@@ -117,10 +122,15 @@ mod tests {
 
     #[test]
     fn the_ready_line() {
-        let (url, ca) =
-            parse_ready(r#"{"url": "https://127.0.0.1:4443", "ca": "/tmp/s/ca.pem"}"#).unwrap();
+        let (url, ca, kind) = parse_ready(
+            r#"{"url": "https://127.0.0.1:4443", "ca": "/tmp/s/ca.pem", "kind": "managedhsm"}"#,
+        )
+        .unwrap();
         assert_eq!(url, "https://127.0.0.1:4443");
         assert_eq!(ca, PathBuf::from("/tmp/s/ca.pem"));
+        assert_eq!(kind, "managedhsm");
+        // A simulator that does not say its kind is too old for these tests.
+        assert!(parse_ready(r#"{"url": "https://127.0.0.1:4443", "ca": "/c.pem"}"#).is_none());
         assert!(parse_ready("error: port in use").is_none());
         assert!(parse_ready(r#"{"url": 1}"#).is_none());
     }

@@ -18,7 +18,20 @@ use subtle::ConstantTimeEq;
 /// Largest request body accepted (a 4096-bit BYOK package is about 4 KiB).
 const MAX_BODY: usize = 1 << 20;
 
-const CHALLENGE: &str = "Bearer authorization=\"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000\", resource=\"https://vault.azure.net\"";
+/// The 401 challenge of a Key Vault: the token's resource is `https://vault.azure.net`.
+pub const CHALLENGE_KEY_VAULT: &str = "Bearer authorization=\"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000\", resource=\"https://vault.azure.net\"";
+/// The 401 challenge of a Managed HSM (`--managed-hsm`): its tokens are for
+/// `https://managedhsm.azure.net`, as the real service says.
+pub const CHALLENGE_MANAGED_HSM: &str = "Bearer authorization=\"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000\", resource=\"https://managedhsm.azure.net\"";
+
+/// The challenge this vault answers with: a Managed HSM's or a Key Vault's.
+fn challenge(app: &App) -> &'static str {
+    if app.is_managed_hsm() {
+        CHALLENGE_MANAGED_HSM
+    } else {
+        CHALLENGE_KEY_VAULT
+    }
+}
 
 /// Returned by the service to make hyper drop the connection without answering.
 #[derive(Debug)]
@@ -204,7 +217,7 @@ async fn handle(
         log(&method, &path, 401, " (challenge)");
         return Ok(respond(
             routes::error(401, "Unauthorized", msg),
-            &[("www-authenticate", CHALLENGE)],
+            &[("www-authenticate", challenge(&app))],
         ));
     }
 

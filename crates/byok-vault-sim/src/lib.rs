@@ -148,6 +148,21 @@ impl App {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Does it play a Managed HSM (`--managed-hsm`)? Then it attests its keys and its
+    /// challenge names `https://managedhsm.azure.net`.
+    pub fn is_managed_hsm(&self) -> bool {
+        self.attestation.is_some()
+    }
+
+    /// The service it plays, as the ready line says: `managedhsm` or `keyvault`.
+    pub fn kind(&self) -> &'static str {
+        if self.is_managed_hsm() {
+            "managedhsm"
+        } else {
+            "keyvault"
+        }
+    }
+
     /// Is `vault` (`https://host:port` from a kid) this vault, as addressed by the client or otherwise?
     pub fn is_own_vault(&self, vault: &str, addressed: &str) -> bool {
         let vault = vault.to_ascii_lowercase();
@@ -209,13 +224,15 @@ fn state_dir(dir: &Path) -> Result<PathBuf> {
         .map_err(|e| err!(Io, "cannot use state directory {}: {e}", dir.display()))
 }
 
-/// The one line printed on stdout when ready: `{"url": …, "ca": …}`, url first (the
-/// harness and the demo read it).
-fn ready_line(base_url: &str, ca: &Path) -> String {
+/// The one line printed on stdout when ready: `{"url": …, "ca": …, "kind": …}`, url
+/// first (the harness and the demo read it); `kind` is `keyvault` or `managedhsm`, the
+/// service the simulator plays.
+fn ready_line(base_url: &str, ca: &Path, kind: &str) -> String {
     format!(
-        "{{\"url\": {}, \"ca\": {}}}",
+        "{{\"url\": {}, \"ca\": {}, \"kind\": {}}}",
         serde_json::Value::from(base_url),
-        serde_json::Value::from(ca.to_string_lossy().as_ref())
+        serde_json::Value::from(ca.to_string_lossy().as_ref()),
+        serde_json::Value::from(kind)
     )
 }
 
@@ -267,7 +284,7 @@ pub fn run(config: Config) -> Result<()> {
         };
         let base_url = format!("https://{host}:{}", addr.port());
         let app = std::sync::Arc::new(App::new(vault, config, base_url.clone(), addr.port()));
-        let line = ready_line(&base_url, &dir.join(tls::CA_FILE));
+        let line = ready_line(&base_url, &dir.join(tls::CA_FILE), app.kind());
         {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
@@ -347,14 +364,22 @@ mod tests {
     }
 
     #[test]
-    fn the_ready_line_is_url_then_ca() {
-        let line = ready_line("https://127.0.0.1:4443", Path::new("/s/ca \"x\".pem"));
+    fn the_ready_line_is_url_then_ca_then_kind() {
+        let line = ready_line(
+            "https://127.0.0.1:4443",
+            Path::new("/s/ca \"x\".pem"),
+            "managedhsm",
+        );
         assert_eq!(
             line,
-            r#"{"url": "https://127.0.0.1:4443", "ca": "/s/ca \"x\".pem"}"#
+            r#"{"url": "https://127.0.0.1:4443", "ca": "/s/ca \"x\".pem", "kind": "managedhsm"}"#
         );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["ca"], "/s/ca \"x\".pem");
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let kv = App::for_tests(a.path(), "Recoverable", false).unwrap();
+        let hsm = App::for_tests(b.path(), "Recoverable", true).unwrap();
+        assert_eq!((kv.kind(), hsm.kind()), ("keyvault", "managedhsm"));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 /// A local Azure Key Vault (keys) over HTTPS, for BYOK rehearsals and tests.
 ///
-/// Prints one JSON line `{"url": ..., "ca": ...}` on stdout when ready, then logs to stderr.
+/// Prints one JSON line `{"url": ..., "ca": ..., "kind": "keyvault"|"managedhsm"}` on stdout
+/// when ready, then logs to stderr.
 /// A SIMULATOR: its "HSM" keys are software keys kept in the state directory.
 #[derive(Parser)]
 #[command(name = "byok-vault-sim", version)]
@@ -43,9 +44,10 @@ struct Args {
     /// vaults started with the same file restore each other's backups.
     #[arg(long, value_name = "FILE")]
     subscription_key: Option<PathBuf>,
-    /// Behave as a Managed HSM: answer GET /keys/NAME/VERSION/attestation with MRVL-1
-    /// attestations signed by a TEST chain made in the state directory (its root:
-    /// DIR/attestation-root.pem). Without it the simulator is Key Vault, which has none.
+    /// Behave as a Managed HSM: its challenge names https://managedhsm.azure.net, and it
+    /// answers GET /keys/NAME/VERSION/attestation with MRVL-1 attestations signed by a
+    /// TEST chain made in the state directory (its root: DIR/attestation-root.pem).
+    /// Without it the simulator is Key Vault, which has none.
     #[arg(long)]
     managed_hsm: bool,
 }

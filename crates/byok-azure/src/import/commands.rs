@@ -418,6 +418,31 @@ mod tests {
         );
     }
 
+    /// A rehearsal's simulator playing a Managed HSM: the role assignment names it by
+    /// the label its backups carry (`127-0-0-1-PORT`), as the Key Vault form does.
+    #[test]
+    fn a_loopback_managed_hsm_is_named_by_its_label() {
+        let plan = plan_with(vec![policy("M", "m365", None, None)]);
+        let keys = [
+            key("M", "https://127.0.0.1:8443", "M-A", V1),
+            key("M", "https://127.0.0.1:8444", "M-B", V2),
+        ];
+        let mhsm = |url: &str| {
+            if url.ends_with(":8443") {
+                Service::ManagedHsm
+            } else {
+                Service::KeyVault
+            }
+        };
+        assert_eq!(
+            commands(&plan, &keys, &mhsm)[0].permissions,
+            [
+                "az keyvault role assignment create --hsm-name '127-0-0-1-8443' --role 'Managed HSM Crypto Service Encryption User' --assignee 'c066d759-24ae-40e7-a56f-027002b5d3e4' --scope '/keys/M-A'",
+                "Set-AzKeyVaultAccessPolicy -VaultName '127-0-0-1-8444' -PermissionsToKeys wrapKey,unwrapKey,get -ServicePrincipalName 'c066d759-24ae-40e7-a56f-027002b5d3e4'",
+            ]
+        );
+    }
+
     #[test]
     fn a_vault_shared_by_two_policies_of_one_service_is_granted_once() {
         let plan = plan_with(vec![

@@ -184,7 +184,7 @@ pub(super) mod tests {
             size: 2048,
             kek: "kek.json".into(),
             kek_sha256: String::new(),
-            kek_attestation: Default::default(),
+            kek_attestation: None,
             wrap_with_trusted: None,
             roll: false,
             key_type: None,

@@ -215,6 +215,8 @@ pub struct ImportReport {
     pub offline: Custody,
     pub keys: Vec<ImportedKey>,
     pub commands: Vec<PolicyCommands>,
+    /// What the operator should know (printed as `warning: …` lines).
+    pub warnings: Vec<String>,
     pub transcript: PathBuf,
     pub transcript_digest: String,
     pub backup_dir: PathBuf,
@@ -539,13 +541,17 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             versions,
         });
     }
-    // Which permission command a vault needs. A rehearsal's simulator does not say
-    // which kind it plays yet, so it gets the Key Vault form.
-    let kind = |url: &str| match vaults.get(url).map(Vault::service) {
+    // Which permission command a vault needs: a rehearsal's simulator is asked which
+    // kind it plays (its challenge says), and is a Key Vault when it does not say.
+    let kind = |url: &str| match vaults.get(url).map(Vault::kind) {
         Some(Service::ManagedHsm) => Service::ManagedHsm,
         _ => Service::KeyVault,
     };
     let commands = commands::commands(plan, &keys, &kind);
+    let warnings: Vec<String> = vaults
+        .values()
+        .filter_map(|v| v.kind_warning().map(str::to_string))
+        .collect();
     let mut close = Record::new(StepName::Close, "byok")
         .detail(
             "unsigned",
@@ -578,6 +584,7 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
         offline: custody,
         keys,
         commands,
+        warnings,
         transcript: tpath,
         transcript_digest: verified.report.digest,
         backup_dir,

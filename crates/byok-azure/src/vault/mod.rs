@@ -18,11 +18,13 @@
 //! that it matches the vault's host, so after one refused challenge it would send the
 //! token to the unchecked host. The challenge check stays on for every real vault; it is
 //! off only for loopback addresses (the simulator), whose challenge names
-//! `vault.azure.net`, and only in a rehearsal.
+//! `vault.azure.net` (or `managedhsm.azure.net`), not its host, and only in a rehearsal.
+//! [`kind`]: which of the two a loopback vault plays, from that challenge.
 
 mod bundle;
 mod credential;
 mod errors;
+mod kind;
 mod transport;
 
 pub use bundle::KeyBundle;
@@ -67,6 +69,8 @@ pub struct Vault {
     /// The connection's mode: a rehearsal accepts the simulator's loopback addresses.
     pub mode: Mode,
     service: Service,
+    /// What a loopback vault plays, asked once when first needed (see [`kind`]).
+    kind: std::sync::OnceLock<(Service, Option<String>)>,
     http: reqwest::Client,
     /// The connection and client options, for the Blob Storage credential.
     conn: Connection,
@@ -144,7 +148,8 @@ impl Vault {
                     transport: Some(transport_to(Some(vault_origin))),
                     ..options.clone()
                 },
-                // The simulator's challenge names vault.azure.net: only a rehearsal, which
+                // The simulator's challenge names vault.azure.net (or managedhsm.azure.net),
+                // not its loopback host: only a rehearsal, which
                 // alone reaches loopback addresses, skips the check, and only for them.
                 verify_challenge_resource: Some(!skip_challenge_check(conn.mode, service)),
             }),
@@ -160,6 +165,7 @@ impl Vault {
             url,
             mode: conn.mode,
             service,
+            kind: std::sync::OnceLock::new(),
             http,
             conn: conn.clone(),
             options,
@@ -478,6 +484,31 @@ impl Vault {
     /// The vault's service: Key Vault, Managed HSM, or the simulator (loopback).
     pub fn service(&self) -> Service {
         self.service
+    }
+
+    /// The kind of vault this is, never `Loopback`: Key Vault or Managed HSM by the URL's
+    /// host; a loopback vault (the simulator, only in a rehearsal) is asked once, by the
+    /// 401 challenge of an unauthenticated request (`resource="https://managedhsm.azure.net"`
+    /// for a Managed HSM), and is taken as a Key Vault when its answer names neither (see
+    /// [`Vault::kind_warning`]).
+    pub fn kind(&self) -> Service {
+        self.learn_kind().0
+    }
+
+    /// Why a loopback vault is taken as a Key Vault without saying so (its answer named
+    /// no kind); `None` when its kind is known.
+    pub fn kind_warning(&self) -> Option<&str> {
+        self.learn_kind().1.as_deref()
+    }
+
+    fn learn_kind(&self) -> &(Service, Option<String>) {
+        self.kind.get_or_init(|| match self.service {
+            Service::Loopback => match self.rt.block_on(kind::probe(&self.http, &self.url)) {
+                Ok(s) => (s, None),
+                Err(why) => (Service::KeyVault, Some(kind::warning(&self.url, &why))),
+            },
+            s => (s, None),
+        })
     }
 
     /// The HTTP client (for the blob copy), and the runtime to drive it.

@@ -12,6 +12,9 @@
 //!              "kek_attestation": "optional"}, …]}]}
 //! ```
 //!
+//! `kek_attestation` may be left out: a Managed HSM key then requires it, any other key
+//! makes it optional.
+//!
 //! Unknown fields are errors. Paths are relative to the plan file. The plan holds no
 //! PIN and no module path, so a rehearsal and the real ceremony use the same file.
 //!
@@ -97,9 +100,11 @@ pub struct PlanKey {
     /// Hex SHA-256 of the KEK's SubjectPublicKeyInfo DER, taken on the connected side.
     pub kek_sha256: String,
     /// Whether the KEK must come with a valid HSM attestation (`required`), or may come
-    /// without one (`optional`, the default). A present attestation is always checked.
-    #[serde(default)]
-    pub kek_attestation: KekAttestation,
+    /// without one (`optional`). A present attestation is always checked. When absent:
+    /// `required` for a Managed HSM key (its KEKs can be attested), `optional` otherwise
+    /// ([`PlanKey::kek_attestation_or_default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kek_attestation: Option<KekAttestation>,
     /// Dual control for this key (see [`Plan::wrap_with_trusted`]); the plan's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrap_with_trusted: Option<bool>,
@@ -140,12 +145,31 @@ pub fn roll_label(name: &str, ceremony: &str) -> String {
     format!("{name}-{ceremony}")
 }
 
+impl PlanKey {
+    /// Is the key's vault a Managed HSM (`https://NAME.managedhsm.azure.net` or a
+    /// sovereign cloud's equivalent)? A loopback vault (a rehearsal's simulator) is not
+    /// known to be one offline.
+    pub fn is_managed_hsm(&self) -> bool {
+        crate::keyid::vault_url(&self.vault, Mode::Rehearsal)
+            .is_ok_and(|v| v.service == crate::keyid::Service::ManagedHsm)
+    }
+
+    /// The plan's `kek_attestation`, or when absent the default for the key's vault:
+    /// `required` for a Managed HSM, where KEK attestation exists, `optional` otherwise.
+    pub fn kek_attestation_or_default(&self) -> KekAttestation {
+        self.kek_attestation.unwrap_or(if self.is_managed_hsm() {
+            KekAttestation::Required
+        } else {
+            KekAttestation::Optional
+        })
+    }
+}
+
 /// `kek_attestation` of a plan key.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum KekAttestation {
     Required,
-    #[default]
     Optional,
 }
 

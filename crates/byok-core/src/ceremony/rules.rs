@@ -437,7 +437,12 @@ pub(crate) fn apply(
                 ),
                 _ => {}
             }
-            let required = k.kek_attestation == KekAttestation::Required;
+            let required = k.kek_attestation_or_default() == KekAttestation::Required;
+            if k.kek_attestation == Some(KekAttestation::Optional) && k.is_managed_hsm() {
+                warnings.push(format!(
+                    "{kplace}: kek_attestation is \"optional\" for a Managed HSM key; Managed HSM attests its KEKs, so require it (\"kek_attestation\": \"required\", the default for Managed HSM keys)"
+                ));
+            }
             let attestation = match crate::attestation::policy::check_kek_files(
                 &kek_path, None, &kek, required, roots,
             ) {

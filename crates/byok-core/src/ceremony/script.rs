@@ -121,7 +121,7 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
                 format!("kid:     {kid}"),
                 format!("SHA-256: {}", hex::encode(fp)),
             ];
-            if k.key.kek_attestation == KekAttestation::Required {
+            if k.key.kek_attestation_or_default() == KekAttestation::Required {
                 v.push("attestation required: byok verifies the HSM's attestation in the KEK file (chain to".into());
                 v.push("Marvell's root, same key, not extractable, generated in the HSM) and stops if it fails.".into());
             }

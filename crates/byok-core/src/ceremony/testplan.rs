@@ -17,7 +17,7 @@ pub const CEREMONY: &str = "contoso-test";
 pub const TOKEN: &str = "Contoso-Ceremony";
 
 /// A software KEK of vault `vault`: (KeyBundle JSON, SHA-256 of its SPKI, private key).
-fn kek(vault: &str) -> (String, String, rsa::PrivateKey) {
+pub fn kek(vault: &str) -> (String, String, rsa::PrivateKey) {
     let k = rsa::PrivateKey::new(&mut rand::rng(), 2048).expect("test KEK");
     let b64 = |b: &[u8]| crate::kek::encode_b64url(b);
     let bundle = json!({

@@ -14,6 +14,18 @@ fn challenge_api_version_and_malformed_input() {
         "Bearer authorization=\"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000\", resource=\"https://vault.azure.net\""
     );
     assert_eq!(error_code(&r), "Unauthorized");
+    // A Managed HSM's challenge names its own resource, as the real service's does.
+    let hsm_dir = tmp();
+    let hsm = Sim::start(hsm_dir.path(), &["--managed-hsm"]);
+    assert_eq!(hsm.kind, "managedhsm");
+    assert_eq!(sim.kind, "keyvault");
+    let r = hsm.raw("GET", "/keys?api-version=7.6", &[], None).unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.headers["www-authenticate"],
+        "Bearer authorization=\"https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000\", resource=\"https://managedhsm.azure.net\""
+    );
+    drop(hsm);
     // The SDK's first request carries no token and no body, even for a PUT.
     let r = sim
         .raw("PUT", "/keys/x?api-version=7.6", &[], None)

@@ -17,6 +17,8 @@ pub(crate) struct Sim {
     log: PathBuf,
     pub(crate) url: String,
     pub(crate) ca: PathBuf,
+    /// What the ready line says it plays: `keyvault` or `managedhsm`.
+    pub(crate) kind: String,
     agent: ureq::Agent,
 }
 
@@ -65,6 +67,7 @@ impl Sim {
         let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
         let url = ready["url"].as_str().expect("url").to_string();
         let ca = PathBuf::from(ready["ca"].as_str().expect("ca"));
+        let kind = ready["kind"].as_str().expect("kind").to_string();
         assert_eq!(ca, dir.canonicalize().unwrap().join("ca.pem"));
         let agent = byok_testkit::harness::agent_trusting(&ca);
         Sim {
@@ -72,6 +75,7 @@ impl Sim {
             log: log_path,
             url,
             ca,
+            kind,
             agent,
         }
     }

@@ -459,6 +459,129 @@ fn dual_control_is_the_plans_unless_a_key_says_otherwise() {
     assert!(e.message().contains("expected a boolean"), "{e}");
 }
 
+/// A plan whose SharePoint policy is on two Managed HSMs (KEKs without attestation).
+fn managed_hsm_plan(dir: &Path) -> Value {
+    std::fs::create_dir_all(dir.join("keks")).unwrap();
+    let mut v = testplan::value(4);
+    for (i, url) in [
+        "https://contoso-o365-mhsm1.managedhsm.azure.net",
+        "https://contoso-o365-mhsm2.managedhsm.azure.net",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (bundle, fp, _) = testplan::kek(url);
+        std::fs::write(dir.join(format!("keks/hsm{i}.json")), bundle).unwrap();
+        v["policies"][1]["keys"][i] = json!({"vault": url, "name": format!("Contoso-SP-M{i}-Key001"),
+            "size": 2048, "kek": format!("keks/hsm{i}.json"), "kek_sha256": fp});
+    }
+    v
+}
+
+#[test]
+fn managed_hsm_keys_require_kek_attestation_unless_the_plan_says_optional() {
+    let dir = tempfile::tempdir().unwrap();
+    let is_warning = |w: &String| w.contains("Managed HSM") && w.contains("\"required\"");
+    // Absent: required for the Managed HSM keys (whose KEKs have none), not for the
+    // Key Vault keys.
+    let mut v = managed_hsm_plan(dir.path());
+    let (report, checked) = testplan::check(dir.path(), &v);
+    assert!(checked.is_none());
+    let places: Vec<(&str, &str)> = report
+        .violations
+        .iter()
+        .map(|x| (x.rule, x.place.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (
+                "kek-attestation",
+                "policy \"NA_geo\" key \"Contoso-SP-M0-Key001\""
+            ),
+            (
+                "kek-attestation",
+                "policy \"NA_geo\" key \"Contoso-SP-M1-Key001\""
+            ),
+        ]
+    );
+    assert!(!report.warnings.iter().any(is_warning));
+    // Explicitly optional: allowed, with a warning for each Managed HSM key.
+    for k in 0..2 {
+        v["policies"][1]["keys"][k]["kek_attestation"] = json!("optional");
+        v["policies"][0]["keys"][k]["kek_attestation"] = json!("optional");
+    }
+    let (report, checked) = testplan::check(dir.path(), &v);
+    let plan = checked.expect("sound");
+    let warned: Vec<&String> = report.warnings.iter().filter(|w| is_warning(w)).collect();
+    assert_eq!(warned.len(), 2, "{:?}", report.warnings);
+    assert!(warned[0].contains("Contoso-SP-M0-Key001"), "{}", warned[0]);
+    assert!(plan
+        .keys
+        .iter()
+        .all(|k| k.key.kek_attestation_or_default() == KekAttestation::Optional));
+    // Explicitly required: required, as absent.
+    v["policies"][1]["keys"][0]["kek_attestation"] = json!("required");
+    let (report, _) = testplan::check(dir.path(), &v);
+    assert_eq!(report.violations.len(), 1);
+    assert_eq!(report.violations[0].rule, "kek-attestation");
+}
+
+#[test]
+fn the_default_kek_attestation_follows_the_vault() {
+    let key = |vault: &str, set: Option<KekAttestation>| super::super::plan::PlanKey {
+        vault: vault.into(),
+        name: "k".into(),
+        size: 2048,
+        kek: "k.json".into(),
+        kek_sha256: String::new(),
+        kek_attestation: set,
+        wrap_with_trusted: None,
+        roll: false,
+        key_type: None,
+    };
+    for url in [
+        "https://contoso-o365-mhsm1.managedhsm.azure.net",
+        "https://Contoso.ManagedHSM.azure.net/",
+        "https://contoso.managedhsm.azure.cn",
+        "https://contoso.managedhsm.usgovcloudapi.net",
+    ] {
+        assert!(key(url, None).is_managed_hsm(), "{url}");
+        assert_eq!(
+            key(url, None).kek_attestation_or_default(),
+            KekAttestation::Required,
+            "{url}"
+        );
+    }
+    for url in [
+        "https://contoso-vaulta1.vault.azure.net",
+        "https://contoso.vault.azure.cn",
+        "https://127.0.0.1:8443",
+        "https://contoso.managedhsm.azure.net.evil.com",
+        "not a url",
+    ] {
+        assert!(!key(url, None).is_managed_hsm(), "{url}");
+        assert_eq!(
+            key(url, None).kek_attestation_or_default(),
+            KekAttestation::Optional,
+            "{url}"
+        );
+    }
+    let hsm = "https://contoso.managedhsm.azure.net";
+    let kv = "https://contoso-vaulta1.vault.azure.net";
+    for (url, set) in [
+        (hsm, KekAttestation::Optional),
+        (hsm, KekAttestation::Required),
+        (kv, KekAttestation::Required),
+        (kv, KekAttestation::Optional),
+    ] {
+        assert_eq!(key(url, Some(set)).kek_attestation_or_default(), set);
+    }
+    // Absent stays absent when the plan is written back.
+    let v = serde_json::to_value(key(kv, None)).unwrap();
+    assert!(v.get("kek_attestation").is_none(), "{v}");
+}
+
 #[test]
 fn every_broken_rule_is_reported_at_once_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
