@@ -369,12 +369,30 @@ pub fn p11uri(data: &[u8]) {
             for (k, pin) in query.split('&').filter_map(|a| a.split_once('=')) {
                 let item = format!("{k}={pin}");
                 let elsewhere = percent_decoded_lossy(&s.replacen(&item, "&", 1));
-                if k == "pin-value"
-                    && pin.len() >= 4
-                    && s.matches(pin).count() == 1
-                    && !elsewhere.contains(pin)
-                    && !"pkcs11:".contains(pin)
+                if k != "pin-value"
+                    || pin.len() < 4
+                    || s.matches(pin).count() != 1
+                    || elsewhere.contains(pin)
                 {
+                    continue;
+                }
+                // The error's fixed words may hold the PIN's text ("anufa" is in
+                // "manufacturer"): the error of the same input with another PIN of the
+                // same length shows what is not from the PIN.
+                let mark = ['#', '~', '^', '*']
+                    .into_iter()
+                    .find(|c| !pin.contains(*c))
+                    .unwrap_or('#');
+                let other = s.replacen(
+                    &item,
+                    &format!("{k}={}", mark.to_string().repeat(pin.chars().count())),
+                    1,
+                );
+                let fixed = Pkcs11Uri::parse(&other)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                if !fixed.contains(pin) {
                     assert!(!e.to_string().contains(pin), "the PIN is in the error");
                 }
             }
