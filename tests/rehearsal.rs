@@ -1218,6 +1218,31 @@ fn a_key_roll_after_the_first_ceremony() {
     assert!(t.contains(&format!("\"rolls\":[\"{ex}\",\"{sp}\"]")), "{t}");
 
     let digest = r.digest("roll");
+    // Killed after the first new version reached the vault, before the import recorded
+    // it: the rerun finds it by its package tag and adds no second one.
+    let o = r
+        .cmd(&[
+            "ceremony",
+            "import",
+            "roll.json",
+            "--packages",
+            "roll",
+            "--digest",
+            &digest,
+        ])
+        .env("BYOK_TEST_CRASH_AFTER", "done:upload:1")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_none(),
+        "the crash hook did not fire: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        r.a.versions(ex),
+        2,
+        "the first roll's version is in the vault"
+    );
     let o = import("roll.json", "roll", &digest);
     let j: Value = serde_json::from_str(&ok(&o)).unwrap();
     let keys = j["keys"].as_array().unwrap();

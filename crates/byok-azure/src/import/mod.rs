@@ -430,6 +430,8 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             Some(&dir.join(&mk.public_key)),
             Some(&mk.package_sha256),
         )?;
+        // (Test builds only: a kill here leaves the new version in the vault, unrecorded.)
+        byok_core::crashpoint::hit(byok_core::crashpoint::CrashPoint::Done(StepName::Upload));
         let mut rec = Record::new(StepName::Upload, "byok")
             .input(&mk.package, &mk.package_sha256)
             .detail("vault", &url)
