@@ -127,6 +127,7 @@ impl fmt::Display for Info {
             r.verdict_mechanism
         )?;
         writeln!(f, "reason:    {}", r.verdict_reason)?;
+        writeln!(f, "dual control: {}", r.dual_control)?;
         for w in &r.warnings {
             writeln!(f, "warning:   {w}")?;
         }
@@ -199,6 +200,7 @@ mod tests {
             verdict_mechanism: Verdict::Composite(Kwp::Pad).mechanism_text(),
             verdict_reason: "no CKM_RSA_AES_KEY_WRAP (0x1054); two-step wrap".into(),
             warnings: vec!["a warning".into()],
+            dual_control: byok_core::hsm::dual_control_text(Verdict::Composite(Kwp::Pad)),
         };
         assert_eq!(
             Info(r).to_string(),
@@ -210,6 +212,7 @@ mod tests {
              \x20 CKM_RSA_PKCS_OAEP          0x9     yes (wrap, unwrap; key sizes 512-16384)\n\
              verdict:   composite (CKM_AES_KEY_WRAP_PAD + CKM_RSA_PKCS_OAEP(SHA-1))\n\
              reason:    no CKM_RSA_AES_KEY_WRAP (0x1054); two-step wrap\n\
+             dual control: not possible: without CKM_RSA_AES_KEY_WRAP a key made with wrap_with_trusted could never be exported, so `ceremony run` refuses such a plan on this token\n\
              warning:   a warning\n"
         );
     }

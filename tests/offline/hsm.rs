@@ -49,6 +49,17 @@ fn hsm_info_reports_mechanisms_and_verdict() {
     assert_eq!(r["verdict"], kind.verdict());
     assert_eq!(r["verdict_mechanism"], kind.mechanism());
     assert_eq!(r["token"]["label"], "info");
+    // Dual control only where the native mechanism is (SoftHSM 2.7.0).
+    let dual = r["dual_control"].as_str().unwrap();
+    assert_eq!(
+        dual.starts_with("possible"),
+        kind == TokenKind::SoftHsm270,
+        "{dual}"
+    );
+    assert!(
+        ok(&tok.byok(&["hsm", "info"])).contains("dual control: "),
+        "the text report says it too"
+    );
     let mechs = r["mechanisms"].as_array().unwrap();
     let m = |n: &str| mechs.iter().find(|m| m["name"] == n).unwrap().clone();
     let present = |n: &str| m(n)["present"].as_bool().unwrap();

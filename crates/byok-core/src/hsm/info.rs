@@ -68,6 +68,19 @@ pub struct InfoReport {
     pub verdict_reason: String,
     /// What the list suggests may still fail (e.g. no SHA-1 at all).
     pub warnings: Vec<String>,
+    /// Whether the token can give dual control over wrapping (`wrap_with_trusted` keys):
+    /// such a key can be exported only with `CKM_RSA_AES_KEY_WRAP` under a KEK the SO
+    /// stored as trusted, so without the native mechanism it could never be exported.
+    pub dual_control: String,
+}
+
+/// What [`InfoReport::dual_control`] says for a verdict.
+pub fn dual_control_text(verdict: Verdict) -> String {
+    if verdict == Verdict::Native {
+        "possible: CKM_RSA_AES_KEY_WRAP is listed; keys made with wrap_with_trusted wrap only under a KEK the SO stored with `byok kek trust` (a token may still refuse CKA_TRUSTED: `kek trust` says so)".into()
+    } else {
+        "not possible: without CKM_RSA_AES_KEY_WRAP a key made with wrap_with_trusted could never be exported, so `ceremony run` refuses such a plan on this token".into()
+    }
 }
 
 pub fn info(hsm: &Hsm) -> Result<InfoReport> {
@@ -91,6 +104,7 @@ pub fn info(hsm: &Hsm) -> Result<InfoReport> {
         verdict_mechanism: decision.verdict.mechanism_text(),
         verdict_reason: decision.reason,
         warnings: decision.warnings,
+        dual_control: dual_control_text(decision.verdict),
     })
 }
 

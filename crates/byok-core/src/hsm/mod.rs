@@ -31,7 +31,7 @@ pub mod templates;
 pub mod wrapping;
 
 pub use facts::{KeyFacts, PrivateKeyFacts};
-pub use info::{info, InfoReport, MechanismReport};
+pub use info::{dual_control_text, info, InfoReport, MechanismReport};
 pub use mechanisms::{Decision, Kwp, RawMechanism};
 pub use module::{ck, mechanism_name, rv_name, Hsm, TokenIdentity, Verdict, MODULE_ENV, TOKEN_ENV};
 pub use session::HsmSession;
