@@ -142,23 +142,38 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             let Some(k) = plan.keys.get(key) else {
                 return vec![];
             };
-            vec![
+            let mut v = vec![
                 format!(
                     "RSA-{} for policy {} ({}), vault {}",
                     k.key.size, k.policy, k.service, k.vault
                 ),
                 "on the token: private, sensitive, extractable only wrapped, no other use".into(),
-                format!("public key:  {d}/{}", pub_file(&k.key.name)),
-            ]
+            ];
+            if k.wrap_with_trusted {
+                v.push("dual control: CKA_WRAP_WITH_TRUSTED, so it wraps only under a KEK the SO stored as trusted".into());
+            }
+            if k.key.roll {
+                v.push(format!(
+                    "a roll: labelled {} on the token; imported as a new version of {}",
+                    k.label, k.key.name
+                ));
+            }
+            v.push(format!("public key:  {d}/{}", pub_file(&k.label)));
+            v
         }
         Step::Wrap { key } => {
             let Some(k) = plan.keys.get(key) else {
                 return vec![];
             };
             let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
+            let how = if k.wrap_with_trusted {
+                " (CKM_RSA_AES_KEY_WRAP, the KEK stored as trusted)"
+            } else {
+                ""
+            };
             vec![
-                format!("under KEK {kid}"),
-                format!("package:     {d}/{}", package_file(&k.key.name)),
+                format!("under KEK {kid}{how}"),
+                format!("package:     {d}/{}", package_file(&k.label)),
             ]
         }
         Step::Manifest => vec![format!(
@@ -214,5 +229,29 @@ mod tests {
         let ni = script(&plan, Path::new("plan.json"), Path::new("out"), true);
         assert!(ni.contains("byok compares it with the plan's kek_sha256 (non-interactive)."));
         assert!(!ni.contains("Then type the first and last word"));
+    }
+
+    #[test]
+    fn dual_control_and_rolls_are_in_the_script() {
+        let (_dir, mut plan) = testplan::checked(2);
+        plan.keys[0].wrap_with_trusted = true;
+        plan.keys[1].key.roll = true;
+        plan.keys[1].label = format!("{}-roll", plan.keys[1].key.name);
+        let s = script(&plan, Path::new("plan.json"), Path::new("out"), false);
+        assert!(s.contains("dual control: CKA_WRAP_WITH_TRUSTED"), "{s}");
+        assert!(
+            s.contains("(CKM_RSA_AES_KEY_WRAP, the KEK stored as trusted)"),
+            "{s}"
+        );
+        let roll = &plan.keys[1];
+        assert!(
+            s.contains(&format!(
+                "a roll: labelled {} on the token; imported as a new version of {}",
+                roll.label, roll.key.name
+            )),
+            "{s}"
+        );
+        assert!(s.contains(&format!("out/{}.byok", roll.label)), "{s}");
+        assert_eq!(s.matches("dual control:").count(), 1, "{s}");
     }
 }
