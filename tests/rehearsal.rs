@@ -355,6 +355,24 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         "plan.json",
         "--allow-unsigned",
     ]));
+    // Both transcripts name the binary that wrote them, as `byok version` does; the
+    // offline run was resumed by the same binary, so no other is named.
+    let byok_sha256 = byok_core::util::sha256_hex(&fs::read(byok_testkit::bin("byok")).unwrap());
+    for t in [
+        "ceremony/transcript.jsonl",
+        "ceremony/import-transcript.jsonl",
+    ] {
+        let v: Value = serde_json::from_str(&ok(&r.byok(&[
+            "transcript",
+            "verify",
+            t,
+            "--allow-unsigned",
+            "--json",
+        ])))
+        .unwrap();
+        assert_eq!(v["binary"]["exe_sha256"], byok_sha256, "{t}");
+        assert_eq!(v["resumed_by"], serde_json::json!([]), "{t}");
+    }
     let drill: Value = serde_json::from_str(&ok(&r.byok(&[
         "backup",
         "verify",

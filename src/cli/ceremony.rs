@@ -102,6 +102,7 @@ fn ceremony_run(a: CeremonyRunArgs, mode: Mode) -> Result<()> {
         module: a.module,
         token: a.token,
         pin_file: a.login.pin_file,
+        binary: super::version::identity()?,
     };
     let r = run::run(&p, &opts, &crate::cli::console::Terminal::default())?;
     warn_all(&r.warnings);
@@ -225,6 +226,7 @@ mod import {
             Some(d) => transcript::parse_digest(d).map_err(|e| e.context("--digest"))?,
             None => ask_digest(&Terminal::default())?,
         };
+        let binary = crate::cli::version::identity()?;
         let opts = ImportOptions {
             plan: &plan,
             packages: &a.packages,
@@ -232,6 +234,7 @@ mod import {
             conn: &conn,
             roots: &roots,
             digest,
+            binary: &binary,
         };
         let checked = import::check(&opts)?;
         warn_all(&checked.custody.warnings);

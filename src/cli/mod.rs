@@ -12,6 +12,7 @@ mod kek;
 mod keygen;
 mod package;
 mod transcript;
+mod version;
 mod wrap;
 
 #[cfg(feature = "network")]
@@ -67,6 +68,8 @@ enum Cmd {
     /// Verify HSM key attestations (Marvell LiquidSecurity: Managed HSM, Cloud HSM).
     #[command(subcommand)]
     Attestation(attestation::AttestationCmd),
+    /// Which binary this is: version, commit, the executable's SHA-256, toolchain, features.
+    Version(version::VersionArgs),
     /// Upload a BYOK package to Key Vault as a key (connected side).
     #[cfg(feature = "network")]
     Upload(upload::UploadArgs),
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Ceremony(c) => ceremony::run(c, mode),
         Cmd::Transcript(c) => transcript::run(c),
         Cmd::Attestation(c) => attestation::run(c, mode),
+        Cmd::Version(a) => version::run(a),
         #[cfg(feature = "network")]
         Cmd::Upload(a) => upload::run(a, mode),
         #[cfg(feature = "network")]

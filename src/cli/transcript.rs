@@ -1,6 +1,7 @@
 //! `byok transcript verify` and `byok transcript render`.
 
 use super::output::{emit, print_stdout, Words};
+use super::version::Lines;
 use byok_core::ceremony::render;
 use byok_core::text::Printable as P;
 use byok_core::transcript::{self, VerifyReport};
@@ -128,6 +129,20 @@ impl fmt::Display for Verified {
                 P(&h.label)
             )?;
         }
+        match &r.binary {
+            Some(b) => {
+                writeln!(f, "binary:    byok {}", P(&b.version))?;
+                Lines(b, "  ").fmt(f)?;
+            }
+            None => writeln!(
+                f,
+                "binary:    not recorded (a transcript from before byok recorded it)"
+            )?,
+        }
+        for b in &r.resumed_by {
+            writeln!(f, "resumed by another binary: byok {}", P(&b.version))?;
+            Lines(b, "  ").fmt(f)?;
+        }
         match &r.signer_spki_sha256 {
             Some(k) => writeln!(
                 f,
@@ -163,6 +178,8 @@ mod tests {
             digest_words: String::new(),
             first_time: "2026-01-01T00:00:00Z".into(),
             last_time: "2026-01-01T00:10:00Z".into(),
+            binary: None,
+            resumed_by: vec![],
         }
     }
 
@@ -171,6 +188,7 @@ mod tests {
         assert_eq!(
             Verified(report()).to_string(),
             "transcript cer/transcript.jsonl verifies: 17 records, closed 2026-01-01T00:10:00Z\n\
+             binary:    not recorded (a transcript from before byok recorded it)\n\
              signature: UNSIGNED: NO HSM SIGNATURE (rehearsal on SoftHSM)\n\
              digest:    E58294F2E9A227486E8B061B31CC528FD7FA3F19\n\
              words:\n\
@@ -189,9 +207,45 @@ mod tests {
         r.signer_spki_sha256 = Some("ab".into());
         let text = Verified(r).to_string();
         assert_eq!(
-            text.lines().nth(1),
+            text.lines().nth(2),
             Some("signature: verified, by the key its signer record names (SPKI SHA-256 ab); not evidence of an HSM: compare the digest with the signed record")
         );
+    }
+
+    #[test]
+    fn the_binary_and_any_other_that_resumed() {
+        let id = |sha: &str| byok_core::identity::BinaryIdentity {
+            version: "0.1.0".into(),
+            commit: "c0ffee".into(),
+            exe_sha256: sha.into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            rustc: "rustc 1.95.0".into(),
+            features: vec![],
+            cargo_lock_sha256: "cd".into(),
+        };
+        let mut r = report();
+        r.binary = Some(id("aa"));
+        r.resumed_by = vec![id("bb")];
+        let text = Verified(r).to_string();
+        assert!(
+            text.contains(
+                "closed 2026-01-01T00:10:00Z\n\
+                 binary:    byok 0.1.0\n\
+                 \x20 commit:      c0ffee\n\
+                 \x20 exe SHA-256: aa\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "resumed by another binary: byok 0.1.0\n\
+                 \x20 commit:      c0ffee\n\
+                 \x20 exe SHA-256: bb\n"
+            ),
+            "{text}"
+        );
+        let v = serde_json::to_value(Verified(report())).unwrap();
+        assert!(v["binary"].is_null());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod common;
 mod crash;
 mod dry_run;
+mod identity;
 mod plan;
 mod resume;
 mod rig;

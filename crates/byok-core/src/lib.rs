@@ -10,6 +10,7 @@
 //! - [`crashpoint`]: the kill-at-a-step test hook (feature `test-hooks` only)
 //! - [`console`]: the people at the keyboard (PIN prompts, officers' answers, progress)
 //! - [`pin`], [`p11uri`], [`fsutil`], [`words`]: PINs, PKCS#11 URIs, careful files, PGP words
+//! - [`identity`]: which binary is running (`byok version`, the transcripts' `open` record)
 //! - [`util`]: hashing, big-endian integers, RFC 3339 times, yes/no text
 
 pub mod attestation;
@@ -19,6 +20,7 @@ pub mod crashpoint;
 pub mod error;
 pub mod fsutil;
 pub mod hsm;
+pub mod identity;
 pub mod json;
 pub mod kek;
 pub mod keygen;

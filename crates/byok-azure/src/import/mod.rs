@@ -233,6 +233,9 @@ pub struct ImportOptions<'a> {
     /// The offline transcript's digest as the officers signed it on paper: only the
     /// ceremony directory with exactly this digest is imported.
     pub digest: [u8; 32],
+    /// The running binary, recorded in the import transcript's `open` record (detail
+    /// `binary`).
+    pub binary: &'a byok_core::identity::BinaryIdentity,
 }
 
 /// A ceremony directory that passed every check, nothing sent yet: what the operator
@@ -396,6 +399,7 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
                 .input(TRANSCRIPT, &offline_sha)
                 .detail("ceremony", &plan.plan.ceremony)
                 .detail("run", "import")
+                .detail("binary", opts.binary)
                 .detail("rehearsal", mode.is_rehearsal())
                 .detail("offline_transcript_digest", &custody.digest)
                 .detail("offline_hsm_serial", &custody.hsm.serial)

@@ -208,7 +208,8 @@ impl<'a> Run<'a> {
                     .hsm(&self.id)
                     .detail("rehearsal", self.plan.mode.is_rehearsal())
                     .detail("torn_line_sha256", torn)
-                    .detail("removed_temp_files", removed),
+                    .detail("removed_temp_files", removed)
+                    .detail("binary", &self.opts.binary),
             )?;
         } else {
             std::fs::create_dir_all(self.dir())
@@ -248,13 +249,15 @@ impl<'a> Run<'a> {
         ))
     }
 
-    /// The `open` record: the plan, the token, the officers, the mode, every KEK file.
+    /// The `open` record: the plan, the token, the officers, the mode, the binary
+    /// (`byok version`), every KEK file.
     fn open_record(&self) -> Result<Record> {
         let plan = self.plan;
         let mut rec = Record::new(StepName::Open, "byok")
             .input("plan", &plan.sha256_hex())
             .hsm(&self.id)
             .detail("format", transcript::FORMAT)
+            .detail("binary", &self.opts.binary)
             .detail("ceremony", &plan.plan.ceremony)
             .detail(
                 "plan_file",

@@ -309,6 +309,7 @@ mod tests {
             module: None,
             token: None,
             pin_file: None,
+            binary: crate::identity::BinaryIdentity::for_tests(),
         };
         let r = execute(
             &plan,

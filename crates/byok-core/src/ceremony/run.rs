@@ -50,6 +50,7 @@ use super::steps::steps;
 use crate::console::Console;
 use crate::fsutil;
 use crate::hsm::{Target, Token, Verdict};
+use crate::identity::BinaryIdentity;
 use crate::transcript::{self, HsmId};
 use crate::{bail, err, Result};
 use serde::Serialize;
@@ -68,6 +69,8 @@ pub struct RunOptions {
     /// `--token`: may narrow the plan's token (a URI with `serial=`), never rename it.
     pub token: Option<String>,
     pub pin_file: Option<PathBuf>,
+    /// The running binary, recorded in the `open` record (detail `binary`).
+    pub binary: BinaryIdentity,
 }
 
 /// What `byok ceremony run` reports at the end.

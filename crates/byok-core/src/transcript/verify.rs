@@ -2,6 +2,7 @@
 //! close record and the HSM's signature on it. The first wrong record is named.
 
 use super::{HsmId, Record, Signature, StepName, LIMIT, SIG_ALG};
+use crate::identity::BinaryIdentity;
 use crate::util::sha256_hex;
 use crate::{bail, err, Result};
 use base64::Engine;
@@ -224,6 +225,11 @@ pub struct VerifyReport {
     pub digest_words: String,
     pub first_time: String,
     pub last_time: String,
+    /// The binary that opened the transcript (its `open` record's detail `binary`); none
+    /// in transcripts written before byok recorded it.
+    pub binary: Option<BinaryIdentity>,
+    /// Other binaries that resumed the run (their `resume` records), each once.
+    pub resumed_by: Vec<BinaryIdentity>,
 }
 
 /// A verified, closed transcript.
@@ -255,6 +261,18 @@ pub fn verify_bytes(bytes: &[u8], path: &Path) -> Result<Verified> {
         .last()
         .ok_or_else(|| err!(Integrity, "{}: empty transcript", path.display()))?;
     let digest: [u8; 32] = parsed.last_line_hash.unwrap_or_default();
+    let binary =
+        BinaryIdentity::from_detail(&first.detail).map_err(|e| e.context(path.display()))?;
+    let mut resumed_by: Vec<BinaryIdentity> = Vec::new();
+    for r in parsed.records.iter().filter(|r| r.step == StepName::Resume) {
+        if let Some(b) =
+            BinaryIdentity::from_detail(&r.detail).map_err(|e| e.context(path.display()))?
+        {
+            if binary.as_ref() != Some(&b) && !resumed_by.contains(&b) {
+                resumed_by.push(b);
+            }
+        }
+    }
     let report = VerifyReport {
         file: path.display().to_string(),
         ok: true,
@@ -269,6 +287,8 @@ pub fn verify_bytes(bytes: &[u8], path: &Path) -> Result<Verified> {
         digest_words: crate::words::to_words(&digest),
         first_time: first.time.clone(),
         last_time: close.time.clone(),
+        binary,
+        resumed_by,
     };
     Ok(Verified {
         report,

@@ -18,6 +18,7 @@ fn opts(dir: &Path, resume: bool, non_interactive: bool) -> RunOptions {
         module: None,
         token: None,
         pin_file: None,
+        binary: crate::identity::BinaryIdentity::for_tests(),
     }
 }
 
