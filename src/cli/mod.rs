@@ -7,10 +7,13 @@ pub mod output;
 
 mod attestation;
 mod ceremony;
+mod completions;
 mod hsm;
 mod kek;
 mod keygen;
+mod man;
 mod package;
+mod sides;
 mod transcript;
 mod wrap;
 
@@ -22,7 +25,7 @@ mod upload;
 mod verify;
 
 use byok_core::{Mode, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +44,12 @@ pub struct Cli {
     rehearsal: bool,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// byok's command line as parsed and as documented (help by side, man pages,
+/// completions).
+pub fn command() -> clap::Command {
+    sides::grouped(Cli::command())
 }
 
 #[derive(Subcommand)]
@@ -76,6 +85,10 @@ enum Cmd {
     /// Back up a key from the vault (or check backups: `byok backup verify DIR`).
     #[cfg(feature = "network")]
     Backup(backup::BackupCmd),
+    /// Print the shell completion script (bash, zsh or fish).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command with --out-dir.
+    Man(man::ManArgs),
 }
 
 /// Run one command line: the rehearsal warning first, then the command.
@@ -99,6 +112,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Verify(a) => verify::run(a, mode),
         #[cfg(feature = "network")]
         Cmd::Backup(c) => backup::run(c, mode),
+        Cmd::Completions(a) => completions::run(a),
+        Cmd::Man(a) => man::run(a),
     }
 }
 
@@ -115,6 +130,7 @@ mod tests {
     #[test]
     fn clap_consistency() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
