@@ -42,6 +42,9 @@ pub struct Cli {
     /// (warned every time, recorded in transcripts). Never for a real ceremony.
     #[arg(long, global = true)]
     rehearsal: bool,
+    /// No progress lines or notes (warnings, questions and errors still show).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -94,6 +97,7 @@ enum Cmd {
 /// Run one command line: the rehearsal warning first, then the command.
 pub fn run(cli: Cli) -> Result<()> {
     let mode = Mode::rehearsal_if(cli.rehearsal);
+    console::set_quiet(cli.quiet);
     if let Some(w) = mode.warning() {
         output::warn(w);
     }

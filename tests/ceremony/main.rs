@@ -9,6 +9,7 @@ mod common;
 mod crash;
 mod dry_run;
 mod plan;
+mod quiet;
 mod resume;
 mod rig;
 mod run;
