@@ -28,6 +28,8 @@ done
 
 want=(softhsm2)
 $tests && want+=(opensc)
+# The man pages' test (tests/docs.rs, scripts/kit-test.sh) renders them with groff and man -l.
+$tests && want+=(groff-base man-db)
 # SoftHSM 2.7.0's autotools build; Kryoptic's bindgen needs libclang.
 $tokens && want+=(autoconf automake libtool libssl-dev pkg-config g++ make libclang-dev libsqlite3-dev)
 

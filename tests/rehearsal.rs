@@ -320,6 +320,14 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
             && err.contains("keys:    4"),
         "{err}"
     );
+    // Progress, key by key (plain lines: stderr is not a terminal).
+    for n in 1..=4 {
+        assert!(
+            err.contains(&format!("[{n}/4] key ")),
+            "[{n}/4] missing: {err}"
+        );
+    }
+    assert!(err.contains(": uploaded, verified, backed up"), "{err}");
     for (name, a) in KEYS {
         let sim = if a { &r.a } else { &r.b };
         assert_eq!(sim.versions(name), 1, "{name}");
@@ -373,16 +381,18 @@ fn rehearsal_offline_killed_and_resumed_then_imported_and_rerun() {
         assert_eq!(v["binary"]["exe_sha256"], byok_sha256, "{t}");
         assert_eq!(v["resumed_by"], serde_json::json!([]), "{t}");
     }
-    let drill: Value = serde_json::from_str(&ok(&r.byok(&[
+    let o = r.byok(&[
         "backup",
         "verify",
         "ceremony/backups",
         "--restore-to",
         &r.scratch.url,
         "--json",
-    ])))
-    .unwrap();
+    ]);
+    let drill: Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(drill["entries"], 4);
+    let err = stderr(&o);
+    assert!(err.contains("[4/4] restore drill: "), "{err}");
 
     // Rerun: what is done stays done; a new import transcript records the rerun.
     let j: Value = serde_json::from_str(&ok(&r.byok(&[

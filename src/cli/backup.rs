@@ -103,7 +103,12 @@ fn verify(dir: PathBuf, restore_to: Option<&str>, conn: &Connection, json: bool)
     let restore_drill = match restore_to {
         Some(url) => {
             let scratch = Vault::connect(url, conn)?;
-            Some(pipeline::restore_drill(&scratch, &dir, &entries)?)
+            Some(pipeline::restore_drill(
+                &scratch,
+                &dir,
+                &entries,
+                &super::console::Terminal::default(),
+            )?)
         }
         None => None,
     };

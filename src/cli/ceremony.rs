@@ -244,7 +244,7 @@ mod import {
         if std::io::stdin().is_terminal() {
             confirm_custody(&Terminal::default())?;
         }
-        let r = import::import(&opts, checked)?;
+        let r = import::import(&opts, checked, &Terminal::default())?;
         warn_all(&r.warnings);
         emit(a.json, &Imported(r))
     }

@@ -1,13 +1,32 @@
 //! The terminal as byok's [`Console`]: PINs without echo (`rpassword`), the officers'
-//! answers from standard input, warnings on standard error, and progress as a bar on a
-//! terminal (`indicatif`) or as plain `[n/total]` lines otherwise.
+//! answers from standard input, warnings on standard error, and progress as a bar with
+//! an ETA on a terminal (`indicatif`) or as plain `[n/total]` lines otherwise. `--quiet`
+//! ([`set_quiet`]) silences the progress and the notes, never a warning, a question or
+//! an error.
 
 use byok_core::console::Console;
 use byok_core::text;
 use byok_core::{err, Result};
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use zeroize::Zeroizing;
+
+/// The bar on a terminal: steps done, elapsed time, the estimate of the time left, the
+/// last step.
+const BAR: &str = "[{pos}/{len}] {wide_bar} {elapsed} (ETA {eta}) {msg}";
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--quiet`: no progress, no notes (warnings, questions and errors still show).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 /// The terminal byok runs on.
 #[derive(Default)]
@@ -66,18 +85,23 @@ impl Console for Terminal {
     fn begin(&self, total: usize) {
         self.total.set(total);
         self.done.set(0);
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && !quiet() {
             let b = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("[{pos}/{len}] {wide_bar} {msg}")
-            {
+            // The ETA is the mean time of the steps done so far times the steps left:
+            // rough when the steps differ (a 4096-bit keygen and a manifest), but it
+            // moves while a long step runs (the tick redraws the elapsed time).
+            if let Ok(style) = indicatif::ProgressStyle::with_template(BAR) {
                 b.set_style(style);
             }
+            b.enable_steady_tick(Duration::from_secs(1));
             *self.bar.borrow_mut() = Some(b);
         }
     }
 
     fn step(&self, msg: &str) {
+        if quiet() {
+            return;
+        }
         let msg = &*text::printable(msg);
         self.done.set(self.done.get() + 1);
         match &*self.bar.borrow() {
@@ -91,12 +115,29 @@ impl Console for Terminal {
     }
 
     fn note(&self, msg: &str) {
-        self.line(msg);
+        if !quiet() {
+            self.line(msg);
+        }
     }
 
     fn end(&self) {
         if let Some(b) = self.bar.borrow_mut().take() {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_shows_the_eta() {
+        // An invalid template would silently fall back to indicatif's default bar.
+        let style = indicatif::ProgressStyle::with_template(BAR).unwrap();
+        let b = indicatif::ProgressBar::hidden().with_style(style);
+        b.set_length(4);
+        b.inc(1);
+        assert!(BAR.contains("{eta}"));
     }
 }

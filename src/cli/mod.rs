@@ -7,10 +7,13 @@ pub mod output;
 
 mod attestation;
 mod ceremony;
+mod completions;
 mod hsm;
 mod kek;
 mod keygen;
+mod man;
 mod package;
+mod sides;
 mod transcript;
 mod version;
 mod wrap;
@@ -23,7 +26,7 @@ mod upload;
 mod verify;
 
 use byok_core::{Mode, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -40,8 +43,17 @@ pub struct Cli {
     /// (warned every time, recorded in transcripts). Never for a real ceremony.
     #[arg(long, global = true)]
     rehearsal: bool,
+    /// No progress lines or notes (warnings, questions and errors still show).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// byok's command line as parsed and as documented (help by side, man pages,
+/// completions).
+pub fn command() -> clap::Command {
+    sides::grouped(Cli::command())
 }
 
 #[derive(Subcommand)]
@@ -79,11 +91,16 @@ enum Cmd {
     /// Back up a key from the vault (or check backups: `byok backup verify DIR`).
     #[cfg(feature = "network")]
     Backup(backup::BackupCmd),
+    /// Print the shell completion script (bash, zsh or fish).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one per command with --out-dir.
+    Man(man::ManArgs),
 }
 
 /// Run one command line: the rehearsal warning first, then the command.
 pub fn run(cli: Cli) -> Result<()> {
     let mode = Mode::rehearsal_if(cli.rehearsal);
+    console::set_quiet(cli.quiet);
     if let Some(w) = mode.warning() {
         output::warn(w);
     }
@@ -103,6 +120,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Verify(a) => verify::run(a, mode),
         #[cfg(feature = "network")]
         Cmd::Backup(c) => backup::run(c, mode),
+        Cmd::Completions(a) => completions::run(a),
+        Cmd::Man(a) => man::run(a),
     }
 }
 
@@ -119,6 +138,7 @@ mod tests {
     #[test]
     fn clap_consistency() {
         Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

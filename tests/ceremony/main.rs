@@ -10,6 +10,7 @@ mod crash;
 mod dry_run;
 mod identity;
 mod plan;
+mod quiet;
 mod resume;
 mod rig;
 mod run;

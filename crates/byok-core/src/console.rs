@@ -34,6 +34,30 @@ pub trait Console {
     fn end(&self);
 }
 
+/// A run of steps shown on a console: [`Console::begin`] when made,
+/// [`Console::end`] when dropped, so a run stopped by an error (`?`) still ends its
+/// progress bar.
+pub struct Steps<'a>(&'a dyn Console);
+
+impl<'a> Steps<'a> {
+    /// Begin a run of `total` steps on `console`.
+    pub fn begin(console: &'a dyn Console, total: usize) -> Steps<'a> {
+        console.begin(total);
+        Steps(console)
+    }
+
+    /// One step is done.
+    pub fn step(&self, msg: &str) {
+        self.0.step(msg);
+    }
+}
+
+impl Drop for Steps<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
 /// A console with no one at it, for unit tests: asks fail, secrets are absent, warnings
 /// and notes go to standard error, progress is silent.
 #[cfg(test)]
@@ -135,6 +159,18 @@ impl Console for Scripted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_end_when_dropped_even_on_an_error() {
+        let c = Scripted::default();
+        let stopped = || -> Result<()> {
+            let s = Steps::begin(&c, 3);
+            s.step("one");
+            crate::bail!("stopped")
+        };
+        assert!(stopped().is_err());
+        assert_eq!(c.transcript(), "begin: 3 steps\ndone: one\nend");
+    }
 
     #[test]
     fn unattended_answers_nothing() {

@@ -29,6 +29,7 @@ use crate::pipeline;
 use crate::vault::{check_vault_url, Connection, KeyVersion, Vault};
 use byok_core::ceremony::manifest::TRANSCRIPT;
 use byok_core::ceremony::plan::CheckedPlan;
+use byok_core::console::{Console, Steps};
 use byok_core::keyid::Service;
 use byok_core::transcript::{self, Custody, Record, StepName, Writer};
 use byok_core::util::sha256_hex;
@@ -331,8 +332,13 @@ fn transcript_path(dir: &Path) -> Result<(PathBuf, bool)> {
 }
 
 /// Run the import of a directory [`check`] passed: connect to every vault, then key by
-/// key upload, verify and back up, each step recorded in this run's transcript.
-pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport> {
+/// key upload, verify and back up, each step recorded in this run's transcript, and each
+/// key done shown on `console` (a bar with an ETA on a terminal).
+pub fn import(
+    opts: &ImportOptions<'_>,
+    checked: Checked,
+    console: &dyn Console,
+) -> Result<ImportReport> {
     let plan = opts.plan;
     let mode = plan.mode;
     let conn = Connection {
@@ -409,6 +415,7 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
         w
     };
     let mut keys = Vec::new();
+    let progress = Steps::begin(console, plan.keys.len());
     for pk in &plan.keys {
         let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
             bail!(
@@ -546,7 +553,17 @@ pub fn import(opts: &ImportOptions<'_>, checked: Checked) -> Result<ImportReport
             roll: mk.roll,
             versions,
         });
+        progress.step(&format!(
+            "key {} in {url}: {}, verified, backed up",
+            mk.name,
+            if up.already_done {
+                "already in the vault"
+            } else {
+                "uploaded"
+            }
+        ));
     }
+    drop(progress);
     // Which permission command a vault needs: a rehearsal's simulator is asked which
     // kind it plays (its challenge says), and is a Key Vault when it does not say.
     let kind = |url: &str| match vaults.get(url).map(Vault::kind) {

@@ -141,11 +141,13 @@ pub fn restore_drill(
     scratch: &Vault,
     dir: &Path,
     entries: &[ManifestEntry],
+    console: &dyn byok_core::console::Console,
 ) -> Result<Vec<DrillResult>> {
     for e in entries {
         check_drill_entry(e, &scratch.url, scratch.mode)?;
     }
     let mut out = Vec::new();
+    let progress = byok_core::console::Steps::begin(console, entries.len());
     for e in entries {
         let blob = backup::read_backup_file(dir, &e.file)?;
         let restored = scratch
@@ -175,6 +177,10 @@ pub fn restore_drill(
                 scratch.url
             );
         }
+        progress.step(&format!(
+            "restore drill: {} restored into {}, the same key, purged",
+            e.file, scratch.url
+        ));
     }
     Ok(out)
 }

@@ -210,7 +210,7 @@ fn read_prior(plan: &CheckedPlan, opts: &RunOptions) -> Result<Option<Prior>> {
         if others > 0 {
             bail!(
                 Integrity,
-                "{}: the transcript is empty but {} holds other files: move them out and run again",
+                "{}: the transcript is empty but {} holds other files: move them out and run `byok ceremony run --resume` again",
                 path.display(),
                 dir.display()
             );
