@@ -309,6 +309,7 @@ mod tests {
             module: None,
             token: None,
             pin_file: None,
+            deviations: vec![],
         };
         let r = execute(
             &plan,
