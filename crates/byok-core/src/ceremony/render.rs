@@ -122,6 +122,23 @@ fn fingerprints(v: &Verified) -> Vec<Fp> {
 }
 
 fn summary(rec: &Record) -> String {
+    if rec.step.as_str() == "close" {
+        // The close lists every output again: counted here, listed with their hashes.
+        let n = |k: &str| {
+            rec.detail
+                .get(k)
+                .and_then(|v| v.as_array())
+                .map(|a| a.len())
+        };
+        let mut t = format!("closed: {} output files hashed", rec.outputs.len());
+        if let Some(b) = rec.detail.get("hsm_bags_out").and_then(|b| b.get("bags")) {
+            t.push_str(&format!("; new bags {}", json_text(b)));
+        }
+        if let Some(d) = n("deviations") {
+            t.push_str(&format!("; {d} deviation{}", if d == 1 { "" } else { "s" }));
+        }
+        return t;
+    }
     let mut parts = Vec::new();
     if let Some(l) = rec.detail_str("label") {
         parts.push(l.to_string());
