@@ -328,3 +328,15 @@ fn bags_and_deviations_go_into_the_signed_chain() {
     assert!(e.message().contains("not the plan's hsm_bags.in"), "{e}");
     assert!(!o.out.exists(), "nothing written");
 }
+
+#[test]
+fn a_deviation_byok_cannot_record_is_refused_before_anything_happens() {
+    let (dir, plan) = testplan::checked(2);
+    let mut o = opts(dir.path(), false, true);
+    o.deviations = vec!["ok".into(), "line one\nline two".into()];
+    // `run` refuses before it opens any module (there is none here) or writes anything.
+    let e = run(&plan, &o, &Scripted::default()).unwrap_err();
+    assert!(e.message().starts_with("--deviation: deviation"), "{e}");
+    assert!(e.message().contains("one line"), "{e}");
+    assert!(!o.out.exists());
+}
