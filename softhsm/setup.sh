@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what byok's demo and tests need, when it is missing:
 #   softhsm/setup.sh            SoftHSM2 (Debian package softhsm2)
-#   softhsm/setup.sh --tests    also OpenSC (pkcs11-spy) and a Python venv in .venv-test
+#   softhsm/setup.sh --tests    also OpenSC (pkcs11-spy), Chromium and poppler-utils (the
+#                               printed ceremony record: HTML → PDF → text, tests/ceremony/record.rs),
+#                               and a Python venv in .venv-test
 #                               with the independent checkers (OpenBao's CLI, the Azure SDK)
 #                               and Azurite (npm) in tests/azurite
 #   softhsm/setup.sh --tokens   also the two other test tokens, built into .tokens/ (ignored
@@ -27,7 +29,7 @@ for a in "$@"; do
 done
 
 want=(softhsm2)
-$tests && want+=(opensc)
+$tests && want+=(opensc chromium poppler-utils)
 # The man pages' test (tests/docs.rs, scripts/kit-test.sh) renders them with groff and man -l.
 $tests && want+=(groff-base man-db)
 # SoftHSM 2.7.0's autotools build; Kryoptic's bindgen needs libclang.

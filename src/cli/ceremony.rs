@@ -49,6 +49,10 @@ pub struct CeremonyRunArgs {
     /// (recorded as such in the transcript).
     #[arg(long)]
     non_interactive: bool,
+    /// A deviation from the script, and how it was resolved, recorded in the signed close
+    /// record (repeatable; an interactive run also asks for them at the close).
+    #[arg(long, value_name = "TEXT")]
+    deviation: Vec<String>,
     /// PKCS#11 library of the HSM.
     #[arg(long, env = "BYOK_PKCS11_MODULE", value_name = "PATH")]
     module: Option<PathBuf>,
@@ -103,6 +107,7 @@ fn ceremony_run(a: CeremonyRunArgs, mode: Mode) -> Result<()> {
         token: a.token,
         pin_file: a.login.pin_file,
         binary: super::version::identity()?,
+        deviations: a.deviation,
     };
     let r = run::run(&p, &opts, &crate::cli::console::Terminal::default())?;
     warn_all(&r.warnings);

@@ -3,6 +3,7 @@
 //! record goes through [`Run::record`], where the crash hook's `done:` and `recorded:`
 //! points sit. Tested with whole runs against the fake token in `run/tests.rs`.
 
+use super::custody;
 use super::manifest::{self, package_file, pub_file, ManifestKey, MANIFEST, TRANSCRIPT};
 use super::plan::{signer_label, CheckedPlan, KeyPlan};
 use super::resume::{self, Prior, Signer, SignerPlan};
@@ -212,10 +213,14 @@ impl<'a> Run<'a> {
                     .detail("binary", &self.opts.binary),
             )?;
         } else {
+            // The bags are checked before anything is written: a bag that is not the
+            // plan's stops the ceremony with the directory untouched.
+            let bags_in =
+                super::custody::confirm_bags_in(plan, self.console, self.opts.non_interactive)?;
             std::fs::create_dir_all(self.dir())
                 .map_err(|e| err!(Io, "cannot create {}: {e}", self.dir().display()))?;
             self.w = Some(Writer::create(&path, plan.sha256)?);
-            let rec = self.open_record()?;
+            let rec = record_fields(self.open_record()?, plan, bags_in);
             self.record(rec)?;
         }
         let decision = token.decision()?;
@@ -531,6 +536,7 @@ impl<'a> Run<'a> {
         let mut close = Record::new(StepName::Close, &officers_actor(self.plan))
             .hsm(&self.id)
             .detail("keys", keys);
+        close = self.close_fields(close)?;
         let outputs = resume::outputs(&self.writer()?.records);
         for (name, sha) in outputs {
             close = close.output(&name, &sha);
@@ -550,6 +556,28 @@ impl<'a> Run<'a> {
             }
         }
         Ok("closed the transcript".into())
+    }
+
+    /// The close record's `hsm_bags_out` and `deviations` ([`super::custody`]).
+    fn close_fields(&self, mut close: Record) -> Result<Record> {
+        let ni = self.opts.non_interactive;
+        let mut deviations: Vec<custody::Deviation> = self
+            .opts
+            .deviations
+            .iter()
+            .map(|t| custody::Deviation {
+                text: t.clone(),
+                source: "--deviation",
+            })
+            .collect();
+        if let Some((bags, d)) = custody::bags_out(self.plan, self.console, ni)? {
+            close = close.detail("hsm_bags_out", bags);
+            deviations.extend(d);
+        }
+        if !ni {
+            deviations.extend(custody::ask_deviations(self.console, deviations.len())?);
+        }
+        Ok(close.detail("deviations", deviations))
     }
 
     pub(super) fn report(self) -> Result<RunReport> {
@@ -574,6 +602,21 @@ impl<'a> Run<'a> {
             warnings: self.warnings,
         })
     }
+}
+
+/// The open record's fields for the printed record: the plan's location and witnesses,
+/// and the bags the officers confirmed.
+fn record_fields(mut rec: Record, plan: &CheckedPlan, bags_in: Option<custody::Bags>) -> Record {
+    if let Some(l) = &plan.plan.location {
+        rec = rec.detail("location", l);
+    }
+    if !plan.plan.witnesses.is_empty() {
+        rec = rec.detail("witnesses", &plan.plan.witnesses);
+    }
+    if let Some(b) = bags_in {
+        rec = rec.detail("hsm_bags_in", b);
+    }
+    rec
 }
 
 /// The officers as one actor: `Alice (ceremony administrator), Bob (crypto officer)`.

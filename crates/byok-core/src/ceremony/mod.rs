@@ -5,6 +5,7 @@
 //! - [`script`]: the dry run, that list printed as the paper script the officers follow;
 //! - [`run`]: `byok ceremony run`, that list executed, resumable after a crash at any point;
 //! - [`resume`]: what an interrupted run left, and the checks before a resume;
+//! - [`custody`]: the tamper-evident bags confirmed and entered, and the deviations noted;
 //! - [`manifest`]: the ceremony directory's files and `manifest.json`;
 //! - [`render`]: the printable record of a transcript (HTML and Markdown);
 //!
@@ -12,6 +13,7 @@
 //! `byok ceremony import`, reads the same plan, the `manifest.json` the run wrote, and
 //! continues in its own transcript (see `docs/transcript.md`).
 
+pub mod custody;
 mod execute;
 pub mod manifest;
 pub mod plan;

@@ -4,6 +4,9 @@
 //! ```json
 //! {"ceremony": "contoso-na-2026-12", "token": "Contoso-Ceremony", "token_serial": "8a3f1c0d5e6b7a29",
 //!  "officers": [{"name": "…", "role": "ceremony administrator"}, {"name": "…", "role": "crypto officer"}],
+//!  "location": "Contoso HQ, secure room 4.12, Redmond",
+//!  "witnesses": [{"name": "…", "role": "internal auditor"}],
+//!  "hsm_bags": {"in": ["TEB-100231"], "out": ["TEB-100298"]},
 //!  "policies": [
 //!   {"name": "USA_mailboxes", "service": "exchange", "description": "…",
 //!    "keys": [{"vault": "https://contoso-o365ex-na-vaulta1.vault.azure.net",
@@ -11,6 +14,13 @@
 //!              "kek": "keks/vaulta1-kek.json", "kek_sha256": "<hex SHA-256 of the KEK's SPKI DER>",
 //!              "kek_attestation": "optional"}, …]}]}
 //! ```
+//!
+//! `location`, `witnesses` and `hsm_bags` are optional; they go into the transcript and
+//! onto the printed record (what CA/B Forum BR §6.1.1.1 and the IANA root KSK ceremony
+//! scripts ask of a key ceremony's report). `hsm_bags.in` lists the tamper-evident bags
+//! the HSM and its smartcards are in when the ceremony starts (the officers confirm
+//! them); `hsm_bags.out` the new bags they go into at the end (the officers enter the
+//! numbers they used; `--non-interactive` records the plan's).
 //!
 //! `kek_attestation` may be left out: a Managed HSM key then requires it, any other key
 //! makes it optional.
@@ -49,6 +59,16 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_serial: Option<String>,
     pub officers: Vec<Officer>,
+    /// Where the ceremony takes place (printed on the record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// People who watch the ceremony and sign the record, without running it: auditors,
+    /// witnesses. Same rules as officers, and distinct from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<Officer>,
+    /// The tamper-evident bag numbers of the HSM and its smartcards: before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsm_bags: Option<HsmBags>,
     pub policies: Vec<Policy>,
     /// A rehearsal against the local simulator: loopback vault addresses are allowed
     /// (and the run says so, in its warnings and its transcript). Default false.
@@ -67,6 +87,19 @@ pub struct Plan {
 pub struct Officer {
     pub name: String,
     pub role: String,
+}
+
+/// `hsm_bags` of a plan: the tamper-evident bag numbers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HsmBags {
+    /// The bags the HSM and its smartcards are sealed in when the ceremony starts (the
+    /// officers confirm each before opening it).
+    #[serde(rename = "in")]
+    pub bags_in: Vec<String>,
+    /// The new bags they are sealed in at the end.
+    #[serde(rename = "out")]
+    pub bags_out: Vec<String>,
 }
 
 /// One data encryption policy (DEP): an Exchange Online DEP or a SharePoint/OneDrive geo DEP.

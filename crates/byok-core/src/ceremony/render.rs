@@ -1,9 +1,15 @@
 //! `byok transcript render`: the printable record of a verified transcript.
 //!
-//! Writes `transcript.md` and `transcript.html` (self-contained, with print CSS): the
-//! ceremony, the token, every KEK and key fingerprint as hex and PGP words, every
-//! record, the transcript digest the officers sign, and a signature and date line for
-//! each officer. Only a transcript that verifies is rendered.
+//! Writes `transcript.html` (self-contained, with print CSS for A4: the record a key
+//! ceremony is audited against, see [`html`]) and `transcript.md` (the same facts as
+//! text): the ceremony, its location, the software, the token and its tamper-evident
+//! bags, the participants, every record, every KEK and key fingerprint as hex and PGP
+//! words, the deviations, the transcript digest the officers sign, and a signature and
+//! date line for each officer and witness. Only a transcript that verifies is rendered.
+
+mod html;
+
+pub use html::html;
 
 use crate::transcript::{Record, Verified};
 use crate::{err, fsutil, text, words, Result};
@@ -28,9 +34,28 @@ fn fp(what: String, hex_fp: &str, note: String) -> Fp {
     }
 }
 
+/// A detail value as text: a string as is, a list joined with `, `, anything else as JSON.
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a.iter().map(json_text).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 fn officers(open: &Record) -> Vec<(String, String)> {
+    people(open, "officers")
+}
+
+fn witnesses(open: &Record) -> Vec<(String, String)> {
+    people(open, "witnesses")
+}
+
+/// The people the open record lists under `key` (`officers`, `witnesses`): name and role.
+fn people(open: &Record, key: &str) -> Vec<(String, String)> {
     open.detail
-        .get("officers")
+        .get(key)
         .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
@@ -97,6 +122,23 @@ fn fingerprints(v: &Verified) -> Vec<Fp> {
 }
 
 fn summary(rec: &Record) -> String {
+    if rec.step.as_str() == "close" {
+        // The close lists every output again: counted here, listed with their hashes.
+        let n = |k: &str| {
+            rec.detail
+                .get(k)
+                .and_then(|v| v.as_array())
+                .map(|a| a.len())
+        };
+        let mut t = format!("closed: {} output files hashed", rec.outputs.len());
+        if let Some(b) = rec.detail.get("hsm_bags_out").and_then(|b| b.get("bags")) {
+            t.push_str(&format!("; new bags {}", json_text(b)));
+        }
+        if let Some(d) = n("deviations") {
+            t.push_str(&format!("; {d} deviation{}", if d == 1 { "" } else { "s" }));
+        }
+        return t;
+    }
     let mut parts = Vec::new();
     if let Some(l) = rec.detail_str("label") {
         parts.push(l.to_string());
@@ -139,6 +181,45 @@ pub fn markdown(v: &Verified) -> String {
             m(&h.model),
             m(&h.serial),
             m(&h.firmware)
+        );
+    }
+    let open = v.records.first();
+    let close = v.records.last().filter(|c| c.step.as_str() == "close");
+    let od = |k: &str| open.and_then(|o| o.detail.get(k));
+    let _ = writeln!(
+        s,
+        "| location | {} |",
+        od("location")
+            .and_then(|l| l.as_str())
+            .map(m)
+            .unwrap_or_else(|| "not recorded".into())
+    );
+    let _ = writeln!(
+        s,
+        "| binary | {} |",
+        match od("binary") {
+            Some(serde_json::Value::Object(b)) => b
+                .iter()
+                .map(|(k, v)| format!("{}: {}", m(k), m(&json_text(v))))
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => "not recorded".into(),
+        }
+    );
+    for (label, bags) in [
+        ("bags before", od("hsm_bags_in")),
+        (
+            "bags after",
+            close.and_then(|c| c.detail.get("hsm_bags_out")),
+        ),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {label} | {} |",
+            bags.map(|b| m(&json_text(
+                b.get("bags").unwrap_or(&serde_json::Value::Null)
+            )))
+            .unwrap_or_else(|| "not recorded".into())
         );
     }
     let _ = writeln!(s, "| records | {} |", r.records);
@@ -189,10 +270,26 @@ pub fn markdown(v: &Verified) -> String {
             m(&summary(rec))
         );
     }
+    let _ = writeln!(s, "\n## Deviations\n");
+    match close.and_then(|c| c.detail.get("deviations")) {
+        Some(serde_json::Value::Array(d)) if d.is_empty() => {
+            let _ = writeln!(s, "None recorded.");
+        }
+        Some(serde_json::Value::Array(d)) => {
+            for (i, x) in d.iter().enumerate() {
+                let t = x.get("text").map(json_text).unwrap_or_default();
+                let src = x.get("source").map(json_text).unwrap_or_default();
+                let _ = writeln!(s, "{}. {} ({})", i + 1, m(&t), m(&src));
+            }
+        }
+        _ => {
+            let _ = writeln!(s, "Not recorded.");
+        }
+    }
     let _ = writeln!(s, "\n## Signatures\n");
     let _ = writeln!(s, "We compared the transcript digest above with the one byok printed at the close of the ceremony.\n");
     if let Some(open) = v.records.first() {
-        for (name, role) in officers(open) {
+        for (name, role) in officers(open).into_iter().chain(witnesses(open)) {
             let _ = writeln!(
                 s,
                 "{} ({})\n\nSignature: ______________________________ Date: ______________\n",
@@ -201,74 +298,6 @@ pub fn markdown(v: &Verified) -> String {
             );
         }
     }
-    s
-}
-
-/// A value inside the HTML record: [`text::html`] (control characters shown escaped,
-/// `& < > " '` as references).
-fn esc(t: &str) -> String {
-    text::html(t)
-}
-
-/// The self-contained HTML record, with print CSS.
-pub fn html(v: &Verified) -> String {
-    let r = &v.report;
-    let c = esc(&r.ceremony.clone().unwrap_or_default());
-    let mut s = String::new();
-    let _ = writeln!(s, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ceremony record: {c}</title>");
-    let _ = writeln!(s, "<style>body{{font-family:serif;max-width:60em;margin:2em auto;}} code,.words{{font-family:monospace;}} table{{border-collapse:collapse;width:100%;}} td,th{{border:1px solid #444;padding:.2em .4em;text-align:left;vertical-align:top;font-size:90%;}} .fp{{page-break-inside:avoid;margin:.6em 0;}} .sig{{margin-top:2.5em;page-break-inside:avoid;}} .line{{display:inline-block;border-bottom:1px solid #000;width:18em;}} .short{{width:8em;}} @media print{{body{{margin:0;max-width:none;}} h2{{page-break-after:avoid;}} .signatures{{page-break-before:always;}}}}</style></head><body>");
-    let _ = writeln!(s, "<h1>Ceremony record: {c}</h1><table>");
-    if let Some(h) = &r.hsm {
-        let _ = writeln!(
-            s,
-            "<tr><th>token</th><td>\"{}\" {} {} serial {} firmware {}</td></tr>",
-            esc(&h.label),
-            esc(&h.manufacturer),
-            esc(&h.model),
-            esc(&h.serial),
-            esc(&h.firmware)
-        );
-    }
-    let _ = writeln!(s, "<tr><th>records</th><td>{}</td></tr><tr><th>opened</th><td>{}</td></tr><tr><th>closed</th><td>{}</td></tr>", r.records, esc(&r.first_time), esc(&r.last_time));
-    let sig = if r.signed {
-        format!(
-            "verified: HSM key <code>{}</code>",
-            esc(&r.signer_spki_sha256.clone().unwrap_or_default())
-        )
-    } else {
-        format!(
-            "none: {}",
-            esc(&r.unsigned_reason.clone().unwrap_or_default())
-        )
-    };
-    let _ = writeln!(s, "<tr><th>signature</th><td>{sig}</td></tr></table>");
-    let _ = writeln!(s, "<h2>Transcript digest</h2><p>SHA-256 of the closing record: <code>{}</code></p><p class=\"words\">", esc(&r.digest));
-    for l in words::to_word_lines(&hex::decode(&r.digest).unwrap_or_default()) {
-        let _ = writeln!(s, "{}<br>", esc(&l));
-    }
-    let _ = writeln!(s, "</p><h2>Fingerprints</h2>");
-    for f in fingerprints(v) {
-        let _ = writeln!(s, "<div class=\"fp\"><b>{}</b> ({})<br><code>{}</code><br><span class=\"words\">{}</span></div>", esc(&f.what), esc(&f.note), esc(&f.hex), f.words.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>"));
-    }
-    let _ = writeln!(s, "<h2>Records</h2><table><tr><th>seq</th><th>time</th><th>step</th><th>actor</th><th>what</th></tr>");
-    for rec in &v.records {
-        let _ = writeln!(
-            s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            rec.seq,
-            esc(&rec.time),
-            esc(rec.step.as_str()),
-            esc(&rec.actor),
-            esc(&summary(rec))
-        );
-    }
-    let _ = writeln!(s, "</table><div class=\"signatures\"><h2>Signatures</h2><p>We compared the transcript digest above with the one byok printed at the close of the ceremony.</p>");
-    if let Some(open) = v.records.first() {
-        for (name, role) in officers(open) {
-            let _ = writeln!(s, "<div class=\"sig\">{} ({})<br><br>Signature: <span class=\"line\"></span> Date: <span class=\"line short\"></span></div>", esc(&name), esc(&role));
-        }
-    }
-    let _ = writeln!(s, "</div></body></html>");
     s
 }
 
@@ -310,6 +339,7 @@ mod tests {
             token: None,
             pin_file: None,
             binary: crate::identity::BinaryIdentity::for_tests(),
+            deviations: vec![],
         };
         let r = execute(
             &plan,
@@ -367,5 +397,132 @@ mod tests {
         let out = dir.path().join("print");
         assert_eq!(render(&verified, &out).unwrap().len(), 2);
         assert!(render(&verified, &out).is_err());
+    }
+
+    /// A run of a plan with every record field, its transcript verified.
+    fn rendered_run(
+        plan_edit: impl Fn(&mut serde_json::Value),
+        deviations: Vec<String>,
+    ) -> (tempfile::TempDir, Verified) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = testplan::value(2);
+        plan_edit(&mut v);
+        let (report, plan) = testplan::check(dir.path(), &v);
+        let plan = plan.unwrap_or_else(|| panic!("{:?}", report.violations));
+        let opts = RunOptions {
+            out: dir.path().join("out"),
+            resume: false,
+            non_interactive: true,
+            module: None,
+            token: None,
+            pin_file: None,
+            binary: crate::identity::BinaryIdentity::for_tests(),
+            deviations,
+        };
+        let r = execute(
+            &plan,
+            &opts,
+            &Scripted::default(),
+            &FakeToken::default(),
+            Prior::default(),
+            vec![],
+        )
+        .unwrap();
+        let verified = crate::transcript::verify(&r.transcript).unwrap();
+        (dir, verified)
+    }
+
+    #[test]
+    fn the_record_carries_location_people_bags_deviations_and_escapes_them() {
+        let hostile = "<script>alert('x')</script> \"Eve\" & O'Brien";
+        let (_d, v) = rendered_run(
+            |p| {
+                p["location"] = serde_json::json!("Room <b>4.12</b> & \"vault\"");
+                p["witnesses"] = serde_json::json!([{"name": hostile, "role": "auditor <i>"}]);
+                p["hsm_bags"] = serde_json::json!({"in": ["TEB-100231"], "out": ["TEB-100298"]});
+            },
+            vec!["spare card <img src=x onerror=alert(1)> unused".into()],
+        );
+        let h = html(&v);
+        for raw in ["<script", "<b>4.12", "<img", "<i>", "'x'"] {
+            assert!(!h.contains(raw), "{raw:?} raw in the HTML");
+        }
+        assert!(
+            h.contains(
+                "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;Eve&quot; &amp; O&#39;Brien"
+            ),
+            "{h}"
+        );
+        assert!(h.contains("Room &lt;b&gt;4.12&lt;/b&gt; &amp; &quot;vault&quot;"));
+        assert!(h.contains("spare card &lt;img src=x onerror=alert(1)&gt; unused"));
+        assert!(h.contains("TEB-100231") && h.contains("TEB-100298"));
+        assert!(h.contains("source: plan"), "non-interactive bags say so");
+        // Everyone signs: two officers and the witness, each with a signature line and
+        // an identity-check box; every step has an initials box.
+        assert_eq!(h.matches("<div class=\"sig\">").count(), 3);
+        assert_eq!(
+            h.matches("<td class=\"box\"></td></tr>").count(),
+            3 + v.records.len() + 1
+        );
+        assert!(h.contains("@page{size:A4"));
+        assert!(h.contains(&v.report.digest));
+        let words = crate::words::to_word_lines(&hex::decode(&v.report.digest).unwrap());
+        assert!(h.contains(&words[0]) && h.contains(&words[words.len() - 1]));
+        let md = markdown(&v);
+        assert!(
+            md.contains("TEB\\-100298") && md.contains("spare card \\<img"),
+            "{md}"
+        );
+        assert!(md
+            .match_indices("<script")
+            .all(|(i, _)| i > 0 && md.as_bytes()[i - 1] == b'\\'));
+        assert_eq!(md.matches("Signature: ").count(), 3);
+    }
+
+    #[test]
+    fn the_binary_identity_is_shown_when_recorded_and_said_missing_otherwise() {
+        let (_d, mut v) = rendered_run(|_| {}, vec![]);
+        // Every run records its binary; a transcript from before byok did is rendered
+        // without one.
+        assert!(v.records[0].detail.contains_key("binary"));
+        v.records[0].detail.remove("binary");
+        let h = html(&v);
+        assert!(
+            h.contains("<th>binary</th><td><span class=\"note\">not recorded"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<p>None recorded.</p>"),
+            "an empty deviations list says none"
+        );
+        // The open record as the identity helper writes it (a handcrafted record: the
+        // renderer reads what the transcript says, the chain was verified before).
+        let exe = "ab".repeat(32);
+        v.records[0].detail.insert(
+            "binary".into(),
+            serde_json::json!({"version": "0.1.0", "commit": "52194db<x>", "exe_sha256": exe,
+                "target": "x86_64-unknown-linux-gnu", "rustc": "rustc 1.90.0",
+                "features": ["network", "test-hooks"], "cargo_lock_sha256": "cd".repeat(32)}),
+        );
+        let h = html(&v);
+        assert!(!h.contains("<th>binary</th><td><span class=\"note\">not recorded"));
+        assert!(
+            h.contains("<th>binary commit</th><td>52194db&lt;x&gt;</td>"),
+            "{h}"
+        );
+        assert!(h.contains(&format!("<code>{exe}</code>")));
+        let exe_words = crate::words::to_word_lines(&[0xab; 32]);
+        assert!(h.contains(&exe_words[0]));
+        assert!(h.contains("<th>binary features</th><td>network, test-hooks</td>"));
+        assert!(markdown(&v).contains("commit: 52194db\\<x\\>"));
+        // A record that is not what the contract says is shown as such, not trusted.
+        v.records[0]
+            .detail
+            .insert("binary".into(), serde_json::json!("<b>1.0</b>"));
+        let h = html(&v);
+        assert!(h.contains("not an object") && h.contains("&lt;b&gt;1.0&lt;/b&gt;"));
+        // Older transcripts: no deviations list in the close record.
+        v.records.last_mut().unwrap().detail.remove("deviations");
+        assert!(html(&v).contains("close record has no deviations list"));
     }
 }

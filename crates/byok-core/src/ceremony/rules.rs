@@ -94,55 +94,8 @@ pub(crate) fn apply(
             ),
         );
     }
-    let mut names = BTreeSet::new();
-    for (i, o) in plan.officers.iter().enumerate() {
-        let place = format!("officer {}", i + 1);
-        if o.name.trim().is_empty() || o.role.trim().is_empty() {
-            add(
-                "officer-named",
-                place.clone(),
-                "every officer needs a name and a role".into(),
-            );
-        }
-        // Names and roles are printed on the terminal, the script and the record: a
-        // control character (an escape sequence, a carriage return) or a bidi override
-        // could hide or reorder text there.
-        if [&o.name, &o.role]
-            .iter()
-            .any(|t| crate::text::has_hidden(t) || t.len() > 128)
-        {
-            add(
-                "officer-named",
-                place.clone(),
-                "a name and a role are at most 128 printable characters, without control characters or invisible formatting characters"
-                    .into(),
-            );
-        }
-        // A name mixing scripts (a Cyrillic "А" in "Аlice") is how one person is made to
-        // look like another: refused. A name in one script, any script, is fine.
-        if !crate::text::is_single_script(&o.name) {
-            add(
-                "officer-named",
-                place.clone(),
-                format!(
-                    "{:?} mixes letters of several scripts (e.g. a Cyrillic letter among Latin ones); write each name in one script",
-                    crate::text::printable(&o.name)
-                ),
-            );
-        }
-        // Distinct people have names that look distinct: compared after NFKC, case
-        // folding and the confusable skeleton, so width, case and homoglyphs do not count.
-        if !names.insert(crate::text::identity_key(&o.name)) {
-            add(
-                "distinct-officers",
-                place,
-                format!(
-                    "{:?} is named twice; dual control needs distinct people",
-                    o.name
-                ),
-            );
-        }
-    }
+    people(plan, &mut add);
+    record_fields(plan, &mut add);
     if plan.policies.is_empty() {
         add(
             "policies",
@@ -516,6 +469,152 @@ pub(crate) fn apply(
         ));
     }
     out
+}
+
+/// The rules on the people a plan names: officers and witnesses, each with a printable
+/// name and role in one script, every name distinct from every other (officer or witness).
+fn people(plan: &Plan, add: &mut dyn FnMut(&'static str, String, String)) {
+    let mut names = BTreeSet::new();
+    let officers = plan.officers.iter().enumerate().map(|(i, o)| (true, i, o));
+    let witnesses = plan
+        .witnesses
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (false, i, o));
+    for (officer, i, o) in officers.chain(witnesses) {
+        let (named, who) = if officer {
+            ("officer-named", "officer")
+        } else {
+            ("witness-named", "witness")
+        };
+        let place = format!("{who} {}", i + 1);
+        if o.name.trim().is_empty() || o.role.trim().is_empty() {
+            add(
+                named,
+                place.clone(),
+                format!("every {who} needs a name and a role"),
+            );
+        }
+        // Names and roles are printed on the terminal, the script and the record: a
+        // control character (an escape sequence, a carriage return) or a bidi override
+        // could hide or reorder text there.
+        if [&o.name, &o.role]
+            .iter()
+            .any(|t| crate::text::has_hidden(t) || t.len() > 128)
+        {
+            add(
+                named,
+                place.clone(),
+                "a name and a role are at most 128 printable characters, without control characters or invisible formatting characters"
+                    .into(),
+            );
+        }
+        // A name mixing scripts (a Cyrillic "А" in "Аlice") is how one person is made to
+        // look like another: refused. A name in one script, any script, is fine.
+        if !crate::text::is_single_script(&o.name) {
+            add(
+                named,
+                place.clone(),
+                format!(
+                    "{:?} mixes letters of several scripts (e.g. a Cyrillic letter among Latin ones); write each name in one script",
+                    crate::text::printable(&o.name)
+                ),
+            );
+        }
+        // Distinct people have names that look distinct: compared after NFKC, case
+        // folding and the confusable skeleton, so width, case and homoglyphs do not count.
+        if !names.insert(crate::text::identity_key(&o.name)) {
+            if officer {
+                add(
+                    "distinct-officers",
+                    place,
+                    format!(
+                        "{:?} is named twice; dual control needs distinct people",
+                        o.name
+                    ),
+                );
+            } else {
+                add(
+                    "distinct-witnesses",
+                    place,
+                    format!(
+                        "{:?} is already named as an officer or a witness; a witness is another person, who signs the record as such",
+                        o.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Longest `location` text.
+const LOCATION_MAX: usize = 256;
+/// Longest tamper-evident bag number.
+const BAG_MAX: usize = 64;
+
+/// Is `b` a tamper-evident bag number byok accepts? 1-64 ASCII letters, digits, `-`, `_`,
+/// `.` and `/`, starting with a letter or digit: what is printed on bags, and no space, so
+/// that officers can type several separated by spaces or commas.
+pub fn valid_bag_number(b: &str) -> bool {
+    let bytes = b.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= BAG_MAX
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+}
+
+/// The rules on what the printed record carries: `location` and `hsm_bags`.
+fn record_fields(plan: &Plan, add: &mut dyn FnMut(&'static str, String, String)) {
+    if let Some(l) = &plan.location {
+        if l.trim().is_empty() || l.len() > LOCATION_MAX || crate::text::has_hidden(l) {
+            add(
+                "location",
+                "location".into(),
+                format!("a location is 1-{LOCATION_MAX} printable characters, without control characters or invisible formatting characters"),
+            );
+        }
+    }
+    let Some(bags) = &plan.hsm_bags else {
+        return;
+    };
+    let mut seen = BTreeSet::new();
+    for (list, which) in [(&bags.bags_in, "in"), (&bags.bags_out, "out")] {
+        let place = format!("hsm_bags.{which}");
+        if list.is_empty() {
+            add(
+                "hsm-bags",
+                place.clone(),
+                format!(
+                    "no bag number: list the bags the HSM and its smartcards {}",
+                    if which == "in" {
+                        "are sealed in before the ceremony"
+                    } else {
+                        "are sealed in after it"
+                    }
+                ),
+            );
+        }
+        for b in list.iter() {
+            if !valid_bag_number(b) {
+                add(
+                    "hsm-bags",
+                    place.clone(),
+                    format!(
+                        "{:?} is not a bag number: 1-{BAG_MAX} ASCII letters, digits, '-', '_', '.' and '/', starting with a letter or digit",
+                        crate::text::printable(b)
+                    ),
+                );
+            } else if !seen.insert(b.to_ascii_uppercase()) {
+                add(
+                    "hsm-bags",
+                    place.clone(),
+                    format!("bag {b:?} is listed twice; a tamper-evident bag is sealed once and opened once"),
+                );
+            }
+        }
+    }
 }
 
 /// The dash-terminated common prefix of two key names ("" when none).

@@ -20,6 +20,10 @@
 //!    (deterministic: no times), written atomically;
 //! 7. `close`, signed in the HSM by the transcript signer.
 //!
+//! When the plan lists `hsm_bags`, the officers confirm the bags at the preflight (the
+//! `open` record) and enter the new ones at the close; the close record also carries the
+//! deviations (`--deviation`, and those typed at the close): see [`super::custody`].
+//!
 //! ## Crash windows and `--resume`
 //!
 //! Every file is written whole or not at all (`fsutil::write_new`), every record is
@@ -71,6 +75,9 @@ pub struct RunOptions {
     pub pin_file: Option<PathBuf>,
     /// The running binary, recorded in the `open` record (detail `binary`).
     pub binary: BinaryIdentity,
+    /// `--deviation`: deviations from the script, recorded in the close record
+    /// ([`super::custody`]).
+    pub deviations: Vec<String>,
 }
 
 /// What `byok ceremony run` reports at the end.
@@ -92,6 +99,9 @@ pub struct RunReport {
 /// Run (or resume) the offline ceremony: check the directory and the token against the
 /// transcript, log in once, then execute the plan's steps.
 pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Result<RunReport> {
+    for d in &opts.deviations {
+        super::custody::check_deviation(d).map_err(|e| e.context("--deviation"))?;
+    }
     let dir = &opts.out;
     let prior = match read_prior(plan, opts)? {
         Some(p) => p,

@@ -67,9 +67,18 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
             "interactive: the officers confirm every KEK fingerprint"
         }
     );
+    if let Some(l) = &p.location {
+        let _ = writeln!(s, "location:  {l}");
+    }
     let _ = writeln!(s, "officers:");
     for (i, o) in p.officers.iter().enumerate() {
         let _ = writeln!(s, "  {}. {} ({})", i + 1, o.name, o.role);
+    }
+    if !p.witnesses.is_empty() {
+        let _ = writeln!(s, "witnesses:");
+        for (i, o) in p.witnesses.iter().enumerate() {
+            let _ = writeln!(s, "  {}. {} ({})", i + 1, o.name, o.role);
+        }
     }
     let _ = writeln!(s, "policies:");
     for pol in &p.policies {
@@ -94,8 +103,23 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
 fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> Vec<String> {
     // Paths come from the command line: shown, never acting on the terminal.
     let d = Printable(out.display());
+    let bags = plan.plan.hsm_bags.as_ref();
     match *step {
-        Step::Preflight => vec![
+        Step::Preflight => {
+            let mut v = Vec::new();
+            if let Some(b) = bags {
+                v.push(format!(
+                    "Tamper-evident bags: the HSM and its smartcards come out of {}.",
+                    b.bags_in.join(", ")
+                ));
+                if non_interactive {
+                    v.push("byok records the plan's bag numbers (non-interactive): no officer confirms them.".into());
+                } else {
+                    v.push("The officers check each bag is intact and its number is the plan's, then type the".into());
+                    v.push("numbers (or \"yes\"). A bag that is not the plan's stops the ceremony.".into());
+                }
+            }
+            v.extend([
             format!(
                 "byok opens token \"{}\" and checks that it can make BYOK packages",
                 plan.plan.token
@@ -103,7 +127,9 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             "(`byok hsm info`: native or composite). The crypto officer enters the user PIN once;".into(),
             "byok never retries a failed login. byok runs the self-test: a throwaway session key".into(),
             format!("wrapped in the HSM and checked in software. byok starts {d}/{TRANSCRIPT}."),
-        ],
+            ]);
+            v
+        }
         Step::Signer => vec![
             format!(
                 "byok generates RSA-{SIGNER_BITS} key \"{}\" on the token (sign only, not extractable)",
@@ -179,12 +205,34 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
         Step::Manifest => vec![format!(
             "byok writes {d}/{MANIFEST}: the SHA-256 of every public key and package."
         )],
-        Step::Close => vec![
+        Step::Close => {
+            let mut v = Vec::new();
+            if let Some(b) = bags {
+                v.push(format!(
+                    "Tamper-evident bags: seal the HSM and its smartcards in new bags {}.",
+                    b.bags_out.join(", ")
+                ));
+                if non_interactive {
+                    v.push("byok records the plan's numbers (non-interactive): no officer enters them.".into());
+                } else {
+                    v.push("The officers type the new bags' numbers (or \"yes\" for the plan's); other bags".into());
+                    v.push("are recorded as typed, with a deviation saying so.".into());
+                }
+            }
+            if non_interactive {
+                v.push("Deviations from this script: given with --deviation \"TEXT\" (each recorded).".into());
+            } else {
+                v.push("Deviations from this script: byok asks for each (and how it was resolved), one line".into());
+                v.push("each, an empty line to finish; --deviation \"TEXT\" records one more.".into());
+            }
+            v.extend([
             format!("byok closes {d}/{TRANSCRIPT} with a record signed by the transcript signer and"),
             "prints the transcript digest (hex and words). Print the record with".into(),
             format!("`byok transcript render {d}/{TRANSCRIPT} --out-dir PRINT`; the officers check"),
             "the digest on it against the screen and sign.".into(),
-        ],
+            ]);
+            v
+        }
     }
 }
 
@@ -201,7 +249,7 @@ fn footer(plan: &CheckedPlan) -> String {
     );
     let _ = writeln!(s);
     let _ = writeln!(s, "SIGNATURES");
-    for o in &plan.plan.officers {
+    for o in plan.plan.officers.iter().chain(&plan.plan.witnesses) {
         let _ = writeln!(s, "  {} ({})", o.name, o.role);
         let _ = writeln!(
             s,
@@ -229,6 +277,36 @@ mod tests {
         let ni = script(&plan, Path::new("plan.json"), Path::new("out"), true);
         assert!(ni.contains("byok compares it with the plan's kek_sha256 (non-interactive)."));
         assert!(!ni.contains("Then type the first and last word"));
+        assert!(
+            !s.contains("Tamper-evident bags"),
+            "no bags in the plan, none in the script"
+        );
+        assert!(s.contains("an empty line to finish"), "{s}");
+    }
+
+    #[test]
+    fn the_bags_witnesses_and_location_are_in_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = testplan::value(2);
+        v["location"] = serde_json::json!("Room 4.12");
+        v["witnesses"] = serde_json::json!([{"name": "Carol Auditor", "role": "auditor"}]);
+        v["hsm_bags"] = serde_json::json!({"in": ["TEB-1", "TEB-2"], "out": ["TEB-9"]});
+        let (_, plan) = testplan::check(dir.path(), &v);
+        let plan = plan.unwrap();
+        let s = script(&plan, Path::new("plan.json"), Path::new("out"), false);
+        let step1 = s.split("STEP 2.").next().unwrap();
+        assert!(step1.contains("come out of TEB-1, TEB-2."), "{s}");
+        assert!(step1.contains("A bag that is not the plan's stops the ceremony."));
+        let close = s.rsplit(". Close\n").next().unwrap();
+        assert!(close.contains("in new bags TEB-9."), "{close}");
+        assert!(close.contains("Deviations from this script"), "{close}");
+        assert!(s.contains("location:  Room 4.12\n"));
+        assert!(s.contains("witnesses:\n  1. Carol Auditor (auditor)\n"));
+        assert!(s.ends_with("Carol Auditor (auditor)\n  signature: ______________________________  date: ____________\n"), "{s}");
+        let ni = script(&plan, Path::new("plan.json"), Path::new("out"), true);
+        assert!(ni.contains("byok records the plan's bag numbers (non-interactive)"));
+        assert!(ni.contains("byok records the plan's numbers (non-interactive)"));
+        assert!(ni.contains("given with --deviation"));
     }
 
     #[test]

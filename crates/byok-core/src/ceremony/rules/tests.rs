@@ -368,6 +368,68 @@ fn every_rule_is_checked() {
             &["no policy"],
             Box::new(|p| p["policies"] = json!([])),
         ),
+        (
+            "witness-named",
+            &["witness 1", "name and a role"],
+            Box::new(|p| p["witnesses"] = json!([{"name": "Carol Auditor", "role": " "}])),
+        ),
+        (
+            "witness-named",
+            &["witness 1", "control characters"],
+            Box::new(|p| p["witnesses"] = json!([{"name": "Carol\u{202e}", "role": "auditor"}])),
+        ),
+        (
+            "witness-named",
+            &["witness 2", "several scripts"],
+            Box::new(|p| {
+                p["witnesses"] = json!([{"name": "Carol Auditor", "role": "auditor"},
+                                         {"name": "D\u{430}ve Witness", "role": "witness"}])
+            }),
+        ),
+        (
+            "distinct-witnesses",
+            &["witness 1", "already named as an officer"],
+            Box::new(|p| p["witnesses"] = json!([{"name": "BOB EXAMPLE", "role": "auditor"}])),
+        ),
+        (
+            "distinct-witnesses",
+            &["witness 2", "already named"],
+            Box::new(|p| {
+                p["witnesses"] = json!([{"name": "Carol Auditor", "role": "auditor"},
+                                         {"name": "ｃａｒｏｌ auditor", "role": "witness"}])
+            }),
+        ),
+        (
+            "location",
+            &["location", "printable"],
+            Box::new(|p| p["location"] = json!("Room 4\r\nRoom 5")),
+        ),
+        (
+            "location",
+            &["location"],
+            Box::new(|p| p["location"] = json!("  ")),
+        ),
+        (
+            "hsm-bags",
+            &["hsm_bags.out", "no bag number"],
+            Box::new(|p| p["hsm_bags"] = json!({"in": ["TEB-1"], "out": []})),
+        ),
+        (
+            "hsm-bags",
+            &["hsm_bags.in", "not a bag number"],
+            Box::new(|p| p["hsm_bags"] = json!({"in": ["TEB 1"], "out": ["TEB-2"]})),
+        ),
+        (
+            "hsm-bags",
+            &["hsm_bags.in", "not a bag number"],
+            Box::new(|p| p["hsm_bags"] = json!({"in": ["<b>"], "out": ["TEB-2"]})),
+        ),
+        // A bag is sealed once: the new bag cannot be one just opened.
+        (
+            "hsm-bags",
+            &["hsm_bags.out", "\"teb-1\" is listed twice"],
+            Box::new(|p| p["hsm_bags"] = json!({"in": ["TEB-1"], "out": ["teb-1"]})),
+        ),
     ];
     for (rule, words, edit) in cases {
         let mut plan = testplan::value(4);
@@ -387,6 +449,51 @@ fn every_rule_is_checked() {
             assert!(text.contains(w), "{rule}: {w:?} not in {text}");
         }
     }
+}
+
+#[test]
+fn the_record_fields_are_optional_and_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = testplan::value(2);
+    v["location"] = json!("Contoso HQ, secure room 4.12");
+    v["witnesses"] = json!([{"name": "Carol Auditor", "role": "internal auditor"},
+                            {"name": "山田 太郎", "role": "witness"}]);
+    v["hsm_bags"] = json!({"in": ["TEB-100231", "TEB-100232"], "out": ["TEB-100298"]});
+    let (report, checked) = testplan::check(dir.path(), &v);
+    let plan = checked.unwrap_or_else(|| panic!("{:?}", report.violations));
+    assert_eq!(plan.plan.witnesses.len(), 2);
+    let bags = plan.plan.hsm_bags.as_ref().unwrap();
+    assert_eq!(bags.bags_in, ["TEB-100231", "TEB-100232"]);
+    assert_eq!(bags.bags_out, ["TEB-100298"]);
+    // Unknown fields stay errors, inside the new objects too.
+    for (field, value) in [
+        (
+            "hsm_bags",
+            json!({"in": ["A"], "out": ["B"], "spare": ["C"]}),
+        ),
+        ("hsm_bags", json!({"in": ["A"]})),
+        (
+            "witnesses",
+            json!([{"name": "Carol", "role": "auditor", "id": "x"}]),
+        ),
+    ] {
+        let mut v = testplan::value(2);
+        v[field] = value;
+        testplan::write(dir.path(), &v);
+        let roots = crate::attestation::TrustRoots::marvell().unwrap();
+        let e = crate::ceremony::plan::check(
+            &dir.path().join("plan.json"),
+            &roots,
+            crate::keyid::Mode::Ceremony,
+        )
+        .expect_err("refused");
+        assert!(e.message().contains("not a valid ceremony plan"), "{e}");
+    }
+    // Absent, they leave the plan as it was.
+    let (_, checked) = testplan::check(dir.path(), &testplan::value(2));
+    let plan = checked.unwrap();
+    assert!(plan.plan.location.is_none() && plan.plan.witnesses.is_empty());
+    assert!(plan.plan.hsm_bags.is_none());
 }
 
 #[test]

@@ -19,6 +19,7 @@ fn opts(dir: &Path, resume: bool, non_interactive: bool) -> RunOptions {
         token: None,
         pin_file: None,
         binary: crate::identity::BinaryIdentity::for_tests(),
+        deviations: vec![],
     }
 }
 
@@ -108,7 +109,8 @@ fn officers_confirm_each_kek_and_a_wrong_answer_stops_the_run_for_a_resume() {
     let prior = Prior { records };
     let o = opts(dir.path(), true, false);
     let temps = resume::check_dir(&plan, &o.out, &prior).unwrap();
-    let console = Scripted::answering(&["yes"]);
+    // KEK b, then no deviation at the close.
+    let console = Scripted::answering(&["yes", ""]);
     let r = execute(&plan, &o, &console, &token, prior, temps).unwrap();
     assert!(r.resumed && r.signed);
     let v = transcript::verify(&path).unwrap();
@@ -229,4 +231,113 @@ fn a_resume_keeps_the_mode_the_ceremony_began_with() {
     };
     let e = check_same_mode(&prior, &rehearsal).unwrap_err();
     assert!(e.message().contains("began as a real ceremony"), "{e}");
+}
+
+#[test]
+fn bags_and_deviations_go_into_the_signed_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = testplan::value(2);
+    v["location"] = serde_json::json!("Contoso HQ, room 4.12");
+    v["witnesses"] = serde_json::json!([{"name": "Carol Auditor", "role": "internal auditor"}]);
+    v["hsm_bags"] = serde_json::json!({"in": ["TEB-1"], "out": ["TEB-9"]});
+    let (_, plan) = testplan::check(dir.path(), &v);
+    let plan = plan.unwrap();
+    let token = FakeToken::default();
+    let mut o = opts(dir.path(), false, false);
+    o.deviations = vec!["the printer jammed; the script was printed again".into()];
+    // Bags in, KEK a, KEK b, bags out (not the plan's), one deviation, the end.
+    let console =
+        Scripted::answering(&["TEB-1", "yes", "yes", "TEB-10", "Bob left 09:40-09:45", ""]);
+    let r = execute(&plan, &o, &console, &token, Prior::default(), vec![]).unwrap();
+    assert!(r.signed);
+    let v = transcript::verify(&r.transcript).unwrap();
+    let open = &v.records[0];
+    assert_eq!(open.detail_str("location"), Some("Contoso HQ, room 4.12"));
+    assert_eq!(open.detail["witnesses"][0]["name"], "Carol Auditor");
+    assert_eq!(
+        open.detail["hsm_bags_in"]["bags"],
+        serde_json::json!(["TEB-1"])
+    );
+    assert_eq!(open.detail["hsm_bags_in"]["source"], "officers");
+    let close = v.records.last().unwrap();
+    assert!(close.signature.is_some(), "under the HSM's signature");
+    assert_eq!(
+        close.detail["hsm_bags_out"]["bags"],
+        serde_json::json!(["TEB-10"])
+    );
+    assert_eq!(
+        close.detail["hsm_bags_out"]["planned"],
+        serde_json::json!(["TEB-9"])
+    );
+    let d: Vec<(&str, &str)> = close.detail["deviations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["source"].as_str().unwrap(), d["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        d,
+        [
+            (
+                "--deviation",
+                "the printer jammed; the script was printed again"
+            ),
+            (
+                "byok",
+                "the HSM and smartcards were sealed in bags TEB-10, not the plan's TEB-9"
+            ),
+            ("officers", "Bob left 09:40-09:45"),
+        ]
+    );
+    // Non-interactive: the plan's bags, recorded as such; no deviation is none.
+    let o = RunOptions {
+        out: dir.path().join("out2"),
+        ..opts(dir.path(), false, true)
+    };
+    let r = execute(
+        &plan,
+        &o,
+        &Scripted::default(),
+        &FakeToken::default(),
+        Prior::default(),
+        vec![],
+    )
+    .unwrap();
+    let v = transcript::verify(&r.transcript).unwrap();
+    assert_eq!(v.records[0].detail["hsm_bags_in"]["source"], "plan");
+    let close = v.records.last().unwrap();
+    assert_eq!(close.detail["hsm_bags_out"]["source"], "plan");
+    assert_eq!(
+        close.detail["hsm_bags_out"]["bags"],
+        serde_json::json!(["TEB-9"])
+    );
+    assert_eq!(close.detail["deviations"], serde_json::json!([]));
+    // A bag that is not the plan's stops before anything is written.
+    let o = RunOptions {
+        out: dir.path().join("out3"),
+        ..opts(dir.path(), false, false)
+    };
+    let e = execute(
+        &plan,
+        &o,
+        &Scripted::answering(&["TEB-2"]),
+        &FakeToken::default(),
+        Prior::default(),
+        vec![],
+    )
+    .unwrap_err();
+    assert!(e.message().contains("not the plan's hsm_bags.in"), "{e}");
+    assert!(!o.out.exists(), "nothing written");
+}
+
+#[test]
+fn a_deviation_byok_cannot_record_is_refused_before_anything_happens() {
+    let (dir, plan) = testplan::checked(2);
+    let mut o = opts(dir.path(), false, true);
+    o.deviations = vec!["ok".into(), "line one\nline two".into()];
+    // `run` refuses before it opens any module (there is none here) or writes anything.
+    let e = run(&plan, &o, &Scripted::default()).unwrap_err();
+    assert!(e.message().starts_with("--deviation: deviation"), "{e}");
+    assert!(e.message().contains("one line"), "{e}");
+    assert!(!o.out.exists());
 }
