@@ -20,10 +20,21 @@ scripts/kit.sh "$work/a" >/dev/null
 tarball=$(ls "$work"/a/byok-*.tar.gz)
 name=$(basename "$tarball" .tar.gz)
 # The second run reuses the binary the first one built or took: only the packing is compared.
-BYOK_KIT_BINARY=${BYOK_KIT_BINARY:-target/release/byok} scripts/kit.sh "$work/b" >/dev/null
+BYOK_KIT_BINARY=${BYOK_KIT_BINARY:-target/kit-build/release/byok} scripts/kit.sh "$work/b" >/dev/null
 cmp "$tarball" "$work/b/$name.tar.gz" || fail "two runs of scripts/kit.sh gave different tarballs"
 (cd "$work/a" && sha256sum --check --quiet "$name.tar.gz.sha256") || fail "the .sha256 beside the tarball is wrong"
 echo "kit: $name.tar.gz ($(wc -c <"$tarball") bytes), the same bytes from two runs"
+
+# The kit's binary is the reproducible build: BYOK_REPRODUCED_BINARY (CI: the one
+# scripts/reproduce.sh --out kept, rebuilt from two fresh clones) has the same bytes.
+if [ -n "${BYOK_REPRODUCED_BINARY:-}" ]; then
+  tar -xzf "$tarball" -C "$work" "$name/bin/byok"
+  a=$(sha256sum <"$work/$name/bin/byok" | cut -d' ' -f1)
+  b=$(sha256sum <"$BYOK_REPRODUCED_BINARY" | cut -d' ' -f1)
+  [ "$a" = "$b" ] || fail "the kit's byok ($a) is not the reproducible build $BYOK_REPRODUCED_BINARY ($b)"
+  echo "kit: bin/byok is the reproducible build (SHA-256 $a)"
+  rm -rf "${work:?}/$name"
+fi
 
 # The layout, owners and times as promised.
 listing=$(tar -tvzf "$tarball")
