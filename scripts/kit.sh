@@ -32,6 +32,11 @@ export LC_ALL=C
 git rev-parse --git-dir >/dev/null 2>&1 || {
   echo "error: scripts/kit.sh runs in byok's git checkout (it takes the commit's time and the committed documents)" >&2; exit 1; }
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
+# The kit is a commit's: its binary says `git rev-parse HEAD` and its documents are the
+# committed ones, so a tracked file changed and not committed would make it lie.
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+  echo "error: the checkout has uncommitted changes (git status): commit or stash them, then make the kit" >&2; exit 1
+fi
 
 if [ -n "${BYOK_KIT_BINARY:-}" ]; then
   bin=$BYOK_KIT_BINARY

@@ -1246,6 +1246,30 @@ fn a_key_roll_after_the_first_ceremony() {
     assert!(t.contains(&format!("\"rolls\":[\"{ex}\",\"{sp}\"]")), "{t}");
 
     let digest = r.digest("roll");
+    // A version already disabled before the roll is refused before anything is sent.
+    let kid = r.a.get(&format!("/keys/{ex}"))["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v1 = kid.rsplit('/').next().unwrap().to_string();
+    let enable = |on: bool| {
+        r.a.call(
+            "PATCH",
+            &format!("/keys/{ex}/{v1}"),
+            Some(json!({"attributes": {"enabled": on}})),
+        )
+    };
+    enable(false);
+    fails_after_custody(
+        &import("roll.json", "roll", &digest),
+        &[
+            &format!("version {v1} of key {ex}"),
+            "is not enabled",
+            "nothing was sent",
+        ],
+    );
+    assert_eq!(r.a.versions(ex), 1, "nothing was uploaded");
+    enable(true);
     // Killed after the first new version reached the vault, before the import recorded
     // it: the rerun finds it by its package tag and adds no second one.
     let o = r

@@ -113,12 +113,13 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path, digest: &[u8; 32]) ->
             bail!("the manifest has no key {} of the plan", pk.key.name);
         };
         if mk.roll != pk.key.roll {
+            let what = |roll: bool| if roll { "a roll" } else { "not a roll" };
             bail!(
                 Integrity,
-                "the manifest says {} is {}a roll, the plan that it is {}: stop and investigate",
+                "the manifest says {} is {}, the plan says {}: stop and investigate",
                 mk.name,
-                if mk.roll { "" } else { "not " },
-                if pk.key.roll { "" } else { "not" }
+                what(mk.roll),
+                what(pk.key.roll)
             );
         }
         if mk.policy != pk.policy {

@@ -126,6 +126,61 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// Before a roll of key `name` in vault `url` sends anything: every version there is
+/// enabled and unexpired (Customer Key needs them all; one disabled now would be an older
+/// version after the roll), and the package (`package_sha256`) is not already a version
+/// other than the latest (a rerun after someone added a version: uploading it again would
+/// make a second copy of the key, and the refresh would not pick it up).
+fn check_roll_before(
+    url: &str,
+    name: &str,
+    package_sha256: &str,
+    latest: &str,
+    versions: &[KeyVersion],
+    now: i64,
+) -> Result<()> {
+    check_versions_usable(url, name, versions, now).map_err(|e| {
+        byok_core::Error::new(e.kind(), format!("{}; nothing was sent", e.message()))
+    })?;
+    if let Some(v) = versions.iter().find(|v| {
+        v.package_sha256
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(package_sha256))
+            && !v.version.eq_ignore_ascii_case(latest)
+    }) {
+        bail!(
+            Integrity,
+            "version {} of key {name} in {url} is already this ceremony's package, but version {latest} was added after it: byok does not upload it again; find out who added {latest}, then decide which version the policy uses; nothing was sent",
+            v.version
+        );
+    }
+    Ok(())
+}
+
+/// Every version in `versions` of key `name` in vault `url` is enabled and unexpired at
+/// `now`.
+fn check_versions_usable(url: &str, name: &str, versions: &[KeyVersion], now: i64) -> Result<()> {
+    for o in versions {
+        if o.enabled != Some(true) {
+            bail!(
+                Service,
+                "version {} of key {name} in {url} is not enabled: Customer Key needs every older version to decrypt older content; enable it (`az keyvault key set-attributes --id {url}/keys/{name}/{} --enabled true`) and run the import again",
+                o.version,
+                o.version
+            );
+        }
+        if o.expires.is_some_and(|e| e <= now) {
+            bail!(
+                Service,
+                "version {} of key {name} in {url} has expired: Customer Key needs every older version to decrypt older content; clear its expiry (`az keyvault key set-attributes --id {url}/keys/{name}/{} --expires ''`) and run the import again",
+                o.version,
+                o.version
+            );
+        }
+    }
+    Ok(())
+}
+
 /// After a roll of key `name` in vault `url`: `new` (the version just uploaded) is the
 /// newest listed, every version listed `before` the upload is still there, and every
 /// other version is enabled and unexpired at `now`: Customer Key decrypts older content
@@ -165,25 +220,8 @@ fn check_roll_versions(
             "key {name} in {url} has no version but the new {new}: this was not a roll of an existing key; stop and check the vault"
         );
     }
-    for o in older {
-        if o.enabled != Some(true) {
-            bail!(
-                Service,
-                "version {} of key {name} in {url} is not enabled: Customer Key needs every older version to decrypt older content; enable it (`az keyvault key set-attributes --id {url}/keys/{name}/{} --enabled true`) and run the import again",
-                o.version,
-                o.version
-            );
-        }
-        if o.expires.is_some_and(|e| e <= now) {
-            bail!(
-                Service,
-                "version {} of key {name} in {url} has expired: Customer Key needs every older version to decrypt older content; clear its expiry (`az keyvault key set-attributes --id {url}/keys/{name}/{} --expires ''`) and run the import again",
-                o.version,
-                o.version
-            );
-        }
-    }
-    Ok(())
+    let older: Vec<KeyVersion> = older.into_iter().cloned().collect();
+    check_versions_usable(url, name, &older, now)
 }
 
 /// Most import runs of one ceremony directory.
@@ -377,9 +415,12 @@ pub fn import(
             let v = vaults
                 .get(&url)
                 .ok_or_else(|| err!(Internal, "internal: no connection to {url}"))?;
-            let versions = match v.get_key(&k.name, None)? {
-                Some(_) => v.list_versions(&k.name)?,
-                None => Vec::new(),
+            let (latest, versions) = match v.get_key(&k.name, None)? {
+                Some(b) => (
+                    b.version().unwrap_or_default().to_string(),
+                    v.list_versions(&k.name)?,
+                ),
+                None => (String::new(), Vec::new()),
             };
             if versions.is_empty() {
                 bail!(
@@ -388,6 +429,14 @@ pub fn import(
                     k.name
                 );
             }
+            check_roll_before(
+                &url,
+                &k.name,
+                &k.package_sha256,
+                &latest,
+                &versions,
+                now_unix(),
+            )?;
             before.insert(k.name.clone(), versions);
         }
     }
@@ -655,6 +704,40 @@ mod tests {
             version: format!("{n:02x}").repeat(16),
             enabled,
             expires,
+            package_sha256: None,
+        }
+    }
+
+    #[test]
+    fn before_a_roll_every_version_is_usable_and_the_package_not_already_older() {
+        let url = "https://contoso-vault1.vault.azure.net";
+        let now = 1_000_000;
+        let pkg = "ab".repeat(32);
+        let (v1, mut v2) = (ver(1, Some(true), None), ver(2, Some(true), None));
+        check_roll_before(url, "K1", &pkg, &v1.version, std::slice::from_ref(&v1), now).unwrap();
+        // A rerun: the package is the latest version already (upload finds it).
+        v2.package_sha256 = Some(pkg.to_uppercase());
+        check_roll_before(url, "K1", &pkg, &v2.version, &[v1.clone(), v2.clone()], now).unwrap();
+        // Someone added a version after it: refused, nothing sent.
+        let v3 = ver(3, Some(true), None);
+        let e = check_roll_before(
+            url,
+            "K1",
+            &pkg,
+            &v3.version,
+            &[v1.clone(), v2.clone(), v3.clone()],
+            now,
+        )
+        .unwrap_err();
+        assert!(
+            e.message().contains("was added after it") && e.message().ends_with("nothing was sent"),
+            "{e}"
+        );
+        // A disabled or expired version is refused before the upload.
+        for bad in [ver(1, Some(false), None), ver(1, Some(true), Some(now))] {
+            let e =
+                check_roll_before(url, "K1", &pkg, &bad.version, &[bad.clone()], now).unwrap_err();
+            assert!(e.message().ends_with("; nothing was sent"), "{e}");
         }
     }
 

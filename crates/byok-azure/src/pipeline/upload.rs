@@ -117,7 +117,7 @@ pub fn upload(
         if !new_version {
             bail!(
                 Exists,
-                "key {name} already exists in {} with another key (version {}): byok never replaces a key silently; to roll the key, add --new-version",
+                "key {name} already exists in {} with another key (version {}): byok never replaces a key silently; to roll the key, add --new-version (`byok upload`) or \"roll\": true to the plan's key (`byok ceremony import`)",
                 v.url,
                 existing.version().unwrap_or("?")
             );

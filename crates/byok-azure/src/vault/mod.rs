@@ -89,6 +89,8 @@ pub struct KeyVersion {
     pub enabled: Option<bool>,
     /// `attributes.exp`, seconds since 1970, when the version expires.
     pub expires: Option<i64>,
+    /// The version's `byok-package-sha256` tag: the package byok imported as it.
+    pub package_sha256: Option<String>,
 }
 
 /// The vault's answer to an attestation request.
@@ -299,6 +301,10 @@ impl Vault {
                     version: k.version.clone(),
                     enabled: a.and_then(|a| a.enabled),
                     expires: a.and_then(|a| a.expires).map(|t| t.unix_timestamp()),
+                    package_sha256: p
+                        .tags
+                        .as_ref()
+                        .and_then(|t| t.get(crate::pipeline::PACKAGE_TAG).cloned()),
                 });
             }
             Ok(out)

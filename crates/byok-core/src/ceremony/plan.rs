@@ -171,11 +171,16 @@ impl SpoKeyType {
     }
 }
 
-/// The token label of a rolled key: the key name and the ceremony id, so it clashes
+/// The token label of a rolled key: the key name and the ceremony id (its `.` and `_` as
+/// `-`, since a key's label is a key name: letters, digits and dashes), so it clashes
 /// neither with the key an earlier ceremony made under the bare name nor with a later
-/// roll's.
+/// roll's. `ceremony check` refuses a plan where it would pass 127 characters.
 pub fn roll_label(name: &str, ceremony: &str) -> String {
-    format!("{name}-{ceremony}")
+    let id: String = ceremony
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("{name}-{id}")
 }
 
 impl PlanKey {

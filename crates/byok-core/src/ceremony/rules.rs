@@ -263,6 +263,15 @@ pub(crate) fn apply(
                 k.name.clone()
             };
             if k.roll {
+                if valid_key_name(&k.name) && !valid_key_name(&label) {
+                    add(
+                        "roll-label",
+                        kplace.clone(),
+                        format!(
+                            "the rolled key's token label {label:?} (the key name, a dash and the ceremony id) is longer than 127 characters; shorten the ceremony id"
+                        ),
+                    );
+                }
                 if label == signer {
                     add(
                         "key-name",

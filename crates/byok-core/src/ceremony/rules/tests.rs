@@ -209,6 +209,20 @@ fn every_rule_is_checked() {
             }),
         ),
         (
+            "roll-label",
+            &[
+                "key \"Kxxxx",
+                "longer than 127 characters",
+                "shorten the ceremony id",
+            ],
+            Box::new(|p| {
+                p["policies"][0]["keys"][0]["name"] = json!(format!("K{}", "x".repeat(100)));
+                p["policies"][0]["keys"][0]["roll"] = json!(true);
+                p["policies"][0]["keys"][1]["roll"] = json!(true);
+                p["ceremony"] = json!(format!("c{}", "y".repeat(40)));
+            }),
+        ),
+        (
             "roll-key-type",
             &["Contoso-EX-A1-Key001", "only for a rolled SharePoint key"],
             Box::new(|p| p["policies"][0]["keys"][0]["key_type"] = json!("primary")),
@@ -810,12 +824,15 @@ fn a_roll_plan_lists_only_the_rolled_keys() {
     v["policies"][1]["keys"].as_array_mut().unwrap().pop();
     v["policies"][1]["keys"][0]["roll"] = json!(true);
     v["policies"][1]["keys"][0]["key_type"] = json!("primary");
+    v["ceremony"] = json!("contoso_roll.2027");
     let (report, plan) = testplan::check(dir.path(), &v);
     let plan = plan.unwrap_or_else(|| panic!("{:?}", report.violations));
     assert_eq!(plan.keys.len(), 2);
     for k in &plan.keys {
         assert!(k.key.roll);
-        assert_eq!(k.label, format!("{}-{CEREMONY}", k.key.name));
+        // A label is a key name (what keygen accepts): the id's '_' and '.' become '-'.
+        assert_eq!(k.label, format!("{}-contoso-roll-2027", k.key.name));
+        assert!(crate::keyid::valid_key_name(&k.label));
     }
     let w = report.warnings.join("\n");
     assert!(w.contains("a new version of the existing key"), "{w}");
