@@ -210,7 +210,8 @@ impl<'a> Run<'a> {
                     .detail("rehearsal", self.plan.mode.is_rehearsal())
                     .detail("torn_line_sha256", torn)
                     .detail("removed_temp_files", removed)
-                    .detail("binary", &self.opts.binary),
+                    .detail("binary", &self.opts.binary)
+                    .detail("deviations_given", &self.opts.deviations),
             )?;
         } else {
             // The bags are checked before anything is written: a bag that is not the
@@ -220,7 +221,8 @@ impl<'a> Run<'a> {
             std::fs::create_dir_all(self.dir())
                 .map_err(|e| err!(Io, "cannot create {}: {e}", self.dir().display()))?;
             self.w = Some(Writer::create(&path, plan.sha256)?);
-            let rec = record_fields(self.open_record()?, plan, bags_in);
+            let rec = record_fields(self.open_record()?, plan, bags_in)
+                .detail("deviations_given", &self.opts.deviations);
             self.record(rec)?;
         }
         let decision = token.decision()?;
@@ -561,12 +563,27 @@ impl<'a> Run<'a> {
     /// The close record's `hsm_bags_out` and `deviations` ([`super::custody`]).
     fn close_fields(&self, mut close: Record) -> Result<Record> {
         let ni = self.opts.non_interactive;
-        let mut deviations: Vec<custody::Deviation> = self
-            .opts
-            .deviations
+        // Every --deviation given to this ceremony: those of an interrupted run (in its
+        // open or resume record, hash-chained when given) and this run's, each once.
+        let mut given: Vec<String> = Vec::new();
+        let earlier = self
+            .prior
+            .records
             .iter()
-            .map(|t| custody::Deviation {
-                text: t.clone(),
+            .filter(|r| matches!(r.step, StepName::Open | StepName::Resume))
+            .filter_map(|r| r.detail.get("deviations_given"))
+            .filter_map(|v| v.as_array())
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string));
+        for t in earlier.chain(self.opts.deviations.iter().cloned()) {
+            if !given.contains(&t) {
+                given.push(t);
+            }
+        }
+        let mut deviations: Vec<custody::Deviation> = given
+            .into_iter()
+            .map(|text| custody::Deviation {
+                text,
                 source: "--deviation",
             })
             .collect();

@@ -341,3 +341,43 @@ fn a_deviation_byok_cannot_record_is_refused_before_anything_happens() {
     assert!(e.message().contains("one line"), "{e}");
     assert!(!o.out.exists());
 }
+
+/// A `--deviation` given to a run that stopped is recorded when given (in the open
+/// record), and the close of the resumed run carries it even when the resume does not
+/// repeat it; one repeated is recorded once; one the resume adds is there too.
+#[test]
+fn deviations_given_before_an_interruption_reach_the_close() {
+    let (dir, plan) = testplan::checked(2);
+    let token = FakeToken::default();
+    let mut o = opts(dir.path(), false, false);
+    o.deviations = vec!["the first printer failed".into()];
+    // KEK a: a wrong answer stops the run.
+    let console = Scripted::answering(&["aardvark zulu"]);
+    execute(&plan, &o, &console, &token, Prior::default(), vec![]).unwrap_err();
+    let path = o.out.join(TRANSCRIPT);
+    let (records, _) = transcript::read_unfinished(&path).unwrap();
+    assert_eq!(
+        records[0].detail["deviations_given"],
+        serde_json::json!(["the first printer failed"])
+    );
+    let prior = Prior { records };
+    let mut o = opts(dir.path(), true, false);
+    // The resume names a new one first and repeats the earlier one: the earlier comes
+    // first (from the open record), and once.
+    o.deviations = vec![
+        "resumed after lunch".into(),
+        "the first printer failed".into(),
+    ];
+    let temps = resume::check_dir(&plan, &o.out, &prior).unwrap();
+    let console = Scripted::answering(&["yes", "yes", ""]);
+    let r = execute(&plan, &o, &console, &token, prior, temps).unwrap();
+    assert!(r.resumed && r.signed);
+    let v = transcript::verify(&path).unwrap();
+    let texts: Vec<&str> = v.records.last().unwrap().detail["deviations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["the first printer failed", "resumed after lunch"]);
+}
