@@ -206,6 +206,15 @@ pub fn markdown(v: &Verified) -> String {
             _ => "not recorded".into(),
         }
     );
+    for b in &r.resumed_by {
+        let _ = writeln!(
+            s,
+            "| resumed by another binary | {} {}, SHA-256 {} |",
+            m(&b.version),
+            m(&b.commit),
+            md_hex(&b.exe_sha256)
+        );
+    }
     for (label, bags) in [
         ("bags before", od("hsm_bags_in")),
         (
@@ -213,12 +222,21 @@ pub fn markdown(v: &Verified) -> String {
             close.and_then(|c| c.detail.get("hsm_bags_out")),
         ),
     ] {
+        // The bags, and who vouched for them: the officers, or the plan alone
+        // (--non-interactive).
         let _ = writeln!(
             s,
             "| {label} | {} |",
-            bags.map(|b| m(&json_text(
-                b.get("bags").unwrap_or(&serde_json::Value::Null)
-            )))
+            bags.map(|b| {
+                let null = serde_json::Value::Null;
+                let field = |k: &str| m(&json_text(b.get(k).unwrap_or(&null)));
+                format!(
+                    "{} (source: {}; how: {})",
+                    field("bags"),
+                    field("source"),
+                    field("method")
+                )
+            })
             .unwrap_or_else(|| "not recorded".into())
         );
     }
@@ -524,5 +542,30 @@ mod tests {
         // Older transcripts: no deviations list in the close record.
         v.records.last_mut().unwrap().detail.remove("deviations");
         assert!(html(&v).contains("close record has no deviations list"));
+    }
+
+    /// A resume by another binary is on the paper (HTML and Markdown), and the Markdown
+    /// says who vouched for the bags (here the plan alone: non-interactive).
+    #[test]
+    fn another_resuming_binary_and_the_bags_source_are_printed() {
+        let (_d, mut v) = rendered_run(
+            |p| p["hsm_bags"] = serde_json::json!({"in": ["TEB-1"], "out": ["TEB-2"]}),
+            vec![],
+        );
+        let other = crate::identity::BinaryIdentity {
+            exe_sha256: "cd".repeat(32),
+            commit: "feedface".into(),
+            ..crate::identity::BinaryIdentity::for_tests()
+        };
+        v.report.resumed_by.push(other);
+        let h = html(&v);
+        assert!(h.contains("<th>resumed by another binary</th>"), "{h}");
+        assert!(h.contains(&"cd".repeat(32)), "{h}");
+        let md = markdown(&v);
+        assert!(
+            md.contains("| resumed by another binary |") && md.contains("feedface"),
+            "{md}"
+        );
+        assert!(md.contains("source: plan"), "{md}");
     }
 }

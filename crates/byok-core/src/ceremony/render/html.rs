@@ -86,7 +86,7 @@ fn not_recorded(what: &str) -> String {
 /// The software that wrote the transcript: the open record's `binary` object, field by
 /// field (the shared contract: version, commit, exe_sha256, target, rustc, features,
 /// cargo_lock_sha256; any other field after them).
-fn software(s: &mut String, open: Option<&Record>) {
+fn software(s: &mut String, open: Option<&Record>, resumed_by: &[crate::identity::BinaryIdentity]) {
     let _ = writeln!(s, "<h2>Software</h2><table class=\"kv\">");
     let tool = open
         .map(|r| format!("{} {}", r.tool.name, r.tool.version))
@@ -140,6 +140,21 @@ fn software(s: &mut String, open: Option<&Record>) {
                 " (this transcript's open record carries no binary identity: compare the tool version above with the release)",
             ),
         ),
+    }
+    // A resume by another binary than the one that opened the ceremony: the paper names
+    // it, so the auditors check that one too.
+    for b in resumed_by {
+        row(
+            s,
+            "resumed by another binary",
+            &format!(
+                "{} {}<br><code>{}</code><br><span class=\"words\">{}</span>",
+                esc(&b.version),
+                esc(&b.commit),
+                esc(&b.exe_sha256),
+                word_lines(&b.exe_sha256)
+            ),
+        );
     }
     let _ = writeln!(s, "</table>");
 }
@@ -218,7 +233,7 @@ pub fn html(v: &Verified) -> String {
     let _ = writeln!(s, "</table>");
 
     // 2. The software.
-    software(&mut s, open);
+    software(&mut s, open, &r.resumed_by);
 
     // 3. The HSM.
     let _ = writeln!(s, "<h2>HSM</h2><table class=\"kv\">");
