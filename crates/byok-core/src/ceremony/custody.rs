@@ -187,6 +187,28 @@ pub fn bags_out(
             crate::text::printable(b)
         );
     }
+    // An opened tamper-evident bag is never sealed again, and a bag holds one seal.
+    let opened: Vec<String> = bags
+        .bags_in
+        .iter()
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &typed {
+        let up = b.to_ascii_uppercase();
+        if opened.contains(&up) {
+            bail!(
+                "bag {} is one the HSM came out of at the start: an opened tamper-evident bag cannot be sealed again; seal the HSM in new bags and type their numbers (run again with --resume)",
+                Printable(b)
+            );
+        }
+        if !seen.insert(up) {
+            bail!(
+                "bag {} is typed twice: each new bag has its own number; type them again (run again with --resume)",
+                Printable(b)
+            );
+        }
+    }
     if same_bags(&typed, want) {
         return Ok(Some((
             Bags {
@@ -314,6 +336,15 @@ mod tests {
         assert_eq!(d.source, "byok");
         assert!(d.text.contains("TEB-10, not the plan's TEB-9"), "{d:?}");
         assert!(bags_out(&p, &Scripted::answering(&["<b>"]), false).is_err());
+        // The bag the HSM came out of, or one bag twice: refused, not a deviation.
+        for typed in ["teb-1", "TEB-10 TEB-10"] {
+            let e = bags_out(&p, &Scripted::answering(&[typed]), false).unwrap_err();
+            assert!(
+                e.message().contains("cannot be sealed again")
+                    || e.message().contains("typed twice"),
+                "{e}"
+            );
+        }
         assert!(bags_out(&p, &Scripted::answering(&[""]), false).is_err());
         let (b, d) = bags_out(&p, &Scripted::default(), true).unwrap().unwrap();
         assert_eq!(
