@@ -12,7 +12,9 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
   exit 2
 fi
 prefix=$1
-kit=$(cd "$(dirname "$0")" && pwd)
+# A relative PREFIX is the caller's, not the kit's: made absolute before the cd below.
+case $prefix in /*) ;; *) prefix=$(pwd)/$prefix ;; esac
+kit=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 cd "$kit"
 
 # 1. The kit as it was made: every listed file has its hash, and no file is unlisted.

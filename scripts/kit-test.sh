@@ -52,6 +52,10 @@ tar -xzf "$tarball" -C "$work/unpacked"
 kit=$work/unpacked/$name
 prefix=$work/prefix/usr
 "$kit/install.sh" "$prefix" >"$work/install.log" || { cat "$work/install.log" >&2; fail "install.sh failed"; }
+# A relative PREFIX is the caller's directory's, not the kit's.
+(cd "$work" && "$kit/install.sh" relative-prefix >/dev/null) || fail "install.sh with a relative prefix failed"
+[ -x "$work/relative-prefix/bin/byok" ] || fail "install.sh put a relative prefix somewhere else than the caller's directory"
+[ ! -e "$kit/relative-prefix" ] || fail "install.sh put a relative prefix inside the kit"
 grep -q "^installed .* each checked against SHA256SUMS" "$work/install.log" || fail "install.sh said: $(cat "$work/install.log")"
 
 # The binary: runs, is the air-gapped build, is the kit's own.
