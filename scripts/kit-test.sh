@@ -20,7 +20,7 @@ scripts/kit.sh "$work/a" >/dev/null
 tarball=$(ls "$work"/a/byok-*.tar.gz)
 name=$(basename "$tarball" .tar.gz)
 # The second run reuses the binary the first one built or took: only the packing is compared.
-BYOK_KIT_BINARY=${BYOK_KIT_BINARY:-target/kit-build/release/byok} scripts/kit.sh "$work/b" >/dev/null
+BYOK_KIT_BINARY=${BYOK_KIT_BINARY:-target/kit-build/byok} scripts/kit.sh "$work/b" >/dev/null
 cmp "$tarball" "$work/b/$name.tar.gz" || fail "two runs of scripts/kit.sh gave different tarballs"
 (cd "$work/a" && sha256sum --check --quiet "$name.tar.gz.sha256") || fail "the .sha256 beside the tarball is wrong"
 echo "kit: $name.tar.gz ($(wc -c <"$tarball") bytes), the same bytes from two runs"

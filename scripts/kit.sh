@@ -20,8 +20,9 @@
 # commit's time), owner and group 0, fixed modes, gzip without a name or time. Given the
 # same byok binary, two runs give the same bytes (scripts/kit-test.sh checks it).
 #
-# The binary is built here: cargo build --release --locked -p byok --no-default-features,
-# with scripts/reproduce.sh's flags, so its SHA-256 is the one a rebuild gives.
+# The binary is built here by scripts/reproduce.sh --once (cargo build --release --locked
+# -p byok --no-default-features from a fresh clone of HEAD, paths remapped), so its
+# SHA-256 is the one a rebuild of the commit gives.
 # BYOK_KIT_BINARY=PATH uses an air-gapped release byok already built instead (for local runs
 # on a slow machine; CI builds it). Either way the binary is refused if it has connected
 # commands or the test hook.
@@ -42,18 +43,14 @@ if [ -n "${BYOK_KIT_BINARY:-}" ]; then
   bin=$BYOK_KIT_BINARY
   echo "==> using $bin (BYOK_KIT_BINARY)" >&2
 else
-  # Built as scripts/reproduce.sh builds it (the same path remapping, SOURCE_DATE_EPOCH,
-  # --locked), in a target directory of its own: a clean checkout of a commit gives the
-  # binary reproduce.sh rebuilds, byte for byte, whatever directory it sits in.
-  src=$(pwd -P)
-  cargo_home=${CARGO_HOME:-$HOME/.cargo}
-  tdir=$src/target/kit-build
-  echo "==> cargo build --release --locked -p byok --no-default-features (remapped paths, as scripts/reproduce.sh)" >&2
-  env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u RUSTC_WRAPPER -u CARGO_BUILD_TARGET \
-    CARGO_TARGET_DIR="$tdir" \
-    CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=$src=/byok"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"$'\x1f'"--remap-path-prefix=$tdir=/target" \
-    cargo build --release --locked -p byok --no-default-features
-  bin=$tdir/release/byok
+  # Built by scripts/reproduce.sh --once: a fresh clone of HEAD, an emptied environment,
+  # the same path remapping and SOURCE_DATE_EPOCH, so the kit's binary is the one a
+  # rebuild of the commit gives, byte for byte.
+  echo "==> scripts/reproduce.sh --once (the air-gapped release byok of HEAD)" >&2
+  built=target/kit-build
+  rm -rf "$built"
+  scripts/reproduce.sh --once --out "$built" HEAD >&2
+  bin=$built/byok
 fi
 [ -x "$bin" ] || { echo "error: $bin is not an executable: build it (cargo build --release -p byok --no-default-features) or unset BYOK_KIT_BINARY" >&2; exit 1; }
 if grep -q BYOK_TEST_CRASH_AFTER "$bin"; then

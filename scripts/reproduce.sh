@@ -5,6 +5,8 @@
 # target directory, and compares the two executables byte for byte.
 #
 #   scripts/reproduce.sh [--out DIR] [COMMIT]       (COMMIT: default HEAD)
+#   scripts/reproduce.sh --once --out DIR [COMMIT]  (one such build, kept as DIR/byok:
+#                                                    what scripts/kit.sh packs)
 #
 # The build is exactly what the air-gapped workstation's binary must be built with:
 #
@@ -17,7 +19,10 @@
 # a git checkout of COMMIT (the binary records `git rev-parse HEAD`; outside git it says
 # "unknown" and so differs). Any directory, user or machine with the same toolchain
 # (see `byok version`: rustc and target) gives the same bytes. Only committed files are
-# built: uncommitted changes in this working tree are not.
+# built: uncommitted changes in this working tree are not. cargo runs with an emptied
+# environment (env -i: PATH, HOME, CARGO_HOME, RUSTUP_HOME, TMPDIR and the variables
+# above only), so no CARGO_PROFILE_*, RUSTC, RUSTUP_TOOLCHAIN or linker setting of the
+# caller's, and no cargo config of the caller's home, changes the build.
 #
 # Prints both SHA-256s and exits 0 when they are equal, 1 (with the first differing
 # bytes and the ELF sections they fall in) when not. --out DIR keeps the first build's
@@ -30,9 +35,11 @@
 set -euo pipefail
 
 out=
+once=false
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=${2:?--out needs a directory}; shift 2 ;;
+    --once) once=true; shift ;;
     -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "error: unknown option $1 (see $0 --help)" >&2; exit 2 ;;
     *) break ;;
@@ -48,13 +55,20 @@ if [ -z "${RUSTUP_HOME:-}" ] && command -v rustup >/dev/null; then
   export RUSTUP_HOME
 fi
 
+if $once && [ -z "$out" ]; then
+  echo "error: --once keeps its build: give --out DIR" >&2; exit 2
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/byok-reproduce.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# cargo sees the physical path (getcwd): the remapped prefixes must be that path too.
+work=$(cd "$work" && pwd -P)
 echo "reproducing the air-gapped byok of commit $commit (SOURCE_DATE_EPOCH=$epoch) in $work"
 
 start=$SECONDS
 # Two layouts of different depths, so that no path can agree by accident.
-for n in a b/second; do
+builds=(a b/second)
+$once && builds=(a)
+for n in "${builds[@]}"; do
   dir=$work/$n
   src=$dir/src
   home=$dir/home
@@ -76,7 +90,9 @@ for n in a b/second; do
   echo "==> build $n: $src"
   (
     cd "$src"
-    env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u RUSTC_WRAPPER -u CARGO_BUILD_TARGET \
+    keep=(PATH="$PATH" TMPDIR="${TMPDIR:-/tmp}")
+    [ -n "${RUSTUP_HOME:-}" ] && keep+=(RUSTUP_HOME="$RUSTUP_HOME")
+    env -i "${keep[@]}" \
       HOME="$home" CARGO_HOME="$home/.cargo" CARGO_TARGET_DIR="$target" \
       SOURCE_DATE_EPOCH="$epoch" \
       CARGO_ENCODED_RUSTFLAGS="$(IFS=$'\x1f'; echo "${flags[*]}")" \
@@ -86,6 +102,12 @@ done
 elapsed=$((SECONDS - start))
 
 one=$work/a/target/release/byok
+if $once; then
+  mkdir -p "$out"
+  cp "$one" "$out/byok"
+  echo "built $out/byok in ${elapsed}s (SHA-256 $(sha256sum "$one" | cut -d' ' -f1))"
+  exit 0
+fi
 two=$work/b/second/target/release/byok
 sha_one=$(sha256sum "$one" | cut -d' ' -f1)
 sha_two=$(sha256sum "$two" | cut -d' ' -f1)
