@@ -735,8 +735,15 @@ mod tests {
         );
         // A disabled or expired version is refused before the upload.
         for bad in [ver(1, Some(false), None), ver(1, Some(true), Some(now))] {
-            let e =
-                check_roll_before(url, "K1", &pkg, &bad.version, &[bad.clone()], now).unwrap_err();
+            let e = check_roll_before(
+                url,
+                "K1",
+                &pkg,
+                &bad.version,
+                std::slice::from_ref(&bad),
+                now,
+            )
+            .unwrap_err();
             assert!(e.message().ends_with("; nothing was sent"), "{e}");
         }
     }
