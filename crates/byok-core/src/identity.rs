@@ -55,6 +55,17 @@ pub struct BinaryIdentity {
 }
 
 impl BinaryIdentity {
+    /// The JSON keys, in the order a record shows them.
+    pub const FIELDS: [&'static str; 7] = [
+        "version",
+        "commit",
+        "exe_sha256",
+        "target",
+        "rustc",
+        "features",
+        "cargo_lock_sha256",
+    ];
+
     /// The running binary: `build` and the SHA-256 of [`SELF_EXE`].
     pub fn running(build: &Build) -> Result<BinaryIdentity> {
         let exe_sha256 = sha256_file(Path::new(SELF_EXE), EXE_LIMIT).map_err(|e| {
@@ -172,15 +183,7 @@ mod tests {
     fn the_json_has_exactly_the_shared_keys() {
         let v = serde_json::to_value(BinaryIdentity::for_tests()).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut want = [
-            "version",
-            "commit",
-            "exe_sha256",
-            "target",
-            "rustc",
-            "features",
-            "cargo_lock_sha256",
-        ];
+        let mut want = BinaryIdentity::FIELDS;
         want.sort();
         assert_eq!(keys, want);
         assert!(v["features"].is_array());

@@ -94,15 +94,7 @@ fn software(s: &mut String, open: Option<&Record>, resumed_by: &[crate::identity
     row(s, "tool", &esc(&tool));
     match open.and_then(|r| r.detail.get("binary")) {
         Some(Value::Object(b)) => {
-            const ORDER: [&str; 7] = [
-                "version",
-                "commit",
-                "exe_sha256",
-                "target",
-                "rustc",
-                "features",
-                "cargo_lock_sha256",
-            ];
+            const ORDER: [&str; 7] = crate::identity::BinaryIdentity::FIELDS;
             let rest = b.keys().filter(|k| !ORDER.contains(&k.as_str()));
             for k in ORDER.iter().copied().chain(rest.map(String::as_str)) {
                 let Some(v) = b.get(k) else {
