@@ -25,7 +25,30 @@ pub fn top_page() -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Every page into `dir`.
+/// Every page, rendered: (file name, roff), byok.1 first.
+fn pages() -> Result<Vec<(String, Vec<u8>)>> {
+    fn walk(cmd: clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut roff = Vec::new();
+        man.render(&mut roff)
+            .map_err(|e| err!(Internal, "cannot render the manual page: {e}"))?;
+        out.push((man.get_filename(), roff));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            walk(sub, out)?;
+        }
+        Ok(())
+    }
+    let mut cmd = super::command().disable_help_subcommand(true);
+    // Built once, so each subcommand carries its full name (byok-ceremony-run).
+    cmd.build();
+    let mut out = Vec::new();
+    walk(cmd, &mut out)?;
+    Ok(out)
+}
+
+/// Every page into `dir`, as new files: a page already there (or a link in its place) is
+/// refused before anything is written, and each page goes through a temp file, so
+/// nothing is overwritten, followed or left half-written.
 pub fn write_pages(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         byok_core::bail!(
@@ -34,13 +57,14 @@ pub fn write_pages(dir: &Path) -> Result<()> {
             P(dir.display())
         );
     }
-    clap_mangen::generate_to(super::command(), dir).map_err(|e| {
-        err!(
-            Io,
-            "cannot write the manual pages into {}: {e}",
-            P(dir.display())
-        )
-    })
+    let pages = pages()?;
+    for (name, _) in &pages {
+        byok_core::fsutil::refuse_existing(&dir.join(name))?;
+    }
+    for (name, roff) in &pages {
+        byok_core::fsutil::write_new(&dir.join(name), roff, 0o644)?;
+    }
+    Ok(())
 }
 
 pub fn run(a: ManArgs) -> Result<()> {
@@ -77,6 +101,20 @@ mod tests {
         let run = std::fs::read_to_string(d.path().join("byok-ceremony-run.1")).unwrap();
         assert!(run.contains("non\\-interactive"), "{run}");
         assert!(write_pages(&d.path().join("nosuch")).is_err());
+        // Into a directory that already holds a page, or a link where one goes: refused,
+        // nothing written, nothing followed.
+        let d2 = tempfile::tempdir().unwrap();
+        let target = d2.path().join("victim");
+        std::fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, d2.path().join("byok-hsm-info.1")).unwrap();
+        let e = write_pages(d2.path()).unwrap_err();
+        assert!(e.message().contains("byok never overwrites"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(
+            std::fs::read_dir(d2.path()).unwrap().count(),
+            2,
+            "nothing written"
+        );
     }
 
     #[test]
