@@ -51,6 +51,33 @@ pub struct KeyPair {
     pub private: KeyRef,
 }
 
+/// The hash of the RSA-OAEP step of a BYOK-style wrap (the MGF1 hash is the same, the
+/// label empty). Azure takes SHA-1; AWS KMS, Google Cloud KMS and OpenBao take either,
+/// as the import's method says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum OaepHash {
+    #[serde(rename = "SHA-1")]
+    Sha1,
+    #[serde(rename = "SHA-256")]
+    Sha256,
+}
+
+impl OaepHash {
+    /// `SHA-1` or `SHA-256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OaepHash::Sha1 => "SHA-1",
+            OaepHash::Sha256 => "SHA-256",
+        }
+    }
+}
+
+impl std::fmt::Display for OaepHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The public key a package is wrapped under, as the token gets it.
 #[derive(Debug, Clone, Copy)]
 pub enum WrappingKey<'a> {
