@@ -148,6 +148,16 @@ impl fmt::Display for Selftest {
             "self-test passed: a throwaway RSA-2048 key wrapped in the HSM with {} unwraps in software to the HSM's key",
             r.mechanism
         )?;
+        match &r.oaep_sha256_problem {
+            None => writeln!(
+                f,
+                "RSA-OAEP SHA-256 (AWS KMS, Google Cloud KMS and OpenBao's SHA-256 methods): proved the same way"
+            )?,
+            Some(why) => writeln!(
+                f,
+                "RSA-OAEP SHA-256: no, only SHA-1 methods for this token ({why})"
+            )?,
+        }
         writeln!(
             f,
             "token objects before and after: {} and {}",

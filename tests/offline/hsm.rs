@@ -19,6 +19,18 @@ fn selftest_passes_names_softhsm_padding_and_leaves_no_objects() {
     assert_eq!(r["mechanism"], kind.mechanism());
     assert_eq!(r["token_objects_before"], r["token_objects_after"]);
     assert_eq!(tok.labels(), before);
+    // SHA-256 OAEP (the other targets' methods) is proved, not taken on trust: SoftHSM
+    // 2.6.1 refuses it, 2.7.0 silently uses SHA-1, Kryoptic does it.
+    assert_eq!(r["oaep_sha256"], kind.oaep_sha256(), "{r}");
+    if !kind.oaep_sha256() {
+        let why = r["oaep_sha256_problem"].as_str().unwrap();
+        let expected = if kind == TokenKind::SoftHsm261 {
+            "SHA256_OAEP_REFUSED"
+        } else {
+            "does not unwrap with SHA-256"
+        };
+        assert!(why.contains(expected), "{why}");
+    }
     if !kind.pads_pkcs8() {
         // SoftHSM 2.7.0 and Kryoptic wrap the exact PKCS#8: no padding, no warning.
         assert_eq!(r["trailing_zero_bytes"], 0, "{r}");

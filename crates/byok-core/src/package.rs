@@ -14,6 +14,7 @@
 //! followed by AES-KWP(AES key, PKCS#8 PrivateKeyInfo DER) (RFC 5649). The first part
 //! is exactly as long as the KEK modulus.
 
+use crate::hsm::OaepHash;
 use crate::kek::{decode_b64url, encode_b64url, Kek};
 use crate::keyid::{KeyId, Mode};
 use crate::{bail, err, Result};
@@ -227,11 +228,17 @@ pub struct Unwrapped {
     pub trailing_zeros: usize,
 }
 
-/// Unwrap a BYOK ciphertext with the KEK's private key, as the vault does.
+/// Unwrap a BYOK ciphertext with the KEK's private key, as the vault (or another
+/// target, with its `hash`) does.
 ///
-/// Used by `byok hsm selftest` (with a throwaway KEK made in software) and by the tests,
-/// as the independent check that a package carries exactly the HSM's key.
-pub fn software_unwrap(kek_private: &rsa::PrivateKey, ciphertext: &[u8]) -> Result<Unwrapped> {
+/// Used by `byok hsm selftest` and the hash probe (with a throwaway KEK made in
+/// software) and by the tests, as the independent check that a package carries exactly
+/// the HSM's key.
+pub fn software_unwrap(
+    kek_private: &rsa::PrivateKey,
+    ciphertext: &[u8],
+    hash: OaepHash,
+) -> Result<Unwrapped> {
     use aes_kw::KeyInit;
     use rsa::traits::PublicKeyParts;
     let m = kek_private.size();
@@ -239,11 +246,12 @@ pub fn software_unwrap(kek_private: &rsa::PrivateKey, ciphertext: &[u8]) -> Resu
         bail!("ciphertext is shorter than the KEK modulus");
     }
     let (rsa_part, kwp_part) = ciphertext.split_at(m);
-    let aes_key = Zeroizing::new(
-        kek_private
-            .decrypt(rsa::Oaep::<sha1::Sha1>::new(), rsa_part)
-            .map_err(|e| err!("RSA-OAEP (SHA-1) unwrap of the AES key failed: {e}"))?,
-    );
+    let aes_key = match hash {
+        OaepHash::Sha1 => kek_private.decrypt(rsa::Oaep::<sha1::Sha1>::new(), rsa_part),
+        OaepHash::Sha256 => kek_private.decrypt(rsa::Oaep::<sha2::Sha256>::new(), rsa_part),
+    }
+    .map_err(|e| err!("RSA-OAEP ({hash}) unwrap of the AES key failed: {e}"))?;
+    let aes_key = Zeroizing::new(aes_key);
     if aes_key.len() != 32 {
         bail!(
             "the wrapped AES key is {} bytes, not 32 (AES-256)",
@@ -393,12 +401,12 @@ mod tests {
         let (_, r) = inspect(&bytes, None, Mode::Ceremony).unwrap();
         assert_eq!(r.fits_kek_bits, [2048]);
         let ct = decode_b64url(&pkg.ciphertext).unwrap();
-        let un = software_unwrap(&keys().0, &ct).unwrap();
+        let un = software_unwrap(&keys().0, &ct, OaepHash::Sha1).unwrap();
         assert_eq!(un.trailing_zeros, 0);
         let (n, _) = pkcs8_rsa_public(&un.pkcs8).unwrap();
         assert_eq!(n, keys().1.n().to_be_bytes_trimmed_vartime().to_vec());
         // SoftHSM 2.6's zero padding is seen and counted, not hidden.
-        let un = software_unwrap(&keys().0, &ciphertext(5)).unwrap();
+        let un = software_unwrap(&keys().0, &ciphertext(5), OaepHash::Sha1).unwrap();
         assert_eq!(un.trailing_zeros, 5);
     }
 
@@ -449,8 +457,8 @@ mod tests {
         if let Some(b) = flipped.last_mut() {
             *b ^= 1;
         }
-        assert!(software_unwrap(&keys().0, &flipped).is_err());
-        assert!(software_unwrap(&keys().0, &ct[..200]).is_err());
+        assert!(software_unwrap(&keys().0, &flipped, OaepHash::Sha1).is_err());
+        assert!(software_unwrap(&keys().0, &ct[..200], OaepHash::Sha1).is_err());
         assert!(der_total_len(&[0x30, 0x82, 0x01]).is_err());
         assert!(der_total_len(&[0x04, 0x00]).is_err());
         assert_eq!(der_total_len(&[0x30, 0x03, 1, 2, 3, 0, 0]).unwrap(), 5);

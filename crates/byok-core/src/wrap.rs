@@ -1,7 +1,7 @@
 //! Wrapping HSM keys into Azure BYOK packages, and the HSM self-test.
 
 use crate::fsutil;
-use crate::hsm::{KeyRef, Token, TokenIdentity, Verdict, WrappingKey};
+use crate::hsm::{KeyRef, OaepHash, Token, TokenIdentity, Verdict, WrappingKey};
 use crate::kek::Kek;
 use crate::keyid::Mode;
 use crate::package::{self, Package};
@@ -172,7 +172,7 @@ pub fn wrap(
             faults.join(", ")
         ));
     }
-    let ciphertext = token.wrap_for_azure(target, wrapping_key, verdict)?;
+    let ciphertext = token.wrap_key(target, wrapping_key, verdict, OaepHash::Sha1)?;
     if ciphertext.len() <= kek.modulus_bytes() {
         bail!(
             Hsm,
@@ -221,6 +221,12 @@ pub struct SelftestReport {
     pub trailing_zero_bytes: usize,
     /// Throwaway keys wrapped: a second is made when the first could not show padding.
     pub rounds: usize,
+    /// Whether a SHA-256 OAEP wrap (AWS KMS, Google Cloud KMS, OpenBao) was proved: the
+    /// token was asked for it and its blob unwraps with SHA-256 in software. `false`
+    /// with the reason in `oaep_sha256_problem`; the self-test still passes (Azure takes SHA-1).
+    pub oaep_sha256: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oaep_sha256_problem: Option<String>,
     pub token_objects_before: usize,
     pub token_objects_after: usize,
     pub warnings: Vec<String>,
@@ -241,11 +247,16 @@ pub fn selftest(token: &dyn Token) -> Result<SelftestReport> {
     let mut rounds = 0;
     let (wrapped, unwrapped) = loop {
         rounds += 1;
-        let (wrapped, unwrapped) = selftest_round(token, verdict, &kek_private)?;
+        let (wrapped, unwrapped) = selftest_round(token, verdict, &kek_private, OaepHash::Sha1)?;
         let inconclusive = unwrapped.trailing_zeros == 0 && unwrapped.pkcs8.len().is_multiple_of(8);
         if !inconclusive || rounds == 4 {
             break (wrapped, unwrapped);
         }
+    };
+    let oaep_sha256_problem = match probe_round(token, verdict, &kek_private, OaepHash::Sha256) {
+        Ok(()) => None,
+        Err(e) if e.is(crate::ErrorKind::Integrity) => return Err(e),
+        Err(e) => Some(e.message().to_string()),
     };
     let after = token.token_objects()?;
     if after != before {
@@ -271,18 +282,56 @@ pub fn selftest(token: &dyn Token) -> Result<SelftestReport> {
         pkcs8_bytes: unwrapped.pkcs8.len(),
         trailing_zero_bytes: unwrapped.trailing_zeros,
         rounds,
+        oaep_sha256: oaep_sha256_problem.is_none(),
+        oaep_sha256_problem,
         token_objects_before: before,
         token_objects_after: after,
         warnings,
     })
 }
 
-/// Make a throwaway session key pair, wrap it under the throwaway KEK in the HSM,
-/// destroy every object, unwrap in software and compare with the HSM's public key.
+/// Prove that the token wraps with RSA-OAEP `hash` before any key is generated for a
+/// target that takes it: a throwaway key pair (session objects) is wrapped under a
+/// throwaway KEK and unwrapped in software with `hash`. A token that refuses the hash,
+/// or (as SoftHSM 2.7.0 does) accepts it and uses SHA-1 instead, is refused by name.
+pub fn probe_hash(token: &dyn Token, hash: OaepHash) -> Result<()> {
+    let verdict = token.verdict()?;
+    if verdict == Verdict::Unsupported {
+        let id = token.identity();
+        bail!("the token {} {} (serial {}) cannot make BYOK-style wraps at all (`byok hsm info` says why)", id.manufacturer, id.model, id.serial);
+    }
+    let kek_private = rsa::PrivateKey::new(&mut rand::rng(), 2048)
+        .map_err(|e| err!(Internal, "cannot make the throwaway KEK: {e}"))?;
+    probe_round(token, verdict, &kek_private, hash)
+}
+
+/// One round of [`probe_hash`] under a given throwaway KEK, its failure named for the token.
+fn probe_round(
+    token: &dyn Token,
+    verdict: Verdict,
+    kek_private: &rsa::PrivateKey,
+    hash: OaepHash,
+) -> Result<()> {
+    let id = token.identity();
+    let name = format!("{} {} (serial {})", id.manufacturer, id.model, id.serial);
+    selftest_round(token, verdict, kek_private, hash)
+        .map(|_| ())
+        .map_err(|e| {
+            if e.is(crate::ErrorKind::Hsm) {
+                err!(Hsm, "the token {name} cannot wrap with RSA-OAEP {hash}, which this plan's targets need: {}", e.message())
+            } else {
+                err!(Hsm, "the token {name} was asked for RSA-OAEP {hash} and its wrap does not unwrap with {hash} ({}): it does not honour the hash (SoftHSM 2.7.0 uses SHA-1 whatever it is asked); use a {} method for this token, or another HSM", e.message(), OaepHash::Sha1)
+            }
+        })
+}
+
+/// Make a throwaway session key pair, wrap it under the throwaway KEK in the HSM with
+/// `hash`, destroy every object, unwrap in software and compare with the HSM's public key.
 fn selftest_round(
     token: &dyn Token,
     verdict: Verdict,
     kek_private: &rsa::PrivateKey,
+    hash: OaepHash,
 ) -> Result<(Vec<u8>, package::Unwrapped)> {
     use rsa::traits::PublicKeyParts;
     let pair = token.generate_session_pair()?;
@@ -296,7 +345,7 @@ fn selftest_round(
             modulus: &n,
             exponent: &e,
         };
-        let wrapped = token.wrap_for_azure(pair.private, kek, verdict)?;
+        let wrapped = token.wrap_key(pair.private, kek, verdict, hash)?;
         Ok((facts, wrapped))
     })();
     let a = token.destroy(pair.private);
@@ -304,7 +353,7 @@ fn selftest_round(
     let (facts, wrapped) = result?;
     a.and(b)
         .map_err(|e| e.context("the self-test's throwaway key pair"))?;
-    let unwrapped = package::software_unwrap(kek_private, &wrapped)
+    let unwrapped = package::software_unwrap(kek_private, &wrapped, hash)
         .map_err(|e| e.context("self-test: the HSM's blob does not unwrap in software"))?;
     let (n, e) = package::pkcs8_rsa_public(&unwrapped.pkcs8)?;
     if n != facts.modulus || e != facts.exponent {
@@ -360,7 +409,7 @@ mod tests {
         let (pkg, _) = package::inspect(&bytes, Some(&kek()), Mode::Ceremony).unwrap();
         assert!(pkg.generator.starts_with("byok "));
         let ct = crate::kek::decode_b64url(&pkg.ciphertext).unwrap();
-        let un = package::software_unwrap(kek_private(), &ct).unwrap();
+        let un = package::software_unwrap(kek_private(), &ct, OaepHash::Sha1).unwrap();
         let (n, _) = package::pkcs8_rsa_public(&un.pkcs8).unwrap();
         assert_eq!(n, token.key_facts(pair.private).unwrap().modulus);
         // Never over an existing output.
@@ -493,9 +542,29 @@ mod tests {
             "the throwaway pair is gone"
         );
         assert_eq!(r.trailing_zero_bytes, 0);
+        assert!(r.oaep_sha256, "{:?}", r.oaep_sha256_problem);
         let mut unsupported = FakeToken::default();
         unsupported.verdict = Verdict::Unsupported;
         assert!(selftest(&unsupported).is_err());
+    }
+
+    #[test]
+    fn a_token_that_ignores_the_hash_is_caught_by_the_probe() {
+        let honest = FakeToken::default();
+        probe_hash(&honest, OaepHash::Sha1).unwrap();
+        probe_hash(&honest, OaepHash::Sha256).unwrap();
+        // SoftHSM 2.7.0: asked for SHA-256, wraps with SHA-1 and says nothing.
+        let mut liar = FakeToken::default();
+        liar.oaep_always_sha1 = true;
+        probe_hash(&liar, OaepHash::Sha1).unwrap();
+        let e = probe_hash(&liar, OaepHash::Sha256).unwrap_err();
+        assert!(e.message().contains("does not honour the hash"), "{e}");
+        assert!(e.message().contains("Fake HSM"), "the token is named: {e}");
+        assert_eq!(liar.token_objects().unwrap(), 0, "no object left behind");
+        let r = selftest(&liar).unwrap();
+        assert!(r.passed, "Azure's SHA-1 still works");
+        assert!(!r.oaep_sha256);
+        assert!(r.oaep_sha256_problem.unwrap().contains("SHA-256"));
     }
 
     #[test]

@@ -62,6 +62,13 @@ impl TokenKind {
         }
     }
 
+    /// Whether the token really wraps with RSA-OAEP SHA-256 (AWS, GCP and OpenBao's
+    /// SHA-256 methods). SoftHSM 2.6.1 refuses it; SoftHSM 2.7.0 accepts it and uses
+    /// SHA-1 (its `WrapKeyAsym` hard-codes SHA-1); only Kryoptic honours it.
+    pub fn oaep_sha256(self) -> bool {
+        self == TokenKind::Kryoptic
+    }
+
     /// The variable that names the token's configuration file.
     pub fn conf_var(self) -> &'static str {
         match self {

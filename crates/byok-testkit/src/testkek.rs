@@ -4,6 +4,7 @@
 //! A real KEK's private half never leaves the vault's HSM; these exist only so that a
 //! package can be unwrapped outside the HSM that made it and compared with its key.
 
+use byok_core::hsm::OaepHash;
 use byok_core::kek::{encode_b64url, Kek};
 use byok_core::package::{pkcs8_rsa_public, software_unwrap};
 use byok_core::{bail, err, Mode, Result};
@@ -66,10 +67,22 @@ pub fn check_package(
 ) -> Result<SoftwareCheck> {
     let (pkg, _) = byok_core::package::inspect(package_bytes, None, Mode::Rehearsal)?;
     let ct = byok_core::kek::decode_b64url(&pkg.ciphertext).map_err(|_| err!("bad ciphertext"))?;
-    let un = software_unwrap(kek_private, &ct)?;
+    check_blob(kek_private, &ct, OaepHash::Sha1, expected_n, expected_e)
+}
+
+/// Unwrap a raw BYOK-style blob (`NAME.aws.bin`, `NAME.gcp.bin`, the decoded
+/// `NAME.openbao.b64`) with the target's OAEP `hash` and compare with the expected key.
+pub fn check_blob(
+    kek_private: &rsa::PrivateKey,
+    blob: &[u8],
+    hash: OaepHash,
+    expected_n: &[u8],
+    expected_e: &[u8],
+) -> Result<SoftwareCheck> {
+    let un = software_unwrap(kek_private, blob, hash)?;
     let (n, e) = pkcs8_rsa_public(&un.pkcs8)?;
     if n != expected_n || e != expected_e {
-        bail!("the package holds a different key than expected");
+        bail!("the blob holds a different key than expected");
     }
     Ok(SoftwareCheck {
         modulus_matches: true,

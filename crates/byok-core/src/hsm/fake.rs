@@ -6,7 +6,7 @@
 
 use super::facts::{KeyFacts, PrivateKeyFacts};
 use super::module::{TokenIdentity, Verdict};
-use super::{KeyPair, KeyRef, Token, WrappingKey};
+use super::{KeyPair, KeyRef, OaepHash, Token, WrappingKey};
 use crate::{bail, Result};
 use std::cell::{Cell, RefCell};
 
@@ -29,6 +29,8 @@ pub struct FakeToken {
     pub verdict: Verdict,
     /// How many keys were generated (BYOK keys and signers).
     pub generated: Cell<usize>,
+    /// Wrap with SHA-1 whatever hash is asked, as SoftHSM 2.7.0 does.
+    pub oaep_always_sha1: bool,
 }
 
 impl Default for FakeToken {
@@ -38,6 +40,7 @@ impl Default for FakeToken {
             can_sign: true,
             verdict: Verdict::Composite(super::mechanisms::Kwp::Pad),
             generated: Cell::new(0),
+            oaep_always_sha1: false,
         }
     }
 }
@@ -278,9 +281,15 @@ impl Token for FakeToken {
             .map_err(|e| crate::err!(Hsm, "fake token: signing failed ({e})"))
     }
 
-    /// The composite wrap, in software: RSA-OAEP(SHA-1) of a fresh AES-256 key, then
+    /// The composite wrap, in software: RSA-OAEP(`hash`) of a fresh AES-256 key, then
     /// AES-KWP of the key's PKCS#8.
-    fn wrap_for_azure(&self, key: KeyRef, kek: WrappingKey<'_>, _v: Verdict) -> Result<Vec<u8>> {
+    fn wrap_key(
+        &self,
+        key: KeyRef,
+        kek: WrappingKey<'_>,
+        _v: Verdict,
+        hash: OaepHash,
+    ) -> Result<Vec<u8>> {
         use aes_kw::KeyInit;
         use rsa::pkcs8::EncodePrivateKey;
         let WrappingKey::Session { modulus, exponent } = kek else {
@@ -299,9 +308,18 @@ impl Token for FakeToken {
             .map_err(|e| crate::err!(Hsm, "fake token: KWP ({e})"))?
             .to_vec();
         let kek = crate::kek::rsa_from_parts(modulus, exponent)?;
-        let mut out = kek
-            .encrypt(&mut rand::rng(), rsa::Oaep::<sha1::Sha1>::new(), &aes)
-            .map_err(|e| crate::err!(Hsm, "fake token: OAEP ({e})"))?;
+        let hash = if self.oaep_always_sha1 {
+            OaepHash::Sha1
+        } else {
+            hash
+        };
+        let mut out = match hash {
+            OaepHash::Sha1 => kek.encrypt(&mut rand::rng(), rsa::Oaep::<sha1::Sha1>::new(), &aes),
+            OaepHash::Sha256 => {
+                kek.encrypt(&mut rand::rng(), rsa::Oaep::<sha2::Sha256>::new(), &aes)
+            }
+        }
+        .map_err(|e| crate::err!(Hsm, "fake token: OAEP ({e})"))?;
         out.extend_from_slice(&wrapped);
         Ok(out)
     }

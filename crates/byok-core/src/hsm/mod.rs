@@ -134,14 +134,18 @@ pub trait Token {
     fn generate_session_pair(&self) -> Result<KeyPair>;
     /// Sign `data` with `CKM_SHA256_RSA_PKCS`.
     fn sign_sha256(&self, key: KeyRef, data: &[u8]) -> Result<Vec<u8>>;
-    /// Wrap `key` for Azure under `kek` with the mechanism `verdict` names: the BYOK
-    /// ciphertext `RSA-OAEP(KEK, aes) || AES-KWP(aes, PKCS#8)`. A session copy of the KEK
-    /// and the ephemeral AES key are destroyed whatever happens.
-    fn wrap_for_azure(
+    /// Wrap `key` under `kek` with the mechanism `verdict` names: the BYOK ciphertext
+    /// `RSA-OAEP(KEK, aes; hash, MGF1-hash, empty label) || AES-KWP(aes, PKCS#8)`, which
+    /// Azure (SHA-1), AWS KMS, Google Cloud KMS and OpenBao all take. The token is asked
+    /// for `hash`; whether it honoured it is for the caller to prove (SoftHSM 2.7.0 uses
+    /// SHA-1 whatever it is asked). A session copy of the KEK and the ephemeral AES key
+    /// are destroyed whatever happens.
+    fn wrap_key(
         &self,
         key: KeyRef,
         kek: WrappingKey<'_>,
         verdict: Verdict,
+        hash: OaepHash,
     ) -> Result<Vec<u8>>;
     /// Destroy an object.
     fn destroy(&self, key: KeyRef) -> Result<()>;

@@ -5,7 +5,7 @@
 use super::facts::{KeyFacts, PrivateKeyFacts};
 use super::mechanisms::Decision;
 use super::module::{ck, mechanism_name, rv_name, Hsm, TokenIdentity, Verdict};
-use super::{templates, wrapping, KeyPair, KeyRef, Token, WrappingKey};
+use super::{templates, wrapping, KeyPair, KeyRef, OaepHash, Token, WrappingKey};
 use crate::util::{bit_len, strip_zeros};
 use crate::{bail, err, Result};
 use cryptoki::error::{Error as CkError, RvError};
@@ -333,23 +333,30 @@ impl Token for HsmSession<'_> {
             .map_err(ck("signing (CKM_SHA256_RSA_PKCS)"))
     }
 
-    fn wrap_for_azure(
+    fn wrap_key(
         &self,
         key: KeyRef,
         kek: WrappingKey<'_>,
         verdict: Verdict,
+        hash: OaepHash,
     ) -> Result<Vec<u8>> {
         let target = self.handle(key)?;
         match kek {
-            WrappingKey::Trusted(k) => {
-                wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, self.handle(k)?, target)
-            }
+            WrappingKey::Trusted(k) => wrapping::byok_wrap(
+                &self.hsm.raw,
+                &self.s,
+                verdict,
+                hash,
+                self.handle(k)?,
+                target,
+            ),
             WrappingKey::Session { modulus, exponent } => {
                 let kek = self
                     .s
                     .create_object(&templates::session_kek(modulus, exponent))
                     .map_err(ck("loading the KEK into the HSM as a session key"))?;
-                let wrapped = wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, kek, target);
+                let wrapped =
+                    wrapping::byok_wrap(&self.hsm.raw, &self.s, verdict, hash, kek, target);
                 let destroyed = self.s.destroy_object(kek).map_err(|e| {
                     err!(
                         Hsm,

@@ -123,12 +123,14 @@ fn byok_import(
     }
     let ct =
         decode_b64url(&pkg.ciphertext).map_err(|_| bad("The BYOK ciphertext is not base64url."))?;
-    let unwrapped = byok_core::package::software_unwrap(&private, &ct).map_err(|e| {
-        bad(format!(
-            "The BYOK ciphertext cannot be unwrapped with key exchange key {}: {e}",
-            kid.url()
-        ))
-    })?;
+    let unwrapped =
+        byok_core::package::software_unwrap(&private, &ct, byok_core::hsm::OaepHash::Sha1)
+            .map_err(|e| {
+                bad(format!(
+                    "The BYOK ciphertext cannot be unwrapped with key exchange key {}: {e}",
+                    kid.url()
+                ))
+            })?;
     if unwrapped.trailing_zeros > 0 && !app.accept_padded_pkcs8 {
         return Err(bad(format!(
             "The unwrapped key has {} zero bytes after its PKCS#8 DER (SoftHSM 2.6 pads before AES-KWP); the vault expects the exact DER. Start the simulator with --accept-padded-pkcs8 to allow it.",

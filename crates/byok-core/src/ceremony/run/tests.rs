@@ -68,7 +68,8 @@ fn a_fresh_run_makes_every_package_a_signed_transcript_and_the_manifest() {
         let (pkg, _) =
             crate::package::inspect(&bytes, Some(&k.kek), crate::Mode::Ceremony).unwrap();
         let ct = crate::kek::decode_b64url(&pkg.ciphertext).unwrap();
-        let un = crate::package::software_unwrap(kek_private(k), &ct).unwrap();
+        let un = crate::package::software_unwrap(kek_private(k), &ct, crate::hsm::OaepHash::Sha1)
+            .unwrap();
         let (n, _) = crate::package::pkcs8_rsa_public(&un.pkcs8).unwrap();
         let key = token.private_keys(&k.key.name).unwrap()[0];
         assert_eq!(n, token.key_facts(key).unwrap().modulus);
