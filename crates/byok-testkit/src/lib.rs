@@ -7,6 +7,7 @@
 //! (no SoftHSM2, no simulator binary, an unreadable file) it panics, which fails the test
 //! with the reason; none of it is in a product binary.
 
+pub mod bao;
 pub mod forge;
 pub mod harness;
 pub mod simproc;

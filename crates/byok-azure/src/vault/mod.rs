@@ -25,7 +25,7 @@ mod bundle;
 mod credential;
 mod errors;
 mod kind;
-mod transport;
+pub(crate) mod transport;
 
 pub use bundle::KeyBundle;
 pub use errors::{outcome_unknown, sdk_error};

@@ -129,7 +129,7 @@ async fn read_capped(
 }
 
 /// The message of a TLS failure (the transport's and the blob copy's).
-const TLS_UNTRUSTED: &str = "TLS: the server's certificate is not trusted; for the simulator or a proxy give its CA with --ca-file or BYOK_CA_FILE";
+pub(crate) const TLS_UNTRUSTED: &str = "TLS: the server's certificate is not trusted; for the simulator or a proxy give its CA with --ca-file or BYOK_CA_FILE";
 
 /// The HTTP transport: our reqwest client, with writes never retried blind and TLS
 /// failures never retried. With an `origin` (`https://host[:port]`, the vault's), it
@@ -219,13 +219,19 @@ impl azure_core::http::HttpClient for ByokTransport {
 
 /// The one reqwest client for the vault and the blob copy.
 pub(crate) fn http_client(conn: &Connection) -> Result<reqwest::Client> {
+    http_client_with_ca(conn.ca_file.as_deref())
+}
+
+/// byok's reqwest client (rustls with ring, timeouts, no redirects), trusting the CAs of
+/// `ca_file` besides the system's: the vault's, the blob copy's and OpenBao's.
+pub(crate) fn http_client_with_ca(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut b = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(15))
         .read_timeout(std::time::Duration::from_secs(60))
         .timeout(std::time::Duration::from_secs(120))
         .redirect(reqwest::redirect::Policy::none());
-    if let Some(path) = &conn.ca_file {
+    if let Some(path) = ca_file {
         let pem = byok_core::fsutil::read_limited(path, 1 << 20, "CA file")?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             err!(
