@@ -1,25 +1,37 @@
 //! `byok verify` (feature `network`): the vault holds exactly the HSM's key, as
-//! Customer Key requires.
+//! Customer Key requires. With `--pub-from FILE`, offline: the public key another cloud
+//! says it holds (AWS KMS's `get-public-key`, Cloud KMS's `versions get-public-key`) is
+//! the HSM's key.
 
 use super::args::{trust_roots, VaultArgs};
 use super::output::emit;
 use byok_azure::pipeline::{self, VerifyReport};
+use byok_core::kek::load_rsa_public;
 use byok_core::{bail, Mode, Result};
 use clap::Args;
 use serde::Serialize;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    v: VaultArgs,
+    v: Option<VaultArgs>,
     /// The key's name in the vault.
-    #[arg(long)]
-    name: String,
+    #[arg(
+        long,
+        required_unless_present = "pub_from",
+        conflicts_with = "pub_from"
+    )]
+    name: Option<String>,
     /// The HSM's public key (`byok keygen` wrote it).
-    #[arg(long = "pub", value_name = "PEM")]
+    #[arg(long = "pub", visible_alias = "key", value_name = "PEM")]
     public: PathBuf,
+    /// Offline, no vault: compare the HSM's key with the public key a cloud returned:
+    /// DER SubjectPublicKeyInfo (`aws kms get-public-key … | base64 -d`), its base64 (the
+    /// AWS CLI's text output) or PEM (`gcloud kms keys versions get-public-key`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["vault", "trust_root"])]
+    pub_from: Option<PathBuf>,
     /// An extra root for the Managed HSM attestation rule, e.g. the simulator's
     /// attestation-root.pem. For rehearsals only: warned every time.
     #[arg(long, value_name = "PEM")]
@@ -31,9 +43,17 @@ pub struct VerifyArgs {
 
 /// Every rule is printed, then a failed rule makes the command fail.
 pub fn run(a: VerifyArgs, mode: Mode) -> Result<()> {
+    if let Some(from) = &a.pub_from {
+        return emit(a.json, &compare_public(from, &a.public)?);
+    }
+    let (Some(vault), Some(name)) = (&a.v, &a.name) else {
+        bail!(
+            "byok verify needs --vault and --name (or --pub-from FILE for an offline comparison)"
+        );
+    };
     let roots = trust_roots(&a.trust_root)?;
-    let v = a.v.connect(mode)?;
-    let r = Verified(pipeline::verify_with_roots(&v, &a.name, &a.public, &roots)?);
+    let v = vault.connect(mode)?;
+    let r = Verified(pipeline::verify_with_roots(&v, name, &a.public, &roots)?);
     emit(a.json, &r)?;
     let r = &r.0;
     if !r.ok {
@@ -47,6 +67,48 @@ pub fn run(a: VerifyArgs, mode: Mode) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What `byok verify --pub-from` prints when the keys are one.
+#[derive(Serialize)]
+pub struct SameKey {
+    pub ok: bool,
+    /// SHA-256 of the SubjectPublicKeyInfo DER, hex.
+    pub spki_sha256: String,
+    pub bits: usize,
+    /// The form the cloud's file was in.
+    pub cloud_format: &'static str,
+}
+
+impl fmt::Display for SameKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the cloud's key is the HSM's key (SPKI SHA-256 {}, RSA-{})",
+            self.spki_sha256, self.bits
+        )
+    }
+}
+
+/// Compare the cloud's public key (`cloud`) with the HSM's (`hsm`): the same RSA key, or
+/// an error naming both fingerprints.
+fn compare_public(cloud: &Path, hsm: &Path) -> Result<SameKey> {
+    let c = load_rsa_public(cloud).map_err(|e| e.context("--pub-from"))?;
+    let h = load_rsa_public(hsm).map_err(|e| e.context("--key"))?;
+    let (cs, hs) = (hex::encode(c.sha256()), hex::encode(h.sha256()));
+    if c.spki_der != h.spki_der {
+        bail!(
+            Integrity,
+            "the cloud's key (SPKI SHA-256 {cs}) is not the HSM's key (SPKI SHA-256 {hs}): the cloud holds another key, or {} is another key's public half; do not use this cloud key",
+            hsm.display()
+        );
+    }
+    Ok(SameKey {
+        ok: true,
+        spki_sha256: hs,
+        bits: h.bits(),
+        cloud_format: c.format,
+    })
 }
 
 /// What `byok verify` prints: one line per rule, with the fix of a failed one.

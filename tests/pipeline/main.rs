@@ -7,6 +7,7 @@ mod backup;
 mod common;
 mod connection;
 mod hostile;
+mod pub_from;
 mod rig;
 mod upload;
 mod verify;

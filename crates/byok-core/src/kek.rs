@@ -1,8 +1,9 @@
 //! The Key Exchange Key (KEK): the vault's RSA public key that packages are wrapped under.
 //!
 //! Reads every form a security officer is handed: PEM SubjectPublicKeyInfo (what
-//! `az keyvault key download` writes), PEM PKCS#1, DER of either, and the KeyBundle or
-//! JWK JSON of `az keyvault key show`. Checks what Azure requires of a KEK before a
+//! `az keyvault key download` and Google Cloud KMS write), PEM PKCS#1, DER of either,
+//! base64 of a DER SubjectPublicKeyInfo (AWS KMS's `PublicKey`, as the AWS CLI prints
+//! it), and the KeyBundle or JWK JSON of `az keyvault key show`. Checks what Azure requires of a KEK before a
 //! single key is wrapped under it.
 
 use crate::keyid::{KeyId, Mode};
@@ -170,7 +171,7 @@ fn from_public(public: RsaPublicKey, format: &'static str) -> Result<Kek> {
     })
 }
 
-const NOT_A_KEK: &str = "not a KEK: expected a PEM or DER RSA public key (`az keyvault key download`) or the JSON of `az keyvault key show`";
+const NOT_A_KEK: &str = "not a KEK: expected a PEM or DER RSA public key (`az keyvault key download`, `gcloud kms import-jobs describe`), the base64 DER of AWS's `PublicKey`, or the JSON of `az keyvault key show`";
 
 fn parse_any(bytes: &[u8], mode: Mode) -> Result<Kek> {
     let text = std::str::from_utf8(bytes).ok().map(str::trim_start);
@@ -180,8 +181,41 @@ fn parse_any(bytes: &[u8], mode: Mode) -> Result<Kek> {
         }
         Some(t) if t.starts_with("-----BEGIN") => parse_pem(t),
         Some(t) if t.starts_with('{') => parse_json(t, mode),
+        Some(t) if looks_like_base64(t) => parse_base64_der(t),
         _ => parse_der(bytes),
     }
+}
+
+/// Text of base64 characters only, on one or more lines: what `aws kms
+/// get-parameters-for-import --query PublicKey --output text` prints (one line).
+fn looks_like_base64(text: &str) -> bool {
+    let t = text.trim_end();
+    !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n' | b'\r'))
+}
+
+fn parse_base64_der(text: &str) -> Result<Kek> {
+    use der::Decode;
+    let joined: String = text.split_ascii_whitespace().collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(joined.as_bytes())
+        .map_err(|_| {
+            err!(
+                "the file is base64 text that does not decode (damaged or cut short?); {NOT_A_KEK}"
+            )
+        })?;
+    if spki::SubjectPublicKeyInfoRef::from_der(&der).is_ok() {
+        return parse_spki(&der, "base64 DER SubjectPublicKeyInfo");
+    }
+    if pkcs8::PrivateKeyInfoRef::from_der(&der).is_ok()
+        || pkcs1::RsaPrivateKey::<der::asn1::UintRef>::from_der(&der).is_ok()
+    {
+        bail!("{}", private_key_refusal());
+    }
+    bail!(
+        "the file is base64 but not of a DER SubjectPublicKeyInfo (AWS's `PublicKey`); {NOT_A_KEK}"
+    )
 }
 
 fn parse_pem(text: &str) -> Result<Kek> {
@@ -206,7 +240,7 @@ fn parse_spki(der_bytes: &[u8], format: &'static str) -> Result<Kek> {
     })?;
     if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
         bail!(
-            "the key is not RSA (algorithm {}); Azure KEKs are RSA-HSM 2048-4096: fetch the vault's KEK",
+            "the key is not RSA (algorithm {}); a KEK (Azure, AWS, Google Cloud, OpenBao) is an RSA key of 2048-4096 bits: fetch the wrapping key again",
             algorithm_name(&info.algorithm.oid)
         );
     }
@@ -305,11 +339,24 @@ fn parse_json(text: &str, mode: Mode) -> Result<Kek> {
 /// Read any RSA public key file byok reads KEKs from (PEM, DER or JSON) without the
 /// KEK's rules: for the HSM's own public keys (`N.pub.pem`). Returns (n, e).
 pub fn read_rsa_public(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
-    let bytes = crate::fsutil::read_limited(path, 1 << 20, "public key file")?;
-    // Only the key is used, not a kid a JSON form may carry.
-    let k = parse_any(&bytes, Mode::Rehearsal)
-        .map_err(|e| e.context(format!("public key {}", path.display())))?;
+    let k = load_rsa_public(path)?;
     Ok((k.public_modulus(), k.public_exponent()))
+}
+
+/// Read an RSA public key in any form a KEK may come in (PEM, DER, base64 DER, JSON)
+/// without the KEK's rules (size, exponent, kty, key_ops) and without a kid: for keys
+/// compared with others (`N.pub.pem`, what a cloud says it holds). Its `spki_der` is
+/// canonical, so two files of one key give one [`Kek::sha256`].
+pub fn rsa_public_from_bytes(bytes: &[u8]) -> Result<Kek> {
+    let mut k = parse_any(bytes, Mode::Rehearsal)?;
+    k.kid = None;
+    Ok(k)
+}
+
+/// [`rsa_public_from_bytes`] of a file (bounded read, no symlinks or FIFOs).
+pub fn load_rsa_public(path: &Path) -> Result<Kek> {
+    let bytes = crate::fsutil::read_limited(path, 1 << 20, "public key file")?;
+    rsa_public_from_bytes(&bytes).map_err(|e| e.context(format!("public key {}", path.display())))
 }
 
 /// The primes below 2^16 (6542 of them), made once by a sieve.
@@ -561,6 +608,61 @@ mod tests {
         assert!(Kek::from_bytes(jwk(&good).as_bytes(), None, Mode::Ceremony).is_ok());
         assert_eq!(small_factor(&[0xff, 0xf1]), None, "65521 itself is prime");
         assert_eq!(small_factor(&[9]), Some(3));
+    }
+
+    /// An EC P-256 SubjectPublicKeyInfo (made with openssl), base64 as AWS prints keys.
+    const EC_SPKI_B64: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAERoyto1iC1yNskMHe2CeXQuQLmHKouQKvod736FjQUdgQePRskkXCRHaM2Zq0uAn5wHsFyQtu7k9ePF5/YKRWtg==";
+
+    #[test]
+    fn aws_base64_der_is_read_and_a_non_rsa_one_refused() {
+        let pk = key(2048).to_public_key();
+        let der = pk.to_public_key_der().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_bytes());
+        let want = Kek::from_bytes(der.as_bytes(), None, Mode::Ceremony)
+            .unwrap()
+            .sha256();
+        // One line, with or without a trailing newline (CRLF too), and wrapped at 76.
+        let wrapped: String = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+            .collect();
+        for text in [
+            b64.clone(),
+            format!("{b64}\n"),
+            format!("{b64}\r\n"),
+            wrapped,
+        ] {
+            let k = Kek::from_bytes(text.as_bytes(), None, Mode::Ceremony).unwrap();
+            assert_eq!(k.format, "base64 DER SubjectPublicKeyInfo");
+            assert_eq!(k.sha256(), want);
+        }
+        let e = Kek::from_bytes(EC_SPKI_B64.as_bytes(), None, Mode::Ceremony).unwrap_err();
+        assert!(e.message().contains("not RSA (algorithm EC)"), "{e}");
+        // Base64 of something else, base64 that does not decode, a private key.
+        let cases: Vec<(String, &str)> = vec![
+            (
+                base64::engine::general_purpose::STANDARD.encode(b"hello world, no key"),
+                "not of a DER SubjectPublicKeyInfo",
+            ),
+            (b64[..b64.len() - 3].to_string(), "does not decode"),
+            (
+                base64::engine::general_purpose::STANDARD.encode(
+                    rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(key(1024))
+                        .unwrap()
+                        .as_bytes(),
+                ),
+                "PRIVATE key",
+            ),
+        ];
+        for (text, words) in cases {
+            let e = Kek::from_bytes(text.as_bytes(), None, Mode::Ceremony).unwrap_err();
+            assert!(e.message().contains(words), "{words}: {e}");
+        }
+        // The comparison reader takes the same forms without the KEK rules (RSA-1024 here).
+        let small = key(1024).to_public_key().to_public_key_der().unwrap();
+        let b = base64::engine::general_purpose::STANDARD.encode(small.as_bytes());
+        assert_eq!(rsa_public_from_bytes(b.as_bytes()).unwrap().bits(), 1024);
     }
 
     #[test]

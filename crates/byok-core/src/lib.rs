@@ -6,6 +6,7 @@
 //! - [`kek`], [`keyid`]: the Key Exchange Key and Key Vault key ids
 //! - [`package`]: the Azure BYOK transfer package
 //! - [`attestation`]: Marvell HSM key attestations
+//! - [`targets`]: AWS KMS, Google Cloud KMS and OpenBao names, printed commands, GCP import-job checks
 //! - [`ceremony`], [`transcript`]: ceremony plans, the resumable offline run, its hash-chained transcript
 //! - [`crashpoint`]: the kill-at-a-step test hook (feature `test-hooks` only)
 //! - [`console`]: the people at the keyboard (PIN prompts, officers' answers, progress)
@@ -28,6 +29,7 @@ pub mod keyid;
 pub mod p11uri;
 pub mod package;
 pub mod pin;
+pub mod targets;
 pub mod text;
 pub mod transcript;
 pub mod util;

@@ -466,6 +466,99 @@ pub fn build_mrvl1_blob(
 }
 
 impl TestChain {
+    /// A generic Marvell blob (firmware 3.x, as Google Cloud HSM makes them) attesting
+    /// an RSA key pair: a response header, an info header, the public then the private
+    /// key object, and a PKCS#1 v1.5 SHA-256 signature (with DigestInfo) by the
+    /// partition key. Not gzipped.
+    pub fn generic_blob(&self, key: &PublicKey, flags: KeyFlags) -> Result<Vec<u8>> {
+        let public_flags = KeyFlags {
+            extractable: true,
+            never_extractable: false,
+            sensitive: false,
+            always_sensitive: false,
+            local: flags.local,
+        };
+        let id = "import-job-key";
+        let public = encode_object(1, &rsa_attributes(key, CLASS_PUBLIC_KEY, public_flags, id));
+        let private = encode_object(2, &rsa_attributes(key, CLASS_PRIVATE_KEY, flags, id));
+        let off2 = 8 + public.len();
+        let mut data = Vec::new();
+        data.extend_from_slice(&1u16.to_be_bytes());
+        data.extend_from_slice(&0u16.to_be_bytes());
+        data.extend_from_slice(&8u16.to_be_bytes());
+        data.extend_from_slice(
+            &u16::try_from(off2)
+                .map_err(|_| err!("test chain: object too large"))?
+                .to_be_bytes(),
+        );
+        data.extend_from_slice(&public);
+        data.extend_from_slice(&private);
+        let total = 16 + data.len() + 256;
+        let mut signed = Vec::new();
+        for v in [0u32, 0, total as u32, data.len() as u32] {
+            signed.extend_from_slice(&v.to_be_bytes());
+        }
+        signed.extend_from_slice(&data);
+        let sig = sign_sha256(&self.partition_key, &signed)?;
+        Ok([signed, sig].concat())
+    }
+
+    /// The `certChains` object of a Cloud KMS attestation: Marvell's card and
+    /// partition certificates, the owner's partition certificate (and, as Google's
+    /// card list, the owner root, which the verifier ignores).
+    pub fn gcp_cert_chains(&self) -> serde_json::Value {
+        serde_json::json!({
+            "caviumCerts": [pem("CERTIFICATE", &self.partition_cert), pem("CERTIFICATE", &self.card_cert)],
+            "googleCardCerts": [pem("CERTIFICATE", &self.owner_root_cert)],
+            "googlePartitionCerts": [pem("CERTIFICATE", &self.owner_partition_cert)],
+        })
+    }
+
+    /// `gcloud kms import-jobs describe --format=json` of an ACTIVE HSM import job whose
+    /// key is `kek_public`, made with `method`, attested by this chain.
+    pub fn gcp_import_job_json(&self, kek_public: &PublicKey, method: &str) -> Result<String> {
+        let blob = self.generic_blob(kek_public, KeyFlags::default())?;
+        self.gcp_import_job_json_with_blob(kek_public, method, &blob)
+    }
+
+    /// [`TestChain::gcp_import_job_json`] with a given (not gzipped) attestation blob.
+    pub fn gcp_import_job_json_with_blob(
+        &self,
+        kek_public: &PublicKey,
+        method: &str,
+        blob: &[u8],
+    ) -> Result<String> {
+        use rsa::pkcs8::EncodePublicKey;
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(blob)
+            .map_err(|e| err!("test chain: gzip failed ({e})"))?;
+        let gz = gz
+            .finish()
+            .map_err(|e| err!("test chain: gzip failed ({e})"))?;
+        let pem = kek_public
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .map_err(|e| err!("test chain: cannot encode a public key ({e})"))?;
+        Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "name": "projects/p-1/locations/us-east1/keyRings/ring1/importJobs/job1",
+            "importMethod": method,
+            "protectionLevel": "HSM",
+            "createTime": "2026-12-01T09:00:00.000000Z",
+            "generateTime": "2026-12-01T09:00:01.000000Z",
+            "expireTime": "2026-12-04T09:00:01.000000Z",
+            "state": "ACTIVE",
+            "publicKey": {"pem": pem},
+            "attestation": {
+                "format": "CAVIUM_V2_COMPRESSED",
+                "content": base64::engine::general_purpose::STANDARD.encode(&gz),
+                "certChains": self.gcp_cert_chains(),
+            }
+        }))
+        .map_err(|e| err!("test chain: JSON failed ({e})"))?)
+    }
+}
+
+impl TestChain {
     /// Serialise the whole chain, private keys included (PKCS#8 DER, base64): for the
     /// simulator's state directory, never for anything real.
     pub fn to_json(&self) -> Result<String> {

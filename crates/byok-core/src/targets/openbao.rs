@@ -1,0 +1,170 @@
+//! OpenBao (or Vault) transit: the imported key's `type` and the `hash_function` of the
+//! wrap. The transit mount's wrapping key (`GET /v1/MOUNT/wrapping_key`) is always
+//! RSA-4096: OpenBao reads exactly 512 bytes of RSA ciphertext.
+
+use super::{refuse_hostile, string_type};
+use crate::hsm::OaepHash;
+use crate::kek::Kek;
+use crate::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The size of every transit wrapping key.
+pub const WRAPPING_KEY_BITS: usize = 4096;
+
+/// Refuse a wrapping key that is not RSA-4096.
+pub fn check_wrapping_key(kek: &Kek) -> Result<()> {
+    if kek.bits() != WRAPPING_KEY_BITS {
+        bail!(
+            "the OpenBao wrapping key is RSA-{}; a transit mount's wrapping key is always RSA-{WRAPPING_KEY_BITS}: fetch it again from /v1/MOUNT/wrapping_key",
+            kek.bits()
+        );
+    }
+    Ok(())
+}
+
+/// The transit key type of an imported RSA key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum BaoKeyType {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl BaoKeyType {
+    pub fn parse(s: &str) -> Result<BaoKeyType> {
+        const FORMS: &str = "rsa-2048, rsa-3072 or rsa-4096";
+        refuse_hostile(s, "the OpenBao key type", FORMS)?;
+        match s {
+            "rsa-2048" => Ok(BaoKeyType::Rsa2048),
+            "rsa-3072" => Ok(BaoKeyType::Rsa3072),
+            "rsa-4096" => Ok(BaoKeyType::Rsa4096),
+            s => bail!(
+                "the OpenBao key type {s:?} is not an RSA type byok imports; expected {FORMS}"
+            ),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BaoKeyType::Rsa2048 => "rsa-2048",
+            BaoKeyType::Rsa3072 => "rsa-3072",
+            BaoKeyType::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    pub fn bits(self) -> usize {
+        match self {
+            BaoKeyType::Rsa2048 => 2048,
+            BaoKeyType::Rsa3072 => 3072,
+            BaoKeyType::Rsa4096 => 4096,
+        }
+    }
+}
+
+impl fmt::Display for BaoKeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+string_type!(BaoKeyType);
+
+/// The import's `hash_function` (OAEP and MGF1 hash). OpenBao's default is SHA256, so
+/// byok always sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum BaoHash {
+    Sha1,
+    Sha256,
+}
+
+impl BaoHash {
+    pub fn parse(s: &str) -> Result<BaoHash> {
+        const FORMS: &str = "SHA1 or SHA256";
+        refuse_hostile(s, "the OpenBao hash_function", FORMS)?;
+        match s {
+            "SHA1" => Ok(BaoHash::Sha1),
+            "SHA256" => Ok(BaoHash::Sha256),
+            "SHA224" | "SHA384" | "SHA512" => bail!(
+                "the OpenBao hash_function {s} is one byok's wraps cannot make; expected {FORMS}"
+            ),
+            s => bail!("the OpenBao hash_function {s:?} is unknown; expected {FORMS}"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BaoHash::Sha1 => "SHA1",
+            BaoHash::Sha256 => "SHA256",
+        }
+    }
+
+    /// The OAEP (and MGF1) hash of the wrap.
+    pub fn oaep(self) -> OaepHash {
+        match self {
+            BaoHash::Sha1 => OaepHash::Sha1,
+            BaoHash::Sha256 => OaepHash::Sha256,
+        }
+    }
+}
+
+impl fmt::Display for BaoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+string_type!(BaoHash);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_and_hashes() {
+        for (s, bits) in [("rsa-2048", 2048), ("rsa-3072", 3072), ("rsa-4096", 4096)] {
+            let t = BaoKeyType::parse(s).unwrap();
+            assert_eq!((t.bits(), t.to_string().as_str()), (bits, s));
+            let j: BaoKeyType = serde_json::from_str(&format!("\"{s}\"")).unwrap();
+            assert_eq!(serde_json::to_string(&j).unwrap(), format!("\"{s}\""));
+        }
+        for (s, words) in [
+            ("RSA-2048", "not an RSA type"),
+            ("ecdsa-p256", "not an RSA type"),
+            ("rsa-2048;x", "character ';'"),
+        ] {
+            let e = BaoKeyType::parse(s).unwrap_err();
+            assert!(e.message().contains(words), "{s}: {e}");
+        }
+        assert_eq!(BaoHash::parse("SHA1").unwrap().oaep(), OaepHash::Sha1);
+        assert_eq!(BaoHash::parse("SHA256").unwrap().oaep(), OaepHash::Sha256);
+        let h: BaoHash = serde_json::from_str("\"SHA256\"").unwrap();
+        assert_eq!(serde_json::to_string(&h).unwrap(), "\"SHA256\"");
+        for (s, words) in [
+            ("SHA-256", "unknown"),
+            ("sha256", "unknown"),
+            ("SHA512", "cannot make"),
+            ("SHA1 ", "character ' '"),
+        ] {
+            let e = BaoHash::parse(s).unwrap_err();
+            assert!(e.message().contains(words), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_wrapping_key_is_rsa_4096() {
+        let k = |bits| {
+            let pk = rsa::PrivateKey::new(&mut rand::rng(), bits)
+                .unwrap()
+                .to_public_key();
+            let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&pk).unwrap();
+            crate::kek::rsa_public_from_bytes(der.as_bytes()).unwrap()
+        };
+        let e = check_wrapping_key(&k(2048)).unwrap_err();
+        assert!(
+            e.message().contains("RSA-2048") && e.message().contains("RSA-4096"),
+            "{e}"
+        );
+        check_wrapping_key(&k(4096)).unwrap();
+    }
+}
