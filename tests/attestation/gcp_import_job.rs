@@ -199,7 +199,8 @@ fn an_extractable_key_or_a_broken_description_is_refused() {
         .gcp_import_job_json(&r.key, "RSA_OAEP_3072_SHA1_AES_256")
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit, &str)> = vec![
         (
             "software level",
             Box::new(|v| v["protectionLevel"] = "SOFTWARE".into()),

@@ -539,7 +539,7 @@ impl TestChain {
         let pem = kek_public
             .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
             .map_err(|e| err!("test chain: cannot encode a public key ({e})"))?;
-        Ok(serde_json::to_string_pretty(&serde_json::json!({
+        serde_json::to_string_pretty(&serde_json::json!({
             "name": "projects/p-1/locations/us-east1/keyRings/ring1/importJobs/job1",
             "importMethod": method,
             "protectionLevel": "HSM",
@@ -554,7 +554,7 @@ impl TestChain {
                 "certChains": self.gcp_cert_chains(),
             }
         }))
-        .map_err(|e| err!("test chain: JSON failed ({e})"))?)
+        .map_err(|e| err!("test chain: JSON failed ({e})"))
     }
 }
 
