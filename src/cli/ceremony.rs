@@ -217,6 +217,10 @@ mod import {
         /// (warned every time).
         #[arg(long, value_name = "PEM")]
         trust_root: Vec<PathBuf>,
+        /// OpenBao (or Vault) keys: a file holding the token (not group- or
+        /// world-readable); else BAO_TOKEN, else VAULT_TOKEN.
+        #[arg(long, value_name = "FILE")]
+        bao_token_file: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -240,6 +244,7 @@ mod import {
             roots: &roots,
             digest,
             binary: &binary,
+            bao_token_file: a.bao_token_file.as_deref(),
         };
         let checked = import::check(&opts)?;
         warn_all(&checked.custody.warnings);
@@ -324,11 +329,19 @@ mod import {
     impl fmt::Display for Imported {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             let r = &self.0;
-            writeln!(
-                f,
-                "ceremony {}: every key uploaded, verified and backed up",
-                r.ceremony
-            )?;
+            if r.other_clouds.is_empty() {
+                writeln!(
+                    f,
+                    "ceremony {}: every key uploaded, verified and backed up",
+                    r.ceremony
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "ceremony {}: every key byok can send uploaded and verified; run the commands below for the others",
+                    r.ceremony
+                )?;
+            }
             for k in &r.keys {
                 let how = match (k.uploaded_now, k.versions) {
                     (true, Some(n)) => format!("uploaded as a new version, {n} in all, the older ones enabled"),
@@ -341,6 +354,34 @@ mod import {
                     "  {:<12} {}  ({how}; backup {})",
                     k.policy, k.kid, k.backup_file
                 )?;
+            }
+            for b in &r.openbao {
+                writeln!(
+                    f,
+                    "  {:<12} {}/v1/{}/keys/{} version {}  ({})",
+                    "openbao",
+                    b.address,
+                    b.mount,
+                    b.name,
+                    b.version,
+                    if b.uploaded_now {
+                        "imported, read back: the HSM's key"
+                    } else {
+                        "already imported, read back: the HSM's key"
+                    }
+                )?;
+            }
+            for c in &r.other_clouds {
+                writeln!(
+                    f,
+                    "\n{} ({}): byok holds no credentials there; run",
+                    c.name, c.destination
+                )?;
+                for line in &c.import {
+                    writeln!(f, "  {line}")?;
+                }
+                writeln!(f, "  then check the cloud holds the HSM's key:")?;
+                writeln!(f, "  {}", c.verify)?;
             }
             for c in &r.commands {
                 writeln!(f, "\nOffice 365, policy {} ({}):", c.policy, c.service)?;
@@ -418,6 +459,8 @@ mod import {
                     roll: false,
                     versions: None,
                 }],
+                openbao: vec![],
+                other_clouds: vec![],
                 commands: vec![PolicyCommands {
                     policy: "exo".into(),
                     service: "Exchange".into(),

@@ -126,6 +126,7 @@ mod tests {
                 kek_sha256: "ef".repeat(32),
                 mechanism: "CKM_RSA_AES_KEY_WRAP",
                 trusted_kek: false,
+                oaep_hash: byok_core::hsm::OaepHash::Sha1,
                 token: TokenIdentity {
                     label: "t".into(),
                     manufacturer: "m".into(),

@@ -199,6 +199,100 @@ pub fn inspect(bytes: &[u8], kek: Option<&Kek>, mode: Mode) -> Result<(Package, 
     Ok((pkg, report))
 }
 
+/// What `byok package inspect` reports of a raw or base64 blob (AWS KMS, Google Cloud
+/// KMS, OpenBao).
+#[derive(Debug, Serialize)]
+pub struct BlobReport {
+    /// `raw` or `base64`.
+    pub form: &'static str,
+    pub sha256: String,
+    pub size: usize,
+    pub ciphertext_bytes: usize,
+    pub rsa_part_bytes: Option<usize>,
+    pub kwp_part_bytes: Option<usize>,
+    pub fits_kek_bits: Vec<usize>,
+    pub target_key_bits: Option<usize>,
+    pub kek_checked: bool,
+}
+
+/// Check a blob in `form` (raw, or standard base64 without line breaks) against its
+/// wrapping key's size: an RSA-OAEP part as long as the modulus, then an AES-KWP block as
+/// long as a wrapped RSA-2048, 3072 or 4096 key. Without `kek`, the wrapping-key sizes
+/// the length fits are reported (an OpenBao blob's is always RSA-4096). The OAEP hash
+/// cannot be told from the bytes.
+pub fn inspect_blob(
+    bytes: &[u8],
+    form: crate::wrap::WrapForm,
+    kek: Option<&Kek>,
+) -> Result<BlobReport> {
+    use base64::Engine;
+    let (name, ct) = match form {
+        crate::wrap::WrapForm::AzurePackage => {
+            bail!(
+                Internal,
+                "internal: a package is inspected by package::inspect"
+            )
+        }
+        crate::wrap::WrapForm::Raw(_) => ("raw", bytes.to_vec()),
+        crate::wrap::WrapForm::Base64(_) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| err!("the blob is not base64 text: is it a .openbao.b64 file?"))?;
+            let ct = base64::engine::general_purpose::STANDARD
+                .decode(text.trim_end_matches('\n'))
+                .map_err(|_| {
+                    err!(Integrity, "the blob is not standard base64 on one line: the file is damaged or was altered")
+                })?;
+            ("base64", ct)
+        }
+    };
+    if ct.is_empty() {
+        bail!("the blob is empty: the file was not written completely; make it again");
+    }
+    let mut r = BlobReport {
+        form: name,
+        sha256: hex::encode(Sha256::digest(bytes)),
+        size: bytes.len(),
+        ciphertext_bytes: ct.len(),
+        rsa_part_bytes: None,
+        kwp_part_bytes: None,
+        fits_kek_bits: Vec::new(),
+        target_key_bits: None,
+        kek_checked: false,
+    };
+    let sizes: Vec<usize> = match kek {
+        Some(k) => vec![k.bits()],
+        None => crate::kek::KEK_BITS.to_vec(),
+    };
+    let plausible: Vec<(usize, usize)> = sizes
+        .iter()
+        .filter(|b| kwp_len_ok(ct.len(), *b / 8))
+        .filter_map(|b| rsa_target_bits(ct.len() - b / 8).map(|t| (*b, t)))
+        .collect();
+    match plausible.as_slice() {
+        [(kek_bits, target)] => {
+            r.rsa_part_bytes = Some(kek_bits / 8);
+            r.kwp_part_bytes = Some(ct.len() - kek_bits / 8);
+            r.fits_kek_bits = vec![*kek_bits];
+            r.target_key_bits = Some(*target);
+            r.kek_checked = kek.is_some();
+        }
+        [] => match kek {
+            Some(k) => bail!(
+                "the blob is {} bytes, which is not RSA-OAEP under this {}-bit wrapping key ({} bytes) followed by the AES-KWP block of an RSA-2048, 3072 or 4096 key: it is truncated, damaged or not for this key",
+                ct.len(),
+                k.bits(),
+                k.modulus_bytes()
+            ),
+            None => bail!(
+                "the blob is {} bytes, which fits no wrapping-key size (an RSA-OAEP part of 256, 384 or 512 bytes, then the AES-KWP block of an RSA key): it is truncated or damaged",
+                ct.len()
+            ),
+        },
+        many => r.fits_kek_bits = many.iter().map(|(b, _)| *b).collect(),
+    }
+    Ok(r)
+}
+
 /// Can `total` bytes be an RSA part of `m` bytes and a KWP block of a private key?
 fn kwp_len_ok(total: usize, m: usize) -> bool {
     // The smallest PKCS#8 RSA key we accept is far over 16 bytes; KWP output is 8 + 8k.

@@ -22,6 +22,41 @@ pub fn generator(t: &TokenIdentity, verdict: Verdict) -> String {
     )
 }
 
+/// The form a wrap's output takes, as its target reads it. All hold the same blob,
+/// `RSA-OAEP(KEK, aes; hash) || AES-KWP(aes, PKCS#8)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapForm {
+    /// An Azure BYOK transfer package (`NAME.byok`, JSON); RSA-OAEP SHA-1.
+    AzurePackage,
+    /// The raw blob: AWS KMS's `EncryptedKeyMaterial` (`NAME.aws.bin`), Google Cloud
+    /// KMS's `wrappedKey` (`NAME.gcp.bin`).
+    Raw(OaepHash),
+    /// The blob in standard base64, no line breaks: OpenBao's `ciphertext`
+    /// (`NAME.openbao.b64`).
+    Base64(OaepHash),
+}
+
+impl WrapForm {
+    pub fn hash(self) -> OaepHash {
+        match self {
+            WrapForm::AzurePackage => OaepHash::Sha1,
+            WrapForm::Raw(h) | WrapForm::Base64(h) => h,
+        }
+    }
+
+    /// The blob in this form's file (a package's ciphertext is checked by
+    /// [`package::inspect`], not here).
+    fn encode(self, blob: &[u8]) -> Vec<u8> {
+        use base64::Engine;
+        match self {
+            WrapForm::Base64(_) => base64::engine::general_purpose::STANDARD
+                .encode(blob)
+                .into_bytes(),
+            _ => blob.to_vec(),
+        }
+    }
+}
+
 /// What `byok wrap` reports.
 #[derive(Debug, Serialize)]
 pub struct WrapReport {
@@ -34,6 +69,9 @@ pub struct WrapReport {
     pub kek_sha256: String,
     pub mechanism: &'static str,
     pub trusted_kek: bool,
+    /// The hash of the RSA-OAEP step (SHA-1 for Azure).
+    #[serde(skip)]
+    pub oaep_hash: OaepHash,
     pub token: TokenIdentity,
     /// How the key falls short of a BYOK key, when `--allow-non-byok-key` let it be
     /// wrapped anyway (empty for a BYOK key). Also written into the package's `generator`.
@@ -109,8 +147,24 @@ pub fn wrap(
     out: &Path,
     shape: KeyShape,
 ) -> Result<WrapReport> {
-    let Some(kid) = kek.kid.clone() else {
-        bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show` / `byok kek fetch`");
+    wrap_as(token, key, kek, out, shape, WrapForm::AzurePackage)
+}
+
+/// [`wrap`] into the output `form` of the key's target: an Azure package, or the raw
+/// or base64 blob of AWS KMS, Google Cloud KMS or OpenBao, with the target's OAEP hash.
+/// (Whether the token honours a SHA-256 request is proved beforehand by [`probe_hash`].)
+pub fn wrap_as(
+    token: &dyn Token,
+    key: &KeySelector<'_>,
+    kek: &Kek,
+    out: &Path,
+    shape: KeyShape,
+    form: WrapForm,
+) -> Result<WrapReport> {
+    let kid = match (&kek.kid, form) {
+        (Some(kid), WrapForm::AzurePackage) => Some(kid.clone()),
+        (None, WrapForm::AzurePackage) => bail!("the KEK has no kid: give --kid https://VAULT.vault.azure.net/keys/NAME/VERSION, or use the KEK's JSON from `az keyvault key show` / `byok kek fetch`"),
+        (_, _) => None,
     };
     fsutil::refuse_existing(out)?;
     let verdict = token.verdict()?;
@@ -172,7 +226,7 @@ pub fn wrap(
             faults.join(", ")
         ));
     }
-    let ciphertext = token.wrap_key(target, wrapping_key, verdict, OaepHash::Sha1)?;
+    let ciphertext = token.wrap_key(target, wrapping_key, verdict, form.hash())?;
     if ciphertext.len() <= kek.modulus_bytes() {
         bail!(
             Hsm,
@@ -180,11 +234,20 @@ pub fn wrap(
             ciphertext.len()
         );
     }
-    let pkg = Package::new(&kid, &ciphertext, generator);
-    let bytes = pkg.to_bytes();
-    // Check our own output as a reader would before it reaches the disk. (The KEK's kid
-    // was checked against the mode when the KEK was loaded.)
-    package::inspect(&bytes, Some(kek), Mode::Rehearsal)?;
+    let bytes = match &kid {
+        Some(kid) => {
+            let bytes = Package::new(kid, &ciphertext, generator).to_bytes();
+            // Check our own output as a reader would before it reaches the disk. (The
+            // KEK's kid was checked against the mode when the KEK was loaded.)
+            package::inspect(&bytes, Some(kek), Mode::Rehearsal)?;
+            bytes
+        }
+        None => {
+            let bytes = form.encode(&ciphertext);
+            package::inspect_blob(&bytes, form, Some(kek))?;
+            bytes
+        }
+    };
     fsutil::write_new(out, &bytes, 0o644)?;
     Ok(WrapReport {
         package: out.to_path_buf(),
@@ -192,10 +255,11 @@ pub fn wrap(
         key_label: label,
         key_bits: facts.bits,
         key_spki_sha256: facts.spki_sha256()?,
-        kek_kid: kid.url(),
+        kek_kid: kid.map(|k| k.url()).unwrap_or_default(),
         kek_sha256: hex::encode(kek.sha256()),
         mechanism: verdict.mechanism_text(),
         trusted_kek: trusted,
+        oaep_hash: form.hash(),
         token: token.identity(),
         non_byok_override: faults.iter().map(|f| f.to_string()).collect(),
         warnings,

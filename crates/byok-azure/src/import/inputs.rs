@@ -28,6 +28,9 @@ pub(super) struct Manifest {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct ManifestKey {
+    /// `azure` when absent.
+    #[serde(default)]
+    pub(super) target: byok_core::ceremony::plan::TargetKind,
     pub(super) policy: String,
     pub(super) vault: String,
     pub(super) name: String,
@@ -130,7 +133,20 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path, digest: &[u8; 32]) ->
                 pk.policy
             );
         }
-        if check_vault_url(&mk.vault, plan.mode)? != check_vault_url(&pk.key.vault, plan.mode)? {
+        if mk.target != pk.target.kind() || mk.package != pk.output_file() {
+            bail!(
+                Integrity,
+                "the manifest sends {} to {} in {}, the plan to {} in {}: stop and investigate",
+                mk.name,
+                mk.target.name(),
+                mk.package,
+                pk.target.kind().name(),
+                pk.output_file()
+            );
+        }
+        if mk.target == byok_core::ceremony::plan::TargetKind::Azure
+            && check_vault_url(&mk.vault, plan.mode)? != check_vault_url(&pk.key.vault, plan.mode)?
+        {
             bail!(
                 "the manifest puts {} in {}, the plan in {}",
                 mk.name,
@@ -203,6 +219,7 @@ pub(super) mod tests {
             .map(|k| KeyPlan {
                 policy: policy.name.clone(),
                 service: policy.service.clone(),
+                target: byok_core::ceremony::plan::KeyTarget::Azure,
                 key: k.clone(),
                 label: k.name.clone(),
                 vault: VAULT.into(),
@@ -222,6 +239,7 @@ pub(super) mod tests {
                 witnesses: vec![],
                 hsm_bags: None,
                 policies: vec![policy],
+                keys: vec![],
                 rehearsal: false,
                 wrap_with_trusted: false,
                 token_serial: None,

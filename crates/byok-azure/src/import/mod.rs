@@ -21,14 +21,16 @@
 
 mod commands;
 mod inputs;
+mod targets;
 
 pub use commands::PolicyCommands;
+pub use targets::{BaoImported, CloudCommands};
 
 use crate::backup::{self, ManifestEntry};
 use crate::pipeline;
 use crate::vault::{check_vault_url, Connection, KeyVersion, Vault};
 use byok_core::ceremony::manifest::TRANSCRIPT;
-use byok_core::ceremony::plan::CheckedPlan;
+use byok_core::ceremony::plan::{CheckedPlan, KeyPlan, TargetKind};
 use byok_core::console::{Console, Steps};
 use byok_core::keyid::Service;
 use byok_core::transcript::{self, Custody, Record, StepName, Writer};
@@ -253,6 +255,12 @@ pub struct ImportReport {
     /// The offline ceremony imported, as the officers signed it.
     pub offline: Custody,
     pub keys: Vec<ImportedKey>,
+    /// Keys imported into OpenBao (or Vault) transit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub openbao: Vec<BaoImported>,
+    /// Keys for AWS KMS and Google Cloud KMS: the commands to run, and the check after.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_clouds: Vec<CloudCommands>,
     pub commands: Vec<PolicyCommands>,
     /// What the operator should know (printed as `warning: …` lines).
     pub warnings: Vec<String>,
@@ -275,6 +283,8 @@ pub struct ImportOptions<'a> {
     /// The running binary, recorded in the import transcript's `open` record (detail
     /// `binary`).
     pub binary: &'a byok_core::identity::BinaryIdentity,
+    /// OpenBao keys: the token's file (else `BAO_TOKEN`, else `VAULT_TOKEN`).
+    pub bao_token_file: Option<&'a Path>,
 }
 
 /// A ceremony directory that passed every check, nothing sent yet: what the operator
@@ -404,7 +414,11 @@ pub fn import(
     // after the upload.
     let mut vaults: BTreeMap<String, Vault> = BTreeMap::new();
     let mut before: BTreeMap<String, Vec<KeyVersion>> = BTreeMap::new();
-    for k in &manifest.keys {
+    for k in manifest
+        .keys
+        .iter()
+        .filter(|k| k.target == TargetKind::Azure)
+    {
         let url = check_vault_url(&k.vault, mode)?;
         if !vaults.contains_key(&url) {
             let v = Vault::connect(&url, &conn)?;
@@ -440,6 +454,20 @@ pub fn import(
             before.insert(k.name.clone(), versions);
         }
     }
+    // OpenBao: connect and read each key first too (a roll needs it, a new key must not
+    // be there unless this ceremony put it there).
+    let bao_keys: Vec<&KeyPlan> = plan
+        .keys
+        .iter()
+        .filter(|k| k.target.kind() == TargetKind::OpenBao)
+        .collect();
+    let (bao, bao_plan) = targets::connect(
+        &bao_keys,
+        &manifest.keys,
+        conn.ca_file.as_deref(),
+        opts.bao_token_file,
+        mode.is_rehearsal(),
+    )?;
     if !backup_dir.exists() {
         std::fs::create_dir(&backup_dir)
             .map_err(|e| err!(Io, "cannot create {}: {e}", backup_dir.display()))?;
@@ -459,11 +487,19 @@ pub fn import(
                 .detail("offline_transcript_digest", &custody.digest)
                 .detail("offline_hsm_serial", &custody.hsm.serial)
                 .detail("offline_signer_spki_sha256", &custody.signer_spki_sha256)
-                .detail("vaults", vaults.keys().collect::<Vec<_>>()),
+                .detail("vaults", vaults.keys().collect::<Vec<_>>())
+                .detail(
+                    "openbao",
+                    bao.keys()
+                        .map(|(a, m)| format!("{a} mount {m}"))
+                        .collect::<Vec<_>>(),
+                ),
         )?;
         w
     };
     let mut keys = Vec::new();
+    let mut bao_done = Vec::new();
+    let mut other_clouds = Vec::new();
     let progress = Steps::begin(console, plan.keys.len());
     for pk in &plan.keys {
         let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
@@ -473,6 +509,34 @@ pub fn import(
                 pk.key.name
             );
         };
+        match pk.target.kind() {
+            TargetKind::Azure => {}
+            TargetKind::OpenBao => {
+                let b = targets::import_bao(&bao, &bao_plan, pk, mk, dir, &mut w)?;
+                progress.step(&format!(
+                    "key {} in {}: {}, verified",
+                    b.name,
+                    pk.destination(),
+                    if b.uploaded_now {
+                        "imported"
+                    } else {
+                        "already imported"
+                    }
+                ));
+                bao_done.push(b);
+                continue;
+            }
+            TargetKind::AwsKms | TargetKind::GcpKms => {
+                if let Some(c) = targets::cloud_commands(pk, mk, dir)? {
+                    progress.step(&format!(
+                        "key {} for {}: commands printed below",
+                        c.name, c.destination
+                    ));
+                    other_clouds.push(c);
+                }
+                continue;
+            }
+        }
         let url = check_vault_url(&mk.vault, mode)?;
         let v = vaults
             .get(&url)
@@ -631,6 +695,20 @@ pub fn import(
         )
         .detail("keys", keys.iter().map(|k| &k.kid).collect::<Vec<_>>())
         .detail(
+            "openbao_keys",
+            bao_done
+                .iter()
+                .map(|b| format!("{} {} {} version {}", b.address, b.mount, b.name, b.version))
+                .collect::<Vec<_>>(),
+        )
+        .detail(
+            "other_cloud_commands",
+            other_clouds
+                .iter()
+                .flat_map(|c| c.import.iter().chain(std::iter::once(&c.verify)).cloned())
+                .collect::<Vec<_>>(),
+        )
+        .detail(
             "office365_commands",
             commands
                 .iter()
@@ -655,6 +733,8 @@ pub fn import(
         ceremony: plan.plan.ceremony.clone(),
         offline: custody,
         keys,
+        openbao: bao_done,
+        other_clouds,
         commands,
         warnings,
         transcript: tpath,

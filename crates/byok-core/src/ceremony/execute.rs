@@ -4,7 +4,7 @@
 //! points sit. Tested with whole runs against the fake token in `run/tests.rs`.
 
 use super::custody;
-use super::manifest::{self, package_file, pub_file, ManifestKey, MANIFEST, TRANSCRIPT};
+use super::manifest::{self, pub_file, ManifestKey, MANIFEST, TRANSCRIPT};
 use super::plan::{signer_label, CheckedPlan, KeyPlan};
 use super::resume::{self, Prior, Signer, SignerPlan};
 use super::run::{RunOptions, RunReport, SIGNER_BITS};
@@ -307,6 +307,13 @@ impl<'a> Run<'a> {
             let bytes = fsutil::read_limited(&k.kek_path, 1 << 20, "KEK file")?;
             rec = rec.input(&k.key.kek, &sha256_hex(&bytes));
         }
+        // The other targets' inputs: AWS's import token, Google's import-job description.
+        for k in &plan.keys {
+            for (rel, path) in k.side_files() {
+                let bytes = fsutil::read_limited(&path, 1 << 20, "plan input")?;
+                rec = rec.input(&rel, &sha256_hex(&bytes));
+            }
+        }
         Ok(rec)
     }
 
@@ -381,6 +388,8 @@ impl<'a> Run<'a> {
                 .input(&k.key.kek, &sha256_hex(&bytes))
                 .detail("kid", &kid)
                 .detail("vault", &k.vault)
+                .detail("target", k.target.kind().name())
+                .detail("destination", k.destination())
                 .detail("spki_sha256", hex::encode(fp))
                 .detail("spki_sha256_words", words::to_words(&fp))
                 .detail("pinned_sha256", k.key.kek_sha256.to_lowercase())
@@ -393,7 +402,11 @@ impl<'a> Run<'a> {
                         .unwrap_or_default(),
                 ),
         )?;
-        Ok(format!("KEK {} confirmed ({kid})", k.key.kek))
+        if kid.is_empty() {
+            Ok(format!("KEK {} confirmed ({})", k.key.kek, k.destination()))
+        } else {
+            Ok(format!("KEK {} confirmed ({kid})", k.key.kek))
+        }
     }
 
     /// Generate key `i` (the intent recorded first), or adopt it after a crash.
@@ -442,7 +455,8 @@ impl<'a> Run<'a> {
         let name = &k.key.name;
         // The token label, which also names the key's files.
         let label = &k.label;
-        let pkg = self.opts.out.join(package_file(label));
+        let out_file = k.output_file();
+        let pkg = self.opts.out.join(&out_file);
         let mut replaced = None;
         if std::fs::symlink_metadata(&pkg).is_ok() {
             let old = fsutil::read_limited(&pkg, 1 << 20, "package")?;
@@ -464,12 +478,13 @@ impl<'a> Run<'a> {
             label: Some(label),
             id: None,
         };
-        let r = crate::wrap::wrap(
+        let r = crate::wrap::wrap_as(
             self.token,
             &sel,
             &k.kek,
             &pkg,
             crate::wrap::KeyShape::ByokOnly,
+            k.target.form(),
         )?;
         if self.spki_of.get(name).map(String::as_str) != Some(r.key_spki_sha256.as_str()) {
             let _ = std::fs::remove_file(&pkg);
@@ -482,10 +497,17 @@ impl<'a> Run<'a> {
             .hsm(&self.id)
             .input(&k.key.kek, &sha256_hex(&kek_bytes))
             .input(&pub_file(label), &sha256_hex(&pub_bytes))
-            .output(&package_file(label), &r.sha256)
+            .output(&out_file, &r.sha256)
             .detail("label", label);
         if k.key.roll {
             rec = rec.detail("roll", true).detail("key", name);
+        }
+        if k.target.kind() != super::plan::TargetKind::Azure {
+            rec = rec
+                .detail("target", k.target.kind().name())
+                .detail("destination", k.destination())
+                .detail("method", k.target.method())
+                .detail("oaep_hash", r.oaep_hash.name());
         }
         self.record(
             rec.detail("kek_kid", &r.kek_kid)
@@ -495,7 +517,15 @@ impl<'a> Run<'a> {
                 .detail("trusted_kek", r.trusted_kek)
                 .detail("replaced_unrecorded_package_sha256", replaced),
         )?;
-        Ok(format!("wrapped {name} under {}", r.kek_kid))
+        if r.kek_kid.is_empty() {
+            Ok(format!(
+                "wrapped {name} for {} ({}) into {out_file}",
+                k.destination(),
+                k.target.method()
+            ))
+        } else {
+            Ok(format!("wrapped {name} under {}", r.kek_kid))
+        }
     }
 
     fn compute_manifest(&mut self) -> Result<Vec<u8>> {
@@ -650,18 +680,22 @@ fn officers_actor(plan: &CheckedPlan) -> String {
 fn ask_officers(console: &dyn Console, k: &KeyPlan, kid: &str, fp: &[u8; 32]) -> Result<String> {
     let (first, last) = words::first_last(fp);
     let mut text = format!(
-        "\nKEK {} for vault {}\n  kid:     {}\n  SHA-256: {}\n",
+        "\nKEK {} for {}\n",
         Printable(&k.key.kek),
-        Printable(&k.vault),
-        Printable(kid),
-        hex::encode(fp)
+        Printable(k.destination()),
     );
+    if !kid.is_empty() {
+        text.push_str(&format!("  kid:     {}\n", Printable(kid)));
+    }
+    text.push_str(&format!("  SHA-256: {}\n", hex::encode(fp)));
     for l in words::to_word_lines(fp) {
         text.push_str(&format!("           {l}\n"));
     }
-    text.push_str(
-        "Read the words aloud and compare them with the fingerprint taken from the vault.",
-    );
+    text.push_str(if k.target.kind() == super::plan::TargetKind::Azure {
+        "Read the words aloud and compare them with the fingerprint taken from the vault."
+    } else {
+        "Read the words aloud and compare them with the fingerprint taken on the connected side."
+    });
     let answer = console.ask(
         &text,
         "Type the first and the last word, or \"yes\" if every word matched: ",

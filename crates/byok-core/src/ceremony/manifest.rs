@@ -27,6 +27,18 @@ pub fn package_file(name: &str) -> String {
     format!("{name}.byok")
 }
 
+/// The wrapped key's file of key `name` for a target: `NAME.byok` (Azure),
+/// `NAME.aws.bin`, `NAME.gcp.bin` (raw bytes), `NAME.openbao.b64` (base64).
+pub fn output_file(name: &str, target: super::plan::TargetKind) -> String {
+    use super::plan::TargetKind;
+    match target {
+        TargetKind::Azure => package_file(name),
+        TargetKind::AwsKms => format!("{name}.aws.bin"),
+        TargetKind::GcpKms => format!("{name}.gcp.bin"),
+        TargetKind::OpenBao => format!("{name}.openbao.b64"),
+    }
+}
+
 /// `DIR/manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -41,8 +53,19 @@ pub struct Manifest {
 /// One key in the manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestKey {
+    /// The key's target (`azure` when absent, as manifests before other targets had it).
+    #[serde(default, skip_serializing_if = "is_azure")]
+    pub target: super::plan::TargetKind,
+    /// The import method as the target names it (not for Azure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The hash of the wrap's RSA-OAEP (not for Azure, which is SHA-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oaep_hash: Option<crate::hsm::OaepHash>,
+    /// Empty for a stand-alone key.
     pub policy: String,
     pub service: String,
+    /// Empty for a key of another target.
     pub vault: String,
     pub name: String,
     pub size: usize,
@@ -51,6 +74,7 @@ pub struct ManifestKey {
     pub public_key: String,
     pub public_key_sha256: String,
     pub spki_sha256: String,
+    /// The wrapped key's file ([`output_file`]) and its SHA-256: the package, for Azure.
     pub package: String,
     pub package_sha256: String,
     /// A key roll: the package is a new version of key `name`, which exists in the vault.
@@ -59,6 +83,10 @@ pub struct ManifestKey {
     /// The key's label on the token, where it is not `name` (a roll's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+}
+
+fn is_azure(t: &super::plan::TargetKind) -> bool {
+    *t == super::plan::TargetKind::Azure
 }
 
 /// The manifest and its bytes, computed from the files in `dir`. `spki_of` maps each key
@@ -75,8 +103,13 @@ pub fn build(
         let name = &k.key.name;
         let label = &k.label;
         let pem = fsutil::read_limited(&dir.join(pub_file(label)), 1 << 16, "public key")?;
-        let pkg = fsutil::read_limited(&dir.join(package_file(label)), 1 << 20, "package")?;
+        let out = k.output_file();
+        let pkg = fsutil::read_limited(&dir.join(&out), 1 << 20, "wrapped key")?;
+        let azure = k.target.kind() == super::plan::TargetKind::Azure;
         keys.push(ManifestKey {
+            target: k.target.kind(),
+            method: (!azure).then(|| k.target.method()),
+            oaep_hash: (!azure).then(|| k.target.hash()),
             policy: k.policy.clone(),
             service: k.service.clone(),
             vault: k.vault.clone(),
@@ -87,7 +120,7 @@ pub fn build(
             public_key: pub_file(label),
             public_key_sha256: sha256_hex(&pem),
             spki_sha256: spki_of.get(name).cloned().unwrap_or_default(),
-            package: package_file(label),
+            package: out,
             package_sha256: sha256_hex(&pkg),
             roll: k.key.roll,
             label: (label != name).then(|| label.clone()),

@@ -22,6 +22,29 @@
 //! them); `hsm_bags.out` the new bags they go into at the end (the officers enter the
 //! numbers they used; `--non-interactive` records the plan's).
 //!
+//! Besides `policies` (Office 365 DEPs, Azure only), a plan may list stand-alone keys in
+//! a top-level `keys`, each for one target (a plan with only `keys` is valid):
+//!
+//! ```json
+//! "keys": [
+//!  {"name": "Payments-Root", "size": 3072, "target": "aws-kms", "kek": "keks/aws-wrapping-key.b64",
+//!   "kek_sha256": "…", "aws": {"key_arn": "arn:aws:kms:eu-west-1:111122223333:key/…",
+//!   "import_token": "keks/aws-import-token.bin", "wrapping_algorithm": "RSA_AES_KEY_WRAP_SHA_256"}},
+//!  {"name": "Signing", "size": 3072, "target": "gcp-kms", "kek": "keks/gcp-job.pem", "kek_sha256": "…",
+//!   "gcp": {"crypto_key": "projects/P/locations/L/keyRings/R/cryptoKeys/K",
+//!           "import_job": "projects/P/locations/L/keyRings/R/importJobs/J",
+//!           "import_method": "RSA_OAEP_3072_SHA256_AES_256", "algorithm": "RSA_SIGN_PKCS1_3072_SHA256",
+//!           "attestation": "keks/gcp-job.json"}},
+//!  {"name": "app-key", "size": 2048, "target": "openbao", "kek": "keks/bao-wrapping.pem", "kek_sha256": "…",
+//!   "openbao": {"address": "https://bao.example.com:8200", "mount": "transit",
+//!               "hash_function": "SHA256", "type": "rsa-2048"}},
+//!  {"name": "Archive-Key", "size": 4096, "vault": "https://contoso-archive.vault.azure.net",
+//!   "kek": "keks/archive-kek.json", "kek_sha256": "…"}]
+//! ```
+//!
+//! `target` defaults to `azure` (with `vault`, as in a policy). Each target's block is
+//! its own and strict; the OAEP hash follows the target (SHA-1 for Azure).
+//!
 //! `kek_attestation` may be left out: a Managed HSM key then requires it, any other key
 //! makes it optional.
 //!
@@ -69,7 +92,12 @@ pub struct Plan {
     /// The tamper-evident bag numbers of the HSM and its smartcards: before and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsm_bags: Option<HsmBags>,
+    /// Office 365 data encryption policies (Azure Key Vault keys, two per policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Policy>,
+    /// Stand-alone keys, each for one target (Azure, AWS KMS, Google Cloud KMS, OpenBao).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<StandaloneKey>,
     /// A rehearsal against the local simulator: loopback vault addresses are allowed
     /// (and the run says so, in its warnings and its transcript). Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -153,6 +181,120 @@ pub struct PlanKey {
     pub key_type: Option<SpoKeyType>,
 }
 
+/// Where a key goes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum TargetKind {
+    #[default]
+    #[serde(rename = "azure")]
+    Azure,
+    #[serde(rename = "aws-kms")]
+    AwsKms,
+    #[serde(rename = "gcp-kms")]
+    GcpKms,
+    #[serde(rename = "openbao")]
+    OpenBao,
+}
+
+impl TargetKind {
+    /// As the plan names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Azure => "azure",
+            TargetKind::AwsKms => "aws-kms",
+            TargetKind::GcpKms => "gcp-kms",
+            TargetKind::OpenBao => "openbao",
+        }
+    }
+}
+
+/// A stand-alone key of a plan's top-level `keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandaloneKey {
+    /// The key's name (and its label on the token).
+    pub name: String,
+    /// RSA size: 2048, 3072 or 4096.
+    pub size: usize,
+    /// The target's wrapping public key, relative to the plan: the Key Vault KEK's JSON
+    /// (Azure), `GetParametersForImport`'s `PublicKey` (AWS: DER, or base64 as the CLI
+    /// prints it), the import job's `publicKey.pem` (GCP), `MOUNT/wrapping_key`'s PEM (OpenBao).
+    pub kek: String,
+    /// Hex SHA-256 of that key's SubjectPublicKeyInfo DER.
+    pub kek_sha256: String,
+    /// `azure` (default), `aws-kms`, `gcp-kms` or `openbao`.
+    #[serde(default)]
+    pub target: TargetKind,
+    /// Azure: the vault's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
+    /// Azure: as a policy key's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kek_attestation: Option<KekAttestation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcp: Option<GcpPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openbao: Option<BaoPlan>,
+    /// Dual control for this key (see [`Plan::wrap_with_trusted`]); the plan's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_with_trusted: Option<bool>,
+    /// A new version of an existing key (Azure: a new key version; OpenBao:
+    /// `import_version`; AWS and Google Cloud: not for stand-alone imports here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roll: bool,
+}
+
+/// The `aws` block of an `aws-kms` key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsPlan {
+    /// `arn:aws:kms:REGION:ACCOUNT:key/ID`: a key made with `--origin EXTERNAL`.
+    pub key_arn: String,
+    /// `GetParametersForImport`'s `ImportToken` (binary), relative to the plan.
+    pub import_token: String,
+    /// `RSA_AES_KEY_WRAP_SHA_1` or `RSA_AES_KEY_WRAP_SHA_256`.
+    pub wrapping_algorithm: String,
+}
+
+/// The `gcp` block of a `gcp-kms` key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcpPlan {
+    /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.
+    pub crypto_key: String,
+    /// `projects/P/locations/L/keyRings/R/importJobs/J`.
+    pub import_job: String,
+    /// `RSA_OAEP_{3072,4096}_{SHA1,SHA256}_AES_256`.
+    pub import_method: String,
+    /// The key version's algorithm, e.g. `RSA_SIGN_PKCS1_3072_SHA256`.
+    pub algorithm: String,
+    /// `gcloud kms import-jobs describe --format=json` of an HSM job, relative to the
+    /// plan: its attestation of the wrapping key is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
+}
+
+/// The `openbao` block of an `openbao` key (OpenBao or HashiCorp Vault transit).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaoPlan {
+    /// `https://HOST[:PORT]` (plain http only on loopback, in a rehearsal).
+    pub address: String,
+    /// The transit mount (default `transit`).
+    #[serde(default = "default_mount")]
+    pub mount: String,
+    /// `SHA1` or `SHA256` (always sent: OpenBao's default is SHA256).
+    pub hash_function: String,
+    /// `rsa-2048`, `rsa-3072` or `rsa-4096`.
+    #[serde(rename = "type")]
+    pub key_type: String,
+}
+
+fn default_mount() -> String {
+    "transit".into()
+}
+
 /// `key_type` of a rolled SharePoint key.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -225,16 +367,107 @@ impl Violation {
     }
 }
 
+/// A checked key's target, with what its import needs.
+#[derive(Debug, Clone)]
+pub enum KeyTarget {
+    /// Azure Key Vault or Managed HSM (a policy's key, or a stand-alone one): a `.byok`
+    /// package, RSA-OAEP SHA-1.
+    Azure,
+    /// AWS KMS: `NAME.aws.bin`, the raw `EncryptedKeyMaterial`.
+    Aws {
+        key_arn: crate::targets::aws::KeyArn,
+        algorithm: crate::targets::aws::WrappingAlgorithm,
+        /// The import token as the plan names it (relative to the plan).
+        import_token: String,
+        import_token_path: PathBuf,
+        import_token_sha256: String,
+    },
+    /// Google Cloud KMS: `NAME.gcp.bin`, the raw `wrappedKey`.
+    Gcp {
+        crypto_key: crate::targets::gcp::CryptoKeyName,
+        import_job: crate::targets::gcp::ImportJobName,
+        method: crate::targets::gcp::ImportMethod,
+        algorithm: crate::targets::gcp::Algorithm,
+        /// The import job's description the plan names, checked.
+        attestation: Option<GcpAttestation>,
+    },
+    /// OpenBao or HashiCorp Vault transit: `NAME.openbao.b64`, the base64 `ciphertext`.
+    OpenBao {
+        /// `scheme://host[:port]`, lowercase.
+        address: String,
+        mount: String,
+        hash: crate::targets::openbao::BaoHash,
+        key_type: crate::targets::openbao::BaoKeyType,
+    },
+}
+
+/// A Google Cloud import job's description (`gcloud kms import-jobs describe`), checked.
+#[derive(Debug, Clone)]
+pub struct GcpAttestation {
+    /// As the plan names it (relative to the plan).
+    pub file: String,
+    pub path: PathBuf,
+    /// What the check found, in one line.
+    pub summary: String,
+}
+
+impl KeyTarget {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            KeyTarget::Azure => TargetKind::Azure,
+            KeyTarget::Aws { .. } => TargetKind::AwsKms,
+            KeyTarget::Gcp { .. } => TargetKind::GcpKms,
+            KeyTarget::OpenBao { .. } => TargetKind::OpenBao,
+        }
+    }
+
+    /// The hash of the wrap's RSA-OAEP step (and of its MGF1).
+    pub fn hash(&self) -> crate::hsm::OaepHash {
+        match self {
+            KeyTarget::Azure => crate::hsm::OaepHash::Sha1,
+            KeyTarget::Aws { algorithm, .. } => algorithm.hash(),
+            KeyTarget::Gcp { method, .. } => method.hash(),
+            KeyTarget::OpenBao { hash, .. } => hash.oaep(),
+        }
+    }
+
+    /// The import method as the target names it.
+    pub fn method(&self) -> String {
+        match self {
+            KeyTarget::Azure => "Azure BYOK (RSA-OAEP SHA-1, AES-256 KWP)".into(),
+            KeyTarget::Aws { algorithm, .. } => algorithm.name().into(),
+            KeyTarget::Gcp { method, .. } => method.name().into(),
+            KeyTarget::OpenBao { hash, .. } => format!("OpenBao transit import ({})", hash.name()),
+        }
+    }
+
+    /// The form the wrap's output takes.
+    pub fn form(&self) -> crate::wrap::WrapForm {
+        match self {
+            KeyTarget::Azure => crate::wrap::WrapForm::AzurePackage,
+            KeyTarget::Aws { .. } | KeyTarget::Gcp { .. } => {
+                crate::wrap::WrapForm::Raw(self.hash())
+            }
+            KeyTarget::OpenBao { .. } => crate::wrap::WrapForm::Base64(self.hash()),
+        }
+    }
+}
+
 /// A key of a checked plan, with its loaded KEK.
 #[derive(Debug, Clone)]
 pub struct KeyPlan {
+    /// The key's policy; empty for a stand-alone key (the plan's `keys`).
     pub policy: String,
+    /// The policy's service; empty for a stand-alone key.
     pub service: String,
+    /// Where the key goes.
+    pub target: KeyTarget,
     pub key: PlanKey,
     /// The key's label on the token, which also names its files in the ceremony
     /// directory: the key name, or for a roll [`roll_label`].
     pub label: String,
-    /// The vault URL, normalized (`https://host`, lowercase, no trailing slash).
+    /// The vault URL, normalized (`https://host`, lowercase, no trailing slash); empty
+    /// for a key of another target.
     pub vault: String,
     pub kek_path: PathBuf,
     pub kek: Kek,
@@ -243,6 +476,43 @@ pub struct KeyPlan {
     /// Whether the key is generated with `CKA_WRAP_WITH_TRUSTED` (the key's or the plan's
     /// `wrap_with_trusted`).
     pub wrap_with_trusted: bool,
+}
+
+impl KeyPlan {
+    /// Where the key goes, for people: `vault https://…`, `AWS KMS key arn:…`, …
+    pub fn destination(&self) -> String {
+        match &self.target {
+            KeyTarget::Azure => format!("vault {}", self.vault),
+            KeyTarget::Aws { key_arn, .. } => format!("AWS KMS key {key_arn}"),
+            KeyTarget::Gcp { crypto_key, .. } => format!("Cloud KMS key {crypto_key}"),
+            KeyTarget::OpenBao { address, mount, .. } => {
+                format!("OpenBao {address} mount {mount}")
+            }
+        }
+    }
+
+    /// The files besides the KEK a key's target reads (relative name, path): AWS's
+    /// import token, Google's import-job description. The transcript records their
+    /// SHA-256 with the KEKs'.
+    pub fn side_files(&self) -> Vec<(String, PathBuf)> {
+        match &self.target {
+            KeyTarget::Aws {
+                import_token,
+                import_token_path,
+                ..
+            } => vec![(import_token.clone(), import_token_path.clone())],
+            KeyTarget::Gcp {
+                attestation: Some(a),
+                ..
+            } => vec![(a.file.clone(), a.path.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The wrapped key's file in the ceremony directory.
+    pub fn output_file(&self) -> String {
+        super::manifest::output_file(&self.label, self.target.kind())
+    }
 }
 
 /// A plan that broke no rule.
@@ -336,7 +606,7 @@ pub fn check_bytes(
         rehearsal: mode.is_rehearsal(),
         token_serial: plan.token_serial.clone(),
         policies: plan.policies.len(),
-        keys: plan.policies.iter().map(|p| p.keys.len()).sum(),
+        keys: plan.policies.iter().map(|p| p.keys.len()).sum::<usize>() + plan.keys.len(),
         violations: v,
         warnings,
     };

@@ -11,7 +11,7 @@
 //!   planned kind, or generated when it holds none. A label on the token without a
 //!   `keygen-started` record is never adopted: it is not this ceremony's key.
 
-use super::manifest::{package_file, pub_file, MANIFEST, TRANSCRIPT};
+use super::manifest::{pub_file, MANIFEST, TRANSCRIPT};
 use super::plan::{CheckedPlan, KeyPlan};
 use crate::fsutil;
 use crate::hsm::{KeyRef, Token};
@@ -98,7 +98,7 @@ pub fn check_dir(plan: &CheckedPlan, dir: &Path, prior: &Prior) -> Result<Vec<St
     expected.insert(MANIFEST.into());
     for k in &plan.keys {
         expected.insert(pub_file(&k.label));
-        expected.insert(package_file(&k.label));
+        expected.insert(k.output_file());
     }
     let mut temps = Vec::new();
     let entries =

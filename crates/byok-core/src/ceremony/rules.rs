@@ -96,11 +96,11 @@ pub(crate) fn apply(
     }
     people(plan, &mut add);
     record_fields(plan, &mut add);
-    if plan.policies.is_empty() {
+    if plan.policies.is_empty() && plan.keys.is_empty() {
         add(
             "policies",
             "policies".into(),
-            "the plan has no policy: nothing to do".into(),
+            "the plan has neither a policy nor a key: nothing to do".into(),
         );
     }
     let signer = signer_label(&plan.ceremony);
@@ -418,6 +418,7 @@ pub(crate) fn apply(
                 out.push(KeyPlan {
                     policy: p.name.clone(),
                     service: p.service.clone(),
+                    target: super::plan::KeyTarget::Azure,
                     key: k.clone(),
                     label,
                     vault: u,
@@ -451,6 +452,20 @@ pub(crate) fn apply(
             ));
         }
     }
+    standalone::check(
+        plan,
+        base,
+        mode,
+        roots,
+        &mut add,
+        warnings,
+        standalone::Shared {
+            key_names: &mut key_names,
+            keks: &mut keks,
+            load_errors: &mut load_errors,
+        },
+        &mut out,
+    );
     for (place, e) in load_errors {
         add("kek-file", place, e.message().to_string());
     }
@@ -715,5 +730,6 @@ pub fn valid_admin_url(u: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+mod standalone;
 #[cfg(test)]
 mod tests;

@@ -167,6 +167,23 @@ pub fn run(plan: &CheckedPlan, opts: &RunOptions, console: &dyn Console) -> Resu
             );
         }
     }
+    // A target that takes SHA-256 OAEP (AWS, Google Cloud, OpenBao methods): prove the
+    // token does it before any key is generated, not half-way through the run.
+    // (SoftHSM 2.6 refuses it; SoftHSM 2.7.0 accepts it and wraps with SHA-1.)
+    if let Some(k) = plan
+        .keys
+        .iter()
+        .find(|k| k.target.hash() == crate::hsm::OaepHash::Sha256)
+    {
+        crate::wrap::probe_hash(&session, crate::hsm::OaepHash::Sha256).map_err(|e| {
+            e.context(format!(
+                "key \"{}\" ({}, {})",
+                k.key.name,
+                k.target.method(),
+                k.destination()
+            ))
+        })?;
+    }
     execute(plan, opts, console, &session, prior, temp_files)
 }
 

@@ -6,7 +6,7 @@
 //! only on the plan, the KEK files and the `--out` path as given, so it is the same on
 //! every machine and is snapshot-tested (`tests/snapshots/`).
 
-use super::manifest::{package_file, pub_file, MANIFEST, TRANSCRIPT};
+use super::manifest::{pub_file, MANIFEST, TRANSCRIPT};
 use super::plan::{CheckedPlan, KekAttestation};
 use super::run::SIGNER_BITS;
 use super::steps::{keks, steps, Step};
@@ -80,7 +80,9 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
             let _ = writeln!(s, "  {}. {} ({})", i + 1, o.name, o.role);
         }
     }
-    let _ = writeln!(s, "policies:");
+    if !p.policies.is_empty() {
+        let _ = writeln!(s, "policies:");
+    }
     for pol in &p.policies {
         let extra = pol
             .admin_url
@@ -94,6 +96,21 @@ fn header(plan: &CheckedPlan, plan_arg: &Path, out: &Path, non_interactive: bool
             pol.name,
             pol.service,
             names.join(", ")
+        );
+    }
+    let standalone: Vec<&super::plan::KeyPlan> =
+        plan.keys.iter().filter(|k| k.policy.is_empty()).collect();
+    if !standalone.is_empty() {
+        let _ = writeln!(s, "keys:");
+    }
+    for k in standalone {
+        let _ = writeln!(
+            s,
+            "  {} ({}): {}, {}",
+            k.key.name,
+            k.target.kind().name(),
+            k.destination(),
+            k.target.method()
         );
     }
     s
@@ -128,6 +145,14 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             "byok never retries a failed login. byok runs the self-test: a throwaway session key".into(),
             format!("wrapped in the HSM and checked in software. byok starts {d}/{TRANSCRIPT}."),
             ]);
+            if plan
+                .keys
+                .iter()
+                .any(|k| k.target.hash() == crate::hsm::OaepHash::Sha256)
+            {
+                v.push("The plan's targets take RSA-OAEP SHA-256: byok proves the token does it (a throwaway".into());
+                v.push("wrap unwrapped in software with SHA-256) before any key is generated, or stops.".into());
+            }
             v
         }
         Step::Signer => vec![
@@ -143,11 +168,23 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             };
             let fp = k.kek.sha256();
             let kid = k.kek.kid.as_ref().map(|x| x.url()).unwrap_or_default();
-            let mut v = vec![
-                format!("kid:     {kid}"),
-                format!("SHA-256: {}", hex::encode(fp)),
-            ];
-            if k.key.kek_attestation_or_default() == KekAttestation::Required {
+            let mut v = Vec::new();
+            if kid.is_empty() {
+                v.push(format!("for:     {}", k.destination()));
+            } else {
+                v.push(format!("kid:     {kid}"));
+            }
+            v.push(format!("SHA-256: {}", hex::encode(fp)));
+            if let super::plan::KeyTarget::Gcp {
+                attestation: Some(a),
+                ..
+            } = &k.target
+            {
+                v.push(format!("import job {}: {}", a.file, a.summary));
+            }
+            if k.target.kind() == super::plan::TargetKind::Azure
+                && k.key.kek_attestation_or_default() == KekAttestation::Required
+            {
                 v.push("attestation required: byok verifies the HSM's attestation in the KEK file (chain to".into());
                 v.push("Marvell's root, same key, not extractable, generated in the HSM) and stops if it fails.".into());
             }
@@ -157,7 +194,11 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             } else {
                 let (first, last) = words::first_last(&fp);
                 v.push("One officer reads the words aloud; the other compares them with the fingerprint".into());
-                v.push("taken from the vault on the connected side. Then type the first and last word".into());
+                v.push(if k.target.kind() == super::plan::TargetKind::Azure {
+                    "taken from the vault on the connected side. Then type the first and last word".into()
+                } else {
+                    "taken on the connected side. Then type the first and last word".into()
+                });
                 v.push(format!(
                     "(\"{first} {last}\") or \"yes\". A mismatch stops the ceremony."
                 ));
@@ -169,10 +210,14 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
                 return vec![];
             };
             let mut v = vec![
-                format!(
-                    "RSA-{} for policy {} ({}), vault {}",
-                    k.key.size, k.policy, k.service, k.vault
-                ),
+                if k.policy.is_empty() {
+                    format!("RSA-{} for {}", k.key.size, k.destination())
+                } else {
+                    format!(
+                        "RSA-{} for policy {} ({}), vault {}",
+                        k.key.size, k.policy, k.service, k.vault
+                    )
+                },
                 "on the token: private, sensitive, extractable only wrapped, no other use".into(),
             ];
             if k.wrap_with_trusted {
@@ -197,10 +242,22 @@ fn body(step: &Step, plan: &CheckedPlan, out: &Path, non_interactive: bool) -> V
             } else {
                 ""
             };
-            vec![
-                format!("under KEK {kid}{how}"),
-                format!("package:     {d}/{}", package_file(&k.label)),
-            ]
+            if kid.is_empty() {
+                vec![
+                    format!(
+                        "under {}'s wrapping key, {} (RSA-OAEP {}){how}",
+                        k.destination(),
+                        k.target.method(),
+                        k.target.hash()
+                    ),
+                    format!("output:      {d}/{}", k.output_file()),
+                ]
+            } else {
+                vec![
+                    format!("under KEK {kid}{how}"),
+                    format!("package:     {d}/{}", k.output_file()),
+                ]
+            }
         }
         Step::Manifest => vec![format!(
             "byok writes {d}/{MANIFEST}: the SHA-256 of every public key and package."

@@ -58,7 +58,7 @@ impl Step {
             Step::Preflight => "Preflight".into(),
             Step::Signer => "Transcript signer".into(),
             Step::ConfirmKek { kek } => match keks.get(kek) {
-                Some(k) => format!("Confirm KEK {} (vault {})", k.key.kek, k.vault),
+                Some(k) => format!("Confirm KEK {} ({})", k.key.kek, k.destination()),
                 None => "Confirm KEK ?".into(),
             },
             Step::Keygen { key: i } => match plan.keys.get(i) {

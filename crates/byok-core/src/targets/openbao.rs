@@ -23,6 +23,90 @@ pub fn check_wrapping_key(kek: &Kek) -> Result<()> {
     Ok(())
 }
 
+/// Check an OpenBao address offline (the plan's rule; the connected side checks it again
+/// before it connects): `https://HOST[:PORT]` (a trailing `/` allowed), or plain
+/// `http://` on a loopback host (a dev server) in a rehearsal only. No user, path, query
+/// or fragment. Returns the origin, lowercase.
+pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> {
+    let shown = crate::text::printable(address);
+    let (scheme, rest) = match address.split_once("://") {
+        Some((s, r)) if s.eq_ignore_ascii_case("https") => ("https", r),
+        Some((s, r)) if s.eq_ignore_ascii_case("http") => ("http", r),
+        _ => bail!("OpenBao address {shown:?} is not https://HOST[:PORT]"),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        bail!("OpenBao address {shown:?} is not https://HOST[:PORT] alone: no user, path, query or fragment (the mount is given apart)");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| crate::err!("OpenBao address {shown:?} has an unclosed [IPv6] host"))?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    if !host_ok || !port_ok {
+        bail!("OpenBao address {shown:?} is not https://HOST[:PORT]: a host name or address and a port number");
+    }
+    let host = host.to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback());
+    if scheme == "http" && !loopback {
+        bail!("OpenBao address {shown:?} is plain http: the token and the key would cross the network unprotected; use https");
+    }
+    if loopback && !mode.is_rehearsal() {
+        bail!(
+            "OpenBao address {shown:?} {}",
+            crate::keyid::LOOPBACK_REFUSED
+        );
+    }
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Ok(match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    })
+}
+
+/// Check a transit mount path: segments of letters, digits, `-` and `_` separated by
+/// single `/` (`transit`, `team-a/transit`), at most 256 bytes.
+pub fn check_mount(mount: &str) -> Result<()> {
+    let ok = !mount.is_empty()
+        && mount.len() <= 256
+        && mount.split('/').all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !ok {
+        bail!(
+            "OpenBao mount {:?} is not a mount path: letters, digits, '-' and '_', segments separated by '/' (e.g. transit)",
+            crate::text::printable(mount)
+        );
+    }
+    Ok(())
+}
+
 /// The transit key type of an imported RSA key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -379,7 +379,7 @@ fn every_rule_is_checked() {
         ),
         (
             "policies",
-            &["no policy"],
+            &["neither a policy nor a key"],
             Box::new(|p| p["policies"] = json!([])),
         ),
         (
