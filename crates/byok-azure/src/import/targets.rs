@@ -269,8 +269,10 @@ pub(super) fn cloud_commands(
     mk: &ManifestKey,
     dir: &Path,
 ) -> Result<Option<CloudCommands>> {
-    let wrapped = dir.join(&mk.package);
-    let public = dir.join(&mk.public_key);
+    // Absolute paths: the commands are pasted wherever the operator's shell is.
+    let abs = |p: std::path::PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+    let wrapped = abs(dir.join(&mk.package));
+    let public = abs(dir.join(&mk.public_key));
     let (target, import, fetched) = match &pk.target {
         KeyTarget::Aws {
             key_arn,
@@ -281,7 +283,7 @@ pub(super) fn cloud_commands(
             (
                 "aws-kms",
                 vec![
-                    aws::aws_import_command(key_arn, &wrapped, import_token_path)?,
+                    aws::aws_import_command(key_arn, &wrapped, &abs(import_token_path.clone()))?,
                     aws::aws_get_public_key_command(key_arn, &out)?,
                 ],
                 out,
