@@ -1134,19 +1134,6 @@ fn forged_and_swapped_ceremony_directories_are_refused() {
     );
 }
 
-/// An import that failed after it showed the custody block: a non-zero exit, and the
-/// last line of stderr the one `error:` line, with `words`.
-fn fails_after_custody(o: &std::process::Output, words: &[&str]) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    let last = err.lines().last().unwrap_or("");
-    assert!(last.starts_with("error: "), "{err}");
-    assert_eq!(err.matches("error:").count(), 1, "{err}");
-    for w in words {
-        assert!(last.contains(w), "{w:?} not in {last}");
-    }
-}
-
 /// The key versions the official Python SDK (azure-keyvault-keys) lists in `sim` for
 /// `names`: `{name: {"versions": [{"version", "enabled", "expires"}], "current": id}}`.
 fn sdk_versions(sim: &SimProc, names: &[&str]) -> Value {

@@ -274,6 +274,25 @@ fn a_multi_cloud_ceremony_killed_resumed_verified_and_imported() {
         "the crash hook did not fire: {}",
         stderr(&o)
     );
+    // The AWS import token the run began with is pinned: a swapped one stops the resume.
+    let token_file = tok.dir().join("keks/aws-import-token.bin");
+    let token_bytes = fs::read(&token_file).unwrap();
+    fs::write(&token_file, [&token_bytes[..], b"x"].concat()).unwrap();
+    fails(
+        &byok(&[
+            "ceremony",
+            "run",
+            "plan.json",
+            "--out",
+            "ceremony",
+            "--non-interactive",
+            "--resume",
+            "--trust-root",
+            "test-root.pem",
+        ]),
+        &["keks/aws-import-token.bin changed since the transcript recorded it"],
+    );
+    fs::write(&token_file, &token_bytes).unwrap();
     ok(&byok(&[
         "ceremony",
         "run",
@@ -521,4 +540,183 @@ fn sha256_targets_are_refused_before_any_key_where_the_token_cannot_do_them() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "nothing was written: {left:?}");
+}
+
+/// A plan of OpenBao keys only (a plan needs no policy), one per hash the token can do.
+fn bao_plan(tok: &Token, bao: &byok_testkit::bao::Bao, id: &str, keys: &[(&str, &str, bool)]) {
+    let keks = tok.dir().join("keks");
+    fs::create_dir_all(&keks).unwrap();
+    let w = bao.get("transit/wrapping_key");
+    fs::write(
+        keks.join("bao-wrapping.pem"),
+        w["data"]["public_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    let fp = sha256_of(&keks.join("bao-wrapping.pem"));
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(name, hash, roll)| {
+            json!({"name": name, "size": 2048, "target": "openbao", "roll": roll,
+                   "kek": "keks/bao-wrapping.pem", "kek_sha256": fp,
+                   "openbao": {"address": bao.addr, "hash_function": hash, "type": "rsa-2048"}})
+        })
+        .collect();
+    let plan = json!({
+        "ceremony": id, "token": TOKEN, "rehearsal": true,
+        "officers": [{"name": "Alice Example", "role": "ceremony administrator"},
+                     {"name": "Bob Example", "role": "crypto officer"}],
+        "keys": keys
+    });
+    fs::write(
+        tok.dir().join(format!("{id}.json")),
+        serde_json::to_vec_pretty(&plan).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Run plan `id` into directory `id`, and import it with the token in a file.
+fn run_and_import(tok: &Token, id: &str) -> std::process::Output {
+    let plan = format!("{id}.json");
+    ok(&tok.byok(&["ceremony", "run", &plan, "--out", id, "--non-interactive"]));
+    let v: Value = serde_json::from_str(&ok(&tok.byok(&[
+        "transcript",
+        "verify",
+        &format!("{id}/transcript.jsonl"),
+        "--json",
+    ])))
+    .unwrap();
+    let digest = v["digest"].as_str().unwrap().to_string();
+    tok.cmd(&[
+        "ceremony",
+        "import",
+        &plan,
+        "--packages",
+        id,
+        "--digest",
+        &digest,
+        "--bao-token-file",
+        "bao-token",
+        "--json",
+    ])
+    .env_remove("BAO_TOKEN")
+    .env_remove("VAULT_TOKEN")
+    .output()
+    .unwrap()
+}
+
+/// OpenBao end to end through `ceremony import`, with each hash the token can do: the
+/// key imported and read back; a key of the same name refused unless the plan rolls it;
+/// a roll adds a version (import_version), the first kept; a blob altered in transit
+/// never reaches the server.
+#[test]
+fn openbao_imports_each_hash_refuses_an_existing_key_and_rolls() {
+    use std::os::unix::fs::PermissionsExt;
+    let tok = Token::new(TOKEN);
+    let bao = byok_testkit::bao::start();
+    let token = tok.dir().join("bao-token");
+    fs::write(&token, format!("{}\n", bao.token)).unwrap();
+    fs::set_permissions(&token, fs::Permissions::from_mode(0o600)).unwrap();
+    let mut keys = vec![("bao-sha1", "SHA1", false)];
+    if tok.t.kind.oaep_sha256() {
+        keys.push(("bao-sha256", "SHA256", false));
+    }
+    bao_plan(&tok, &bao, "first", &keys);
+
+    // Altered in transit: refused before anything is sent.
+    ok(&tok.byok(&[
+        "ceremony",
+        "run",
+        "first.json",
+        "--out",
+        "first",
+        "--non-interactive",
+    ]));
+    let b64 = tok.dir().join("first/bao-sha1.openbao.b64");
+    let good = fs::read(&b64).unwrap();
+    let mut bad = good.clone();
+    bad[10] = if bad[10] == b'A' { b'B' } else { b'A' };
+    fs::write(&b64, &bad).unwrap();
+    let v: Value = serde_json::from_str(&ok(&tok.byok(&[
+        "transcript",
+        "verify",
+        "first/transcript.jsonl",
+        "--json",
+    ])))
+    .unwrap();
+    let digest = v["digest"].as_str().unwrap().to_string();
+    let import = |dir: &str, plan: &str, digest: &str| {
+        tok.cmd(&[
+            "ceremony",
+            "import",
+            plan,
+            "--packages",
+            dir,
+            "--digest",
+            digest,
+            "--bao-token-file",
+            "bao-token",
+            "--json",
+        ])
+        .output()
+        .unwrap()
+    };
+    fails(
+        &import("first", "first.json", &digest),
+        &["altered in transit"],
+    );
+    assert!(
+        bao.get_opt("transit/keys/bao-sha1").is_none(),
+        "nothing reached OpenBao"
+    );
+    fs::write(&b64, &good).unwrap();
+    let j: Value = serde_json::from_str(&ok(&import("first", "first.json", &digest))).unwrap();
+    for (name, _, _) in &keys {
+        let k = bao.get(&format!("transit/keys/{name}"));
+        let held = k["data"]["keys"]["1"]["public_key"].as_str().unwrap();
+        let held = byok_core::kek::rsa_public_from_bytes(held.as_bytes()).unwrap();
+        let (n, _) = pem_public(&tok.dir().join(format!("first/{name}.pub.pem")));
+        assert_eq!(
+            held.public_modulus(),
+            n,
+            "{name}: OpenBao holds the HSM's key"
+        );
+        assert_eq!(k["data"]["exportable"], false);
+    }
+    assert_eq!(j["openbao"].as_array().unwrap().len(), keys.len(), "{j}");
+
+    // Another ceremony's key (on another token) under a taken name: refused, nothing
+    // sent.
+    let other = Token::new(TOKEN);
+    fs::copy(&token, other.dir().join("bao-token")).unwrap();
+    bao_plan(&other, &bao, "second", &[("bao-sha1", "SHA1", false)]);
+    fails_after_custody(
+        &run_and_import(&other, "second"),
+        &["already exists", "nothing was sent"],
+    );
+    assert_eq!(
+        bao.get("transit/keys/bao-sha1")["data"]["latest_version"],
+        1
+    );
+
+    // A roll: a new version, the first kept.
+    bao_plan(&tok, &bao, "third", &[("bao-sha1", "SHA1", true)]);
+    let j: Value = serde_json::from_str(&ok(&run_and_import(&tok, "third"))).unwrap();
+    assert_eq!(j["openbao"][0]["version"], 2, "{j}");
+    assert_eq!(j["openbao"][0]["roll"], true, "{j}");
+    let k = bao.get("transit/keys/bao-sha1");
+    assert_eq!(k["data"]["latest_version"], 2, "{k}");
+    let v2 = k["data"]["keys"]["2"]["public_key"].as_str().unwrap();
+    let v2 = byok_core::kek::rsa_public_from_bytes(v2.as_bytes()).unwrap();
+    let label = "bao-sha1-third";
+    let (n, _) = pem_public(&tok.dir().join(format!("third/{label}.pub.pem")));
+    assert_eq!(v2.public_modulus(), n, "version 2 is the rolled HSM key");
+    assert!(k["data"]["keys"]["1"].is_object(), "version 1 kept");
+
+    // A token file others can read is refused, before anything is sent.
+    fs::set_permissions(&token, fs::Permissions::from_mode(0o644)).unwrap();
+    bao_plan(&tok, &bao, "fourth", &[("bao-other", "SHA1", false)]);
+    let o = run_and_import(&tok, "fourth");
+    let e = fails_after_custody(&o, &["bao-token"]);
+    assert!(!e.contains(&bao.token), "{e}");
+    assert!(bao.get_opt("transit/keys/bao-other").is_none());
 }

@@ -93,6 +93,22 @@ impl Bao {
         Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
     }
 
+    /// GET `/v1/PATH` with the root token: `None` for a 404.
+    pub fn get_opt(&self, path: &str) -> Option<serde_json::Value> {
+        let mut r = ureq::get(&format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", &self.token)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap();
+        if r.status() == 404 {
+            return None;
+        }
+        let text = r.body_mut().read_to_string().unwrap();
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
     /// GET `/v1/PATH` with the root token.
     pub fn get(&self, path: &str) -> serde_json::Value {
         let text = ureq::get(&format!("{}/v1/{path}", self.addr))

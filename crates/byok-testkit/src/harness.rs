@@ -263,6 +263,21 @@ pub fn pem_public(path: &Path) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
+/// The command failed with exit status 1 and, after what it printed on the way (the
+/// import's custody block, warnings, progress), one `error:` line, its last, holding
+/// every one of `words`. Returns stderr.
+pub fn fails_after_custody(o: &Output, words: &[&str]) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("error: "), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    for w in words {
+        assert!(last.contains(w), "{w:?} not in {last}");
+    }
+    err
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

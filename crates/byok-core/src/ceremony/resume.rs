@@ -147,6 +147,28 @@ fn check_kek_files(plan: &CheckedPlan, prior: &Prior) -> Result<()> {
             );
         }
     }
+    // The other targets' inputs (AWS's import token, Google's import-job description),
+    // as the open record pinned them.
+    for k in &plan.keys {
+        for (rel, path) in k.side_files() {
+            let Some(sha) = prior
+                .records
+                .iter()
+                .filter(|r| r.step == StepName::Open)
+                .find_map(|r| r.inputs.get(&rel))
+            else {
+                continue;
+            };
+            let now = sha256_hex(&fsutil::read_limited(&path, 1 << 20, "plan input")?);
+            if &now != sha {
+                bail!(
+                    Integrity,
+                    "{} changed since the transcript recorded it (SHA-256 {now}, recorded {sha}): resume with the very file the ceremony began with",
+                    crate::text::printable(&rel)
+                );
+            }
+        }
+    }
     Ok(())
 }
 
