@@ -3,8 +3,9 @@
 # two other test tokens (softhsm/setup.sh --tests --tokens), then runs every test on
 # throwaway tokens in temp dirs (never your own tokens) and local simulators on loopback:
 # all of them on Debian's SoftHSM 2.6.1, then the token-dependent suites (the offline
-# core, the ceremony, the rehearsal, OpenBao's import and the connected pipeline, whose
-# simulator is strict there) again on SoftHSM 2.7.0 and on Kryoptic. Ends with one line
+# core, the ceremony, the rehearsal, OpenBao's import, the connected pipeline, whose
+# simulator is strict there, and the other clouds' targets) again on SoftHSM 2.7.0 and
+# on Kryoptic. Ends with one line
 # "N passed, N failed" over all of them; a token that could not be built is named on that
 # line with the number of suites skipped for it.
 #
@@ -25,7 +26,7 @@ cargo test "${features[@]}" --lib --bins --tests "$@" 2>&1 | tee "$log" || statu
 .venv-test/bin/python -m pytest -q -p no:cacheprovider tests/python 2>&1 | tee -a "$log" || status=$?
 # The token matrix. (The pkcs11-spy audit stays on 2.6.1: OpenSC 0.23's spy crashes on
 # SoftHSM 2.7.0 itself.)
-matrix=(--test offline --test ceremony --test rehearsal --test openbao --test pipeline)
+matrix=(--test offline --test ceremony --test rehearsal --test openbao --test pipeline --test targets)
 skipped=0
 skipped_why=()
 for kind in softhsm-2.7.0 kryoptic; do

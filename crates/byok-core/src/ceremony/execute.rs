@@ -193,6 +193,27 @@ impl<'a> Run<'a> {
         resume::check_token(plan, token, &self.prior)?;
         let selftest = crate::wrap::selftest(token)?;
         self.warnings.extend(selftest.warnings.iter().cloned());
+        // SoftHSM 2.6's zero-padded PKCS#8: OpenBao reads past the padding, strict
+        // parsers (Python's cryptography; likely AWS and Google Cloud) refuse it.
+        let strict: Vec<&str> = self
+            .plan
+            .keys
+            .iter()
+            .filter(|k| {
+                matches!(
+                    k.target.kind(),
+                    super::plan::TargetKind::AwsKms | super::plan::TargetKind::GcpKms
+                )
+            })
+            .map(|k| k.key.name.as_str())
+            .collect();
+        if selftest.trailing_zero_bytes > 0 && !strict.is_empty() {
+            self.warnings.push(format!(
+                "{}: this token pads the PKCS#8 key with zero bytes before AES-KWP; AWS KMS and Google Cloud KMS parse the key strictly and may refuse the blobs of {}: a rehearsal only, never a real ceremony on this token",
+                crate::wrap::ZERO_PADDING_WARNING,
+                strict.join(", ")
+            ));
+        }
         let path = self.dir().join(TRANSCRIPT);
         if self.opts.resume {
             let (w, torn) = Writer::reopen(&path)?;

@@ -88,7 +88,12 @@ fn fingerprints(v: &Verified) -> Vec<Fp> {
                 "SPKI SHA-256".into(),
             )),
             "kek-confirmed" => out.push(fp(
-                format!("KEK {}", d("kid")),
+                if d("kid").is_empty() {
+                    // Another target's wrapping key: named by where it goes.
+                    format!("wrapping key for {}", d("destination"))
+                } else {
+                    format!("KEK {}", d("kid"))
+                },
                 &d("spki_sha256"),
                 format!("SPKI SHA-256; confirmed by {}: {}", rec.actor, d("method")),
             )),
@@ -103,10 +108,20 @@ fn fingerprints(v: &Verified) -> Vec<Fp> {
             )),
             "wrap" => {
                 for (name, sha) in &rec.outputs {
+                    let under = if d("kek_kid").is_empty() {
+                        format!(
+                            "{}, {} (RSA-OAEP {})",
+                            d("destination"),
+                            d("method"),
+                            d("oaep_hash")
+                        )
+                    } else {
+                        format!("KEK {}", d("kek_kid"))
+                    };
                     out.push(fp(
                         format!("package {name}"),
                         sha,
-                        format!("file SHA-256; KEK {}", d("kek_kid")),
+                        format!("file SHA-256; {under}"),
                     ));
                 }
             }
