@@ -3,7 +3,7 @@
 //! says it holds (AWS KMS's `get-public-key`, Cloud KMS's `versions get-public-key`) is
 //! the HSM's key.
 
-use super::args::{trust_roots, VaultArgs};
+use super::args::{trust_roots, ConnArgs};
 use super::output::emit;
 use byok_azure::pipeline::{self, VerifyReport};
 use byok_core::kek::load_rsa_public;
@@ -15,8 +15,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct VerifyArgs {
+    /// The vault, e.g. https://contoso-vault1.vault.azure.net
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "pub_from",
+        conflicts_with = "pub_from"
+    )]
+    vault: Option<String>,
     #[command(flatten)]
-    v: Option<VaultArgs>,
+    conn: ConnArgs,
     /// The key's name in the vault.
     #[arg(
         long,
@@ -46,13 +54,13 @@ pub fn run(a: VerifyArgs, mode: Mode) -> Result<()> {
     if let Some(from) = &a.pub_from {
         return emit(a.json, &compare_public(from, &a.public)?);
     }
-    let (Some(vault), Some(name)) = (&a.v, &a.name) else {
+    let (Some(vault), Some(name)) = (&a.vault, &a.name) else {
         bail!(
             "byok verify needs --vault and --name (or --pub-from FILE for an offline comparison)"
         );
     };
     let roots = trust_roots(&a.trust_root)?;
-    let v = vault.connect(mode)?;
+    let v = byok_azure::vault::Vault::connect(vault, &a.conn.connection(mode))?;
     let r = Verified(pipeline::verify_with_roots(&v, name, &a.public, &roots)?);
     emit(a.json, &r)?;
     let r = &r.0;
