@@ -244,7 +244,7 @@ fn package_inspect_checks_raw_and_base64_blobs() {
         ("raw.openbao.b64", bao.clone(), "base64"),
         (
             "cut.openbao.b64",
-            b64[..b64.len() - 8].as_bytes().to_vec(),
+            b64.as_bytes()[..b64.len() - 8].to_vec(),
             "truncated",
         ),
     ];
