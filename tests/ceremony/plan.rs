@@ -135,6 +135,16 @@ fn plan_violations_are_reported_in_one_line_and_as_json() {
     );
 }
 
+/// The rules a `ceremony check --json` report names, in order.
+fn rules_of(r: &Value) -> Vec<&str> {
+    r["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn example_plans_lack_only_their_kek_files_and_pins() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremony");
@@ -150,6 +160,7 @@ fn example_plans_lack_only_their_kek_files_and_pins() {
             "exchange-dep.plan.json",
             "key-roll.plan.json",
             "managed-hsm.plan.json",
+            "multi-cloud.plan.json",
             "multi-workload.plan.json",
             "sharepoint-geo.plan.json"
         ],
@@ -158,19 +169,21 @@ fn example_plans_lack_only_their_kek_files_and_pins() {
     for plan in &plans {
         let o = byok_in(&dir, &["ceremony", "check", plan, "--json"]);
         let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let rules: Vec<&str> = r["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["rule"].as_str().unwrap())
-            .collect();
         let keys = r["keys"].as_u64().unwrap() as usize;
-        // A KEK file shared by several keys is reported missing once.
-        let files = keys.min(2);
+        // Every key's pin is a placeholder; every KEK file is missing, each file
+        // reported once (the Managed HSM plan's six keys share one KEK per HSM: two
+        // files; every other plan has a file per key). A stand-alone key whose wrapping
+        // key did not load is checked no further: the multi-cloud plan's AWS import token
+        // and GCP attestation, missing too, are not reached (see
+        // `multi_cloud_example_with_its_files_breaks_only_the_azure_rules`).
+        let files = match plan.as_str() {
+            "managed-hsm.plan.json" => 2,
+            _ => keys,
+        };
         let want: Vec<&str> = std::iter::repeat_n("kek-pin", keys)
             .chain(std::iter::repeat_n("kek-file", files))
             .collect();
-        assert_eq!(rules, want, "{plan}: {r}");
+        assert_eq!(rules_of(&r), want, "{plan}: {r}");
     }
     // The Managed HSM example: three services, each on both HSMs, attestation required.
     let p: Value =
@@ -197,4 +210,129 @@ fn example_plans_lack_only_their_kek_files_and_pins() {
         );
         assert_eq!(k["kek_attestation"], "required", "{k}");
     }
+}
+
+/// The multi-cloud example with software wrapping keys in its stand-alone keys' files
+/// (AWS's base64 DER and import token, the GCP job's PEM and its attested description
+/// under the TEST chain, OpenBao's PEM) and their pins: every target block is checked
+/// and passes; only the two Azure keys' KEK files and pins are still missing.
+#[test]
+fn multi_cloud_example_with_its_files_breaks_only_the_azure_rules() {
+    use base64::Engine;
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremony/multi-cloud.plan.json");
+    let mut plan: Value = serde_json::from_slice(&fs::read(src).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::create_dir(dir.join("keks")).unwrap();
+    let public = |bits: usize| kek(bits).private.to_public_key();
+    let pin = |bits: usize| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            public(bits).to_public_key_der().unwrap().as_bytes(),
+        ))
+    };
+    let keys = plan["keys"].as_array_mut().unwrap();
+    let file = |k: &Value, f: &str| dir.join(k[f].as_str().unwrap());
+    // AWS: GetParametersForImport's PublicKey as the CLI prints it (base64 DER), RSA-4096.
+    let aws = &mut keys[0];
+    assert_eq!(aws["target"], "aws-kms");
+    let der = public(4096).to_public_key_der().unwrap();
+    fs::write(
+        file(aws, "kek"),
+        base64::engine::general_purpose::STANDARD.encode(der.as_bytes()),
+    )
+    .unwrap();
+    fs::write(file(&aws["aws"], "import_token"), [7u8; 1500]).unwrap();
+    aws["kek_sha256"] = json!(pin(4096));
+    // GCP: the import job's publicKey.pem (RSA-3072, as its method says) and its
+    // description, attested by the TEST chain.
+    let gcp = &mut keys[1];
+    assert_eq!(gcp["target"], "gcp-kms");
+    let pem3072 = public(3072).to_public_key_pem(LineEnding::LF).unwrap();
+    fs::write(file(gcp, "kek"), &pem3072).unwrap();
+    let chain = byok_testkit::testchain::TestChain::generate("GCP-TEST-1", true).unwrap();
+    let job = chain
+        .gcp_import_job_json(&public(3072), "RSA_OAEP_3072_SHA256_AES_256")
+        .unwrap();
+    fs::write(file(&gcp["gcp"], "attestation"), job).unwrap();
+    fs::write(dir.join("test-root.pem"), chain.root_pem()).unwrap();
+    gcp["kek_sha256"] = json!(pin(3072));
+    // OpenBao: the transit mount's wrapping key, always RSA-4096.
+    let bao = &mut keys[2];
+    assert_eq!(bao["target"], "openbao");
+    fs::write(
+        file(bao, "kek"),
+        public(4096).to_public_key_pem(LineEnding::LF).unwrap(),
+    )
+    .unwrap();
+    bao["kek_sha256"] = json!(pin(4096));
+    fs::write(
+        dir.join("multi-cloud.plan.json"),
+        serde_json::to_vec_pretty(&plan).unwrap(),
+    )
+    .unwrap();
+    let o = byok_in(
+        dir,
+        &[
+            "ceremony",
+            "check",
+            "multi-cloud.plan.json",
+            "--trust-root",
+            "test-root.pem",
+            "--json",
+        ],
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        rules_of(&r),
+        ["kek-pin", "kek-pin", "kek-file", "kek-file"],
+        "{r}\n{}",
+        stderr(&o)
+    );
+    for v in r["violations"].as_array().unwrap() {
+        assert!(
+            v["place"]
+                .as_str()
+                .unwrap()
+                .contains("Contoso-O365EX-EU-VaultA"),
+            "{v}"
+        );
+    }
+    let err = stderr(&o);
+    assert!(
+        err.contains("valid 24 hours") && err.contains("contoso-aws-payments-import-token.bin"),
+        "{err}"
+    );
+    // The files are read: without the import token, and with the description of a job
+    // whose key is not the plan's, both targets break their rules.
+    fs::remove_file(dir.join("keks/contoso-aws-payments-import-token.bin")).unwrap();
+    let other = chain
+        .gcp_import_job_json(&public(2048), "RSA_OAEP_3072_SHA256_AES_256")
+        .unwrap();
+    fs::write(dir.join("keks/contoso-gcp-signing-import-job.json"), other).unwrap();
+    let o = byok_in(
+        dir,
+        &[
+            "ceremony",
+            "check",
+            "multi-cloud.plan.json",
+            "--trust-root",
+            "test-root.pem",
+            "--json",
+        ],
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        rules_of(&r),
+        [
+            "kek-pin",
+            "kek-pin",
+            "aws-import-token",
+            "gcp-attestation",
+            "kek-file",
+            "kek-file"
+        ],
+        "{r}"
+    );
 }
