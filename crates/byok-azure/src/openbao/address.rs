@@ -22,7 +22,7 @@ pub(crate) fn check_address(address: &str, rehearsal: bool) -> Result<String> {
         );
     }
     if !url.username().is_empty() || url.password().is_some() {
-        bail!("OpenBao address {shown} holds a user name or password: give https://HOST[:PORT] and the token apart (--token-file, BAO_TOKEN)");
+        bail!("OpenBao address {shown} holds a user name or password: give https://HOST[:PORT] and the token apart (--bao-token-file, BAO_TOKEN)");
     }
     if url.query().is_some() || url.fragment().is_some() {
         bail!("OpenBao address {shown} has a query or fragment: give https://HOST[:PORT] only");

@@ -1,4 +1,4 @@
-//! The OpenBao token: from a private file (`--token-file`), else `BAO_TOKEN`, else
+//! The OpenBao token: from a private file (`--bao-token-file`), else `BAO_TOKEN`, else
 //! `VAULT_TOKEN`, as the `bao` and `vault` CLIs read it. Held in a zeroizing buffer, never
 //! formatted into a message, sent only in the `X-Vault-Token` header.
 
@@ -77,7 +77,7 @@ pub(crate) fn token_from(
             (Some(v), _) => (Zeroizing::new(v.into_encoded_bytes()), "BAO_TOKEN".into()),
             (None, Some(v)) => (Zeroizing::new(v.into_encoded_bytes()), "VAULT_TOKEN".into()),
             (None, None) => bail!(
-                "no OpenBao token given: use --token-file PATH (a file only you can read) or set BAO_TOKEN or VAULT_TOKEN"
+                "no OpenBao token given: use --bao-token-file PATH (a file only you can read) or set BAO_TOKEN or VAULT_TOKEN"
             ),
         }
     };
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(t(None, os(""), os("v")), "v");
         let e = token_from(None, os(""), None).unwrap_err();
         assert!(
-            e.message().contains("--token-file") && e.message().contains("VAULT_TOKEN"),
+            e.message().contains("--bao-token-file") && e.message().contains("VAULT_TOKEN"),
             "{e}"
         );
     }
