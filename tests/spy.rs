@@ -92,7 +92,12 @@ fn common_rules(calls: &[Call], logins: usize) {
     for c in calls.iter().filter(|c| c.name == "C_WrapKey") {
         let allowed = c.text.contains("pMechanism->type = 0x0000210A") // CKM_AES_KEY_WRAP_PAD
             || c.text.contains("pMechanism->type = CKM_AES_KEY_WRAP_PAD")
-            || (c.text.contains("CKM_RSA_PKCS_OAEP") && c.text.contains("hashAlg = CKM_SHA_1"))
+            // RSA-OAEP with SHA-1 (Azure) or SHA-256 (the self-test's probe for the other
+            // targets), MGF1 with the same hash, and no label.
+            || (c.text.contains("CKM_RSA_PKCS_OAEP")
+                && ((c.text.contains("hashAlg = CKM_SHA_1") && c.text.contains("mgf = CKG_MGF1_SHA1"))
+                    || (c.text.contains("hashAlg = CKM_SHA256") && c.text.contains("mgf = CKG_MGF1_SHA256")))
+                && c.text.contains("pSourceData[ulSourceDalaLen] NULL"))
             || c.text.contains("0x00001054"); // CKM_RSA_AES_KEY_WRAP
         assert!(allowed, "unexpected wrapping mechanism: {}", c.text);
     }

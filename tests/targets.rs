@@ -404,6 +404,24 @@ fn a_multi_cloud_ceremony_killed_resumed_verified_and_imported() {
         .unwrap();
         v["digest"].as_str().unwrap().to_string()
     };
+    // A new AWS pair fetched after the ceremony: the blob goes with the recorded token.
+    fs::write(&token_file, b"another import token").unwrap();
+    fails(
+        &byok(&[
+            "ceremony",
+            "import",
+            "plan.json",
+            "--packages",
+            "ceremony",
+            "--digest",
+            &digest,
+            "--trust-root",
+            "test-root.pem",
+        ]),
+        &["keks/aws-import-token.bin", "is not the file the offline ceremony recorded"],
+    );
+    assert!(bao.get_opt("transit/keys/app-key").is_none(), "nothing was sent");
+    fs::write(&token_file, &token_bytes).unwrap();
     let o = byok(&[
         "ceremony",
         "import",

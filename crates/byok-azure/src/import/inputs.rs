@@ -111,6 +111,25 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path, digest: &[u8; 32]) ->
     if manifest.plan_sha256 != plan.sha256_hex() || manifest.ceremony != plan.plan.ceremony {
         bail!("{} belongs to another ceremony or plan", mpath.display());
     }
+    // The other targets' inputs the plan names (AWS's import token, Google's job
+    // description) are not in the ceremony directory: they must be the files the offline
+    // run recorded, or the printed commands would pair the blob with another token.
+    let open = verified.records.iter().find(|r| r.step == StepName::Open);
+    for pk in &plan.keys {
+        for (rel, path) in pk.side_files() {
+            let recorded = open.and_then(|r| r.inputs.get(&rel));
+            let now = sha256_hex(&byok_core::fsutil::read_limited(&path, FILE_LIMIT, "plan input")?);
+            if recorded != Some(&now) {
+                bail!(
+                    Integrity,
+                    "{} (SHA-256 {now}) is not the file the offline ceremony recorded ({}): the wrapped key {} goes with that one; use it",
+                    byok_core::text::printable(&rel),
+                    recorded.map(String::as_str).unwrap_or("none"),
+                    pk.key.name
+                );
+            }
+        }
+    }
     for pk in &plan.keys {
         let Some(mk) = manifest.keys.iter().find(|m| m.name == pk.key.name) else {
             bail!("the manifest has no key {} of the plan", pk.key.name);

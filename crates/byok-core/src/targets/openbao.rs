@@ -38,22 +38,31 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
     if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
         bail!("OpenBao address {shown:?} is not https://HOST[:PORT] alone: no user, path, query or fragment (the mount is given apart)");
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+    let (host, port, v6) = if let Some(v6) = authority.strip_prefix('[') {
         let (h, after) = v6
             .split_once(']')
             .ok_or_else(|| crate::err!("OpenBao address {shown:?} has an unclosed [IPv6] host"))?;
-        (h, after.strip_prefix(':'))
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(|| {
+                crate::err!("OpenBao address {shown:?} is not https://HOST[:PORT]")
+            })?),
+        };
+        (h, port, true)
     } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p), false),
+            None => (authority, None, false),
         }
     };
-    let host_ok = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+    // A host is an IP address (IPv6 in brackets) or a DNS name whose last label is not a
+    // number: other spellings of an address (`2130706433`, `0x7f.1`, `localhost.`) could
+    // reach loopback past the rehearsal rule.
+    let host_ok = if v6 {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        host.parse::<std::net::Ipv4Addr>().is_ok() || dns_name(host)
+    };
     let port_ok = port.is_none_or(|p| {
         !p.is_empty()
             && p.len() <= 5
@@ -65,6 +74,7 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
     }
     let host = host.to_ascii_lowercase();
     let loopback = host == "localhost"
+        || host.ends_with(".localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|a| a.is_loopback());
@@ -86,6 +96,23 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
         Some(p) => format!("{scheme}://{host}:{p}"),
         None => format!("{scheme}://{host}"),
     })
+}
+
+/// A DNS host name: labels of letters, digits and inner dashes, 1-63 bytes each, at most
+/// 253 bytes, the last label not all digits.
+fn dns_name(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    host.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()) && !l.starts_with("0x"))
 }
 
 /// Check a transit mount path: segments of letters, digits, `-` and `_` separated by
@@ -202,6 +229,47 @@ string_type!(BaoHash);
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn addresses_are_one_spelling_of_one_host() {
+        use crate::keyid::Mode;
+        let ok = |a: &str, m: Mode| check_address(a, m).map_err(|e| e.to_string());
+        assert_eq!(
+            ok("https://Bao.Example.com:8200/", Mode::Ceremony).unwrap(),
+            "https://bao.example.com:8200"
+        );
+        assert_eq!(
+            ok("https://[2001:db8::1]:8200", Mode::Ceremony).unwrap(),
+            "https://[2001:db8::1]:8200"
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8200", Mode::Rehearsal).unwrap(),
+            "http://127.0.0.1:8200"
+        );
+        assert!(ok("http://[::1]:8200", Mode::Rehearsal).is_ok());
+        // Other spellings of loopback, or of a host, are refused outright.
+        for bad in [
+            "https://bao.example.com:8200:99",
+            "https://[bao.example.com]:8200",
+            "https://2130706433:8200",
+            "https://0x7f.1:8200",
+            "https://localhost.:8200",
+            "https://a..b:8200",
+            "https://-a.example.com",
+            "https://[::1]x:8200",
+            "https://bao.example.com:0",
+            "https://bao.example.com:65536",
+        ] {
+            assert!(ok(bad, Mode::Ceremony).is_err(), "{bad} accepted");
+            assert!(ok(bad, Mode::Rehearsal).is_err(), "{bad} accepted in a rehearsal");
+        }
+        // Loopback only in a rehearsal, however it is named.
+        for lo in ["https://localhost:8200", "https://bao.localhost", "https://127.1.2.3", "https://[::1]"] {
+            assert!(ok(lo, Mode::Ceremony).is_err(), "{lo}");
+            assert!(ok(lo, Mode::Rehearsal).is_ok(), "{lo}");
+        }
+        assert!(ok("http://bao.example.com", Mode::Rehearsal).is_err());
+    }
     use super::*;
 
     #[test]
