@@ -503,3 +503,7 @@ fn load_kek(
     }
     Some((path, kek))
 }
+
+#[cfg(test)]
+#[path = "standalone_tests.rs"]
+mod tests;
