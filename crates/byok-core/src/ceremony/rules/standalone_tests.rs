@@ -115,6 +115,17 @@ fn every_standalone_rule_is_checked() {
                 p["keys"][AWS]["name"] = json!("app-key-contoso-test");
             }),
         ),
+        (
+            // A rolled key's label (NAME-CEREMONY) is the transcript signer's
+            // (CEREMONY-transcript-signer) in ceremony "signer".
+            "key-name",
+            &["key \"signer-transcript\"", "the rolled key's label \"signer-transcript-signer\"", "transcript signer"],
+            Box::new(|p| {
+                p["ceremony"] = json!("signer");
+                p["keys"][BAO]["name"] = json!("signer-transcript");
+                p["keys"][BAO]["roll"] = json!(true);
+            }),
+        ),
         // The wrapping key: its file, its form, its pin.
         (
             "kek-pin",
