@@ -15,5 +15,6 @@ mod record;
 mod resume;
 mod rig;
 mod run;
+mod targets_plan;
 mod transcript;
 mod trusted;

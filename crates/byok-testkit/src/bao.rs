@@ -126,13 +126,19 @@ impl Bao {
 /// label) of a fresh AES-256 key under `wrapping_pem` (SPKI PEM), then AES-KWP (RFC 5649)
 /// of `key`'s PKCS#8 DER under that AES key.
 pub fn software_wrap(wrapping_pem: &str, key: &rsa::PrivateKey, hash: OaepHash) -> Vec<u8> {
-    let kek = rsa::PublicKey::from_public_key_pem(wrapping_pem.trim()).unwrap();
     let pkcs8 = key.to_pkcs8_der().unwrap();
+    software_wrap_bytes(wrapping_pem, pkcs8.as_bytes(), hash)
+}
+
+/// [`software_wrap`] of any `plaintext` (a PKCS#8 DER as a token made it, padding and
+/// all).
+pub fn software_wrap_bytes(wrapping_pem: &str, plaintext: &[u8], hash: OaepHash) -> Vec<u8> {
+    let kek = rsa::PublicKey::from_public_key_pem(wrapping_pem.trim()).unwrap();
     let aes: [u8; 32] = rand::random();
-    let mut buf = vec![0u8; pkcs8.as_bytes().len() + 16];
+    let mut buf = vec![0u8; plaintext.len() + 16];
     let kwp = aes_kw::KwpAes256::new_from_slice(&aes)
         .unwrap()
-        .wrap_key(pkcs8.as_bytes(), &mut buf)
+        .wrap_key(plaintext, &mut buf)
         .unwrap()
         .to_vec();
     let mut ct = match hash {

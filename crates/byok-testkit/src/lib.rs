@@ -10,6 +10,7 @@
 pub mod bao;
 pub mod forge;
 pub mod harness;
+pub mod pycheck;
 pub mod simproc;
 pub mod softhsm;
 pub mod testchain;

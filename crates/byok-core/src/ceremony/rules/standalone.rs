@@ -97,6 +97,12 @@ pub(super) fn check(
                     kplace.clone(),
                     format!("the rolled key's token label {label:?} (the key name, a dash and the ceremony id) is longer than 127 characters; shorten the ceremony id"),
                 );
+            } else if label == signer {
+                add(
+                    "key-name",
+                    kplace.clone(),
+                    format!("the rolled key's label {label:?} is the label of the transcript signer key"),
+                );
             } else if let Some(other) = sh
                 .key_names
                 .insert(label.to_lowercase(), "the plan's keys".into())
@@ -503,3 +509,7 @@ fn load_kek(
     }
     Some((path, kek))
 }
+
+#[cfg(test)]
+#[path = "standalone_tests.rs"]
+mod tests;
