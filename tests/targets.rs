@@ -381,6 +381,31 @@ fn a_multi_cloud_ceremony_killed_resumed_verified_and_imported() {
         let c = byok_testkit::testkek::check_blob(private, &blob, hash, &n, &e)
             .unwrap_or_else(|err| panic!("{file}: {err}"));
         assert!(c.modulus_matches);
+        // The strict checker (Python's cryptography): the same, and no byte after the
+        // PKCS#8, so SoftHSM 2.6's padding (when this key's PKCS#8 needed it) is refused.
+        let kek_pem = tok.dir().join(format!("{ext}-wrapping-private.pem"));
+        fs::write(
+            &kek_pem,
+            rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(private, LineEnding::LF)
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+        let strict = byok_testkit::pycheck::python_check_blob(
+            &kek_pem,
+            &dir.join(format!("{file}.{ext}.bin")),
+            byok_testkit::pycheck::BlobForm::Raw,
+            hash,
+            &dir.join(format!("{file}.pub.pem")),
+        );
+        match (c.trailing_zero_bytes, strict) {
+            (0, Ok(_)) => {}
+            (0, Err(e)) => panic!("{file}: the strict checker refused: {e}"),
+            (z, Ok(r)) => panic!(
+                "{file}: {z} zero bytes after the PKCS#8, and the strict checker took it: {r}"
+            ),
+            (_, Err(_)) => assert!(kind.pads_pkcs8(), "{file}: padded on {}", kind.name()),
+        }
         let other = if hash == OaepHash::Sha1 {
             OaepHash::Sha256
         } else {
@@ -418,9 +443,15 @@ fn a_multi_cloud_ceremony_killed_resumed_verified_and_imported() {
             "--trust-root",
             "test-root.pem",
         ]),
-        &["keks/aws-import-token.bin", "is not the file the offline ceremony recorded"],
+        &[
+            "keks/aws-import-token.bin",
+            "is not the file the offline ceremony recorded",
+        ],
     );
-    assert!(bao.get_opt("transit/keys/app-key").is_none(), "nothing was sent");
+    assert!(
+        bao.get_opt("transit/keys/app-key").is_none(),
+        "nothing was sent"
+    );
     fs::write(&token_file, &token_bytes).unwrap();
     let o = byok(&[
         "ceremony",

@@ -118,7 +118,11 @@ pub(super) fn check_inputs(plan: &CheckedPlan, dir: &Path, digest: &[u8; 32]) ->
     for pk in &plan.keys {
         for (rel, path) in pk.side_files() {
             let recorded = open.and_then(|r| r.inputs.get(&rel));
-            let now = sha256_hex(&byok_core::fsutil::read_limited(&path, FILE_LIMIT, "plan input")?);
+            let now = sha256_hex(&byok_core::fsutil::read_limited(
+                &path,
+                FILE_LIMIT,
+                "plan input",
+            )?);
             if recorded != Some(&now) {
                 bail!(
                     Integrity,

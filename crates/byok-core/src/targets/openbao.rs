@@ -261,10 +261,18 @@ mod tests {
             "https://bao.example.com:65536",
         ] {
             assert!(ok(bad, Mode::Ceremony).is_err(), "{bad} accepted");
-            assert!(ok(bad, Mode::Rehearsal).is_err(), "{bad} accepted in a rehearsal");
+            assert!(
+                ok(bad, Mode::Rehearsal).is_err(),
+                "{bad} accepted in a rehearsal"
+            );
         }
         // Loopback only in a rehearsal, however it is named.
-        for lo in ["https://localhost:8200", "https://bao.localhost", "https://127.1.2.3", "https://[::1]"] {
+        for lo in [
+            "https://localhost:8200",
+            "https://bao.localhost",
+            "https://127.1.2.3",
+            "https://[::1]",
+        ] {
             assert!(ok(lo, Mode::Ceremony).is_err(), "{lo}");
             assert!(ok(lo, Mode::Rehearsal).is_ok(), "{lo}");
         }
