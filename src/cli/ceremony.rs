@@ -156,7 +156,16 @@ impl fmt::Display for Ran {
             P(r.out.display())
         )?;
         for k in &r.keys {
-            writeln!(f, "  {}  {} ({})", P(&k.package), P(&k.vault), P(&k.policy))?;
+            match (&k.method, k.policy.is_empty()) {
+                // Another target: its method and hash.
+                (Some(m), _) => {
+                    writeln!(f, "  {}  {} ({})", P(&k.package), P(k.target.name()), P(m))?
+                }
+                (None, true) => writeln!(f, "  {}  {}", P(&k.package), P(&k.vault))?,
+                (None, false) => {
+                    writeln!(f, "  {}  {} ({})", P(&k.package), P(&k.vault), P(&k.policy))?
+                }
+            }
         }
         writeln!(
             f,
@@ -329,19 +338,18 @@ mod import {
     impl fmt::Display for Imported {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             let r = &self.0;
-            if r.other_clouds.is_empty() {
-                writeln!(
-                    f,
-                    "ceremony {}: every key uploaded, verified and backed up",
-                    r.ceremony
-                )?;
-            } else {
-                writeln!(
-                    f,
-                    "ceremony {}: every key byok can send uploaded and verified; run the commands below for the others",
-                    r.ceremony
-                )?;
+            let mut done = Vec::new();
+            if !r.keys.is_empty() {
+                done.push("every Key Vault key uploaded, verified and backed up".to_string());
             }
+            if !r.openbao.is_empty() {
+                // OpenBao keys are imported without plaintext backup: nothing to back up.
+                done.push("every OpenBao key imported and read back".to_string());
+            }
+            if !r.other_clouds.is_empty() {
+                done.push("the commands for AWS KMS and Google Cloud KMS below".to_string());
+            }
+            writeln!(f, "ceremony {}: {}", r.ceremony, done.join("; "))?;
             for k in &r.keys {
                 let how = match (k.uploaded_now, k.versions) {
                     (true, Some(n)) => format!("uploaded as a new version, {n} in all, the older ones enabled"),
@@ -475,7 +483,7 @@ mod import {
             };
             assert_eq!(
                 Imported(r).to_string(),
-                "ceremony c1: every key uploaded, verified and backed up\n\
+                "ceremony c1: every Key Vault key uploaded, verified and backed up\n\
                  \x20 exo          https://v.vault.azure.net/keys/k1/1  (already in the vault; backup v-k1-1.keybackup)\n\
                  \n\
                  Office 365, policy exo (Exchange):\n\
