@@ -134,7 +134,7 @@ fn write_plan(
     fs::write(
         keks.join("gcp-job.json"),
         chain
-            .gcp_import_job_json(&gcp.to_public_key(), method)
+            .gcp_import_job_json_named(&gcp.to_public_key(), method, GCP_JOB)
             .unwrap(),
     )
     .unwrap();
@@ -293,6 +293,27 @@ fn a_multi_cloud_ceremony_killed_resumed_verified_and_imported() {
         &["keks/aws-import-token.bin changed since the transcript recorded it"],
     );
     fs::write(&token_file, &token_bytes).unwrap();
+    // Killed again after an output of another target was written and before its record:
+    // the resume wraps that key again and records the unrecorded file's hash.
+    let o = cmd(&[
+        "ceremony",
+        "run",
+        "plan.json",
+        "--out",
+        "ceremony",
+        "--non-interactive",
+        "--resume",
+        "--trust-root",
+        "test-root.pem",
+    ])
+    .env("BYOK_TEST_CRASH_AFTER", "done:wrap:4")
+    .output()
+    .unwrap();
+    assert!(
+        o.status.code().is_none(),
+        "the crash hook did not fire: {}",
+        stderr(&o)
+    );
     ok(&byok(&[
         "ceremony",
         "run",
@@ -304,6 +325,20 @@ fn a_multi_cloud_ceremony_killed_resumed_verified_and_imported() {
         "--trust-root",
         "test-root.pem",
     ]));
+    let t = fs::read_to_string(tok.dir().join("ceremony/transcript.jsonl")).unwrap();
+    let replaced: Vec<Value> = t
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| {
+            v["step"] == "wrap" && v["detail"]["replaced_unrecorded_package_sha256"].is_string()
+        })
+        .collect();
+    assert_eq!(replaced.len(), 1, "{t}");
+    assert!(
+        replaced[0]["detail"]["target"].is_string(),
+        "the re-wrapped output is another target's: {}",
+        replaced[0]
+    );
     ok(&byok(&[
         "transcript",
         "verify",

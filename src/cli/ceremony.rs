@@ -260,6 +260,18 @@ mod import {
         // Before anything is sent: what the officers compare with their paper record, and
         // at a terminal their word that it matches.
         eprint!("{}", Custody(&checked.custody, checked.keys));
+        // Where the OpenBao token goes: the operator sees it before saying yes.
+        let mut bao: Vec<String> = plan
+            .keys
+            .iter()
+            .filter(|k| k.target.kind() == plan::TargetKind::OpenBao)
+            .map(|k| k.destination())
+            .collect();
+        bao.sort();
+        bao.dedup();
+        for d in &bao {
+            eprintln!("  token:   to {}", P(d));
+        }
         if std::io::stdin().is_terminal() {
             confirm_custody(&Terminal::default())?;
         }

@@ -108,7 +108,7 @@ fn compare_public(cloud: &Path, hsm: &Path) -> Result<SameKey> {
         bail!(
             Integrity,
             "the cloud's key (SPKI SHA-256 {cs}) is not the HSM's key (SPKI SHA-256 {hs}): the cloud holds another key, or {} is another key's public half; do not use this cloud key",
-            hsm.display()
+            byok_core::text::Printable(hsm.display())
         );
     }
     Ok(SameKey {

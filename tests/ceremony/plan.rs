@@ -145,6 +145,10 @@ fn rules_of(r: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The import job of ceremony/multi-cloud.plan.json.
+const MULTI_CLOUD_JOB: &str =
+    "projects/contoso-pki/locations/europe-west1/keyRings/contoso-ceremony/importJobs/contoso-multi-2026-12";
+
 #[test]
 fn example_plans_lack_only_their_kek_files_and_pins() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremony");
@@ -253,7 +257,11 @@ fn multi_cloud_example_with_its_files_breaks_only_the_azure_rules() {
     fs::write(file(gcp, "kek"), &pem3072).unwrap();
     let chain = byok_testkit::testchain::TestChain::generate("GCP-TEST-1", true).unwrap();
     let job = chain
-        .gcp_import_job_json(&public(3072), "RSA_OAEP_3072_SHA256_AES_256")
+        .gcp_import_job_json_named(
+            &public(3072),
+            "RSA_OAEP_3072_SHA256_AES_256",
+            gcp["gcp"]["import_job"].as_str().unwrap(),
+        )
         .unwrap();
     fs::write(file(&gcp["gcp"], "attestation"), job).unwrap();
     fs::write(dir.join("test-root.pem"), chain.root_pem()).unwrap();
@@ -308,7 +316,11 @@ fn multi_cloud_example_with_its_files_breaks_only_the_azure_rules() {
     // whose key is not the plan's, both targets break their rules.
     fs::remove_file(dir.join("keks/contoso-aws-payments-import-token.bin")).unwrap();
     let other = chain
-        .gcp_import_job_json(&public(2048), "RSA_OAEP_3072_SHA256_AES_256")
+        .gcp_import_job_json_named(
+            &public(2048),
+            "RSA_OAEP_3072_SHA256_AES_256",
+            MULTI_CLOUD_JOB,
+        )
         .unwrap();
     fs::write(dir.join("keks/contoso-gcp-signing-import-job.json"), other).unwrap();
     let o = byok_in(

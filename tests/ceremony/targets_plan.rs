@@ -68,7 +68,7 @@ fn write(dir: &Path, plan: &Value, job_key: &rsa::PublicKey, job_method: &str) {
     for (name, text) in [
         ("archive.json", r.azure.key_bundle_json()),
         ("aws.b64", aws),
-        ("aws-token.bin", "token".into()),
+        ("aws-token.bin", "\u{1}binary token\u{2}".into()),
         ("gcp.pem", pem(&r.gcp)),
         ("bao.pem", pem(&r.bao)),
         (
@@ -137,7 +137,8 @@ fn a_four_target_plan_with_an_attested_gcp_job_is_sound() {
     assert_eq!(report["violations"], json!([]));
     let warnings = report["warnings"].to_string();
     assert!(
-        warnings.contains("valid 24 hours") && warnings.contains(&sha256_hex(b"token")),
+        warnings.contains("valid 24 hours")
+            && warnings.contains(&sha256_hex(b"\x01binary token\x02")),
         "{warnings}"
     );
     let out = ok(&byok_in(dir, &args(&WITH_ROOT)));

@@ -65,6 +65,15 @@ pub fn unix_now() -> i64 {
 }
 
 /// Now, as RFC 3339 UTC to the second.
+/// Seconds since the epoch of an RFC 3339 time (`2026-12-04T09:00:01.123456Z`), or
+/// `None` if it is not one.
+pub fn parse_rfc3339(t: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(t, &Rfc3339)
+        .ok()
+        .map(|d| d.unix_timestamp())
+}
+
 pub fn now_rfc3339() -> String {
     rfc3339(unix_now())
 }

@@ -381,7 +381,10 @@ fn probe_round(
     selftest_round(token, verdict, kek_private, hash)
         .map(|_| ())
         .map_err(|e| {
-            if e.is(crate::ErrorKind::Hsm) {
+            if e.is(crate::ErrorKind::Integrity) {
+                // The blob unwrapped, to another key than the HSM's: not a hash problem.
+                e.context(format!("the token {name}, RSA-OAEP {hash}"))
+            } else if e.is(crate::ErrorKind::Hsm) {
                 err!(Hsm, "the token {name} cannot wrap with RSA-OAEP {hash}, which this plan's targets need: {}", e.message())
             } else {
                 err!(Hsm, "the token {name} was asked for RSA-OAEP {hash} and its wrap does not unwrap with {hash} ({}): it does not honour the hash (SoftHSM 2.7.0 uses SHA-1 whatever it is asked); use a {} method for this token, or another HSM", e.message(), OaepHash::Sha1)

@@ -254,6 +254,9 @@ fn make_cert(
     sequence(&[tbs, alg_id()?, encode(&bits)?])
 }
 
+/// The import job the testkit's descriptions name, unless told another.
+pub const GCP_TEST_JOB: &str = "projects/p-1/locations/us-east1/keyRings/ring1/importJobs/job1";
+
 impl TestChain {
     /// Generate a chain for a pretend HSM (four RSA-2048 keys: a second or
     /// so each in an optimised build).
@@ -517,8 +520,19 @@ impl TestChain {
     /// `gcloud kms import-jobs describe --format=json` of an ACTIVE HSM import job whose
     /// key is `kek_public`, made with `method`, attested by this chain.
     pub fn gcp_import_job_json(&self, kek_public: &PublicKey, method: &str) -> Result<String> {
+        self.gcp_import_job_json_named(kek_public, method, GCP_TEST_JOB)
+    }
+
+    /// [`TestChain::gcp_import_job_json`] of the import job `name`.
+    pub fn gcp_import_job_json_named(
+        &self,
+        kek_public: &PublicKey,
+        method: &str,
+        name: &str,
+    ) -> Result<String> {
         let blob = self.generic_blob(kek_public, KeyFlags::default())?;
-        self.gcp_import_job_json_with_blob(kek_public, method, &blob)
+        let json = self.gcp_import_job_json_with_blob(kek_public, method, &blob)?;
+        Ok(json.replace(GCP_TEST_JOB, name))
     }
 
     /// [`TestChain::gcp_import_job_json`] with a given (not gzipped) attestation blob.
@@ -539,13 +553,15 @@ impl TestChain {
         let pem = kek_public
             .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
             .map_err(|e| err!("test chain: cannot encode a public key ({e})"))?;
+        // Made now, expiring in 3 days, as Google's are.
+        let now = byok_core::util::unix_now();
         serde_json::to_string_pretty(&serde_json::json!({
-            "name": "projects/p-1/locations/us-east1/keyRings/ring1/importJobs/job1",
+            "name": GCP_TEST_JOB,
             "importMethod": method,
             "protectionLevel": "HSM",
-            "createTime": "2026-12-01T09:00:00.000000Z",
-            "generateTime": "2026-12-01T09:00:01.000000Z",
-            "expireTime": "2026-12-04T09:00:01.000000Z",
+            "createTime": byok_core::util::rfc3339(now),
+            "generateTime": byok_core::util::rfc3339(now + 1),
+            "expireTime": byok_core::util::rfc3339(now + 3 * 86_400),
             "state": "ACTIVE",
             "publicKey": {"pem": pem},
             "attestation": {

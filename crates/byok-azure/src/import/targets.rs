@@ -115,10 +115,10 @@ pub(super) fn connect(
                     "key {name} already exists in {here} and does not hold this ceremony's key: OpenBao imports only into a new name; rename the key in the plan, or plan a roll (\"roll\": true) to add a version; nothing was sent"
                 ),
                 None if !k.imported_key => bail!(
-                    "key {name} in {here} was made by OpenBao, not imported: import_version adds versions only to imported keys; nothing was sent"
+                    "key {name} in {here} was made by OpenBao, not imported: import_version adds versions only to imported keys; roll an imported key, or rename the key in the plan; nothing was sent"
                 ),
                 None if k.key_type != key_type.name() => bail!(
-                    "key {name} in {here} is of type {}, the plan says {}: nothing was sent",
+                    "key {name} in {here} is of type {}, the plan says {}: fix the plan's type or name; nothing was sent",
                     byok_core::text::printable(&k.key_type),
                     key_type.name()
                 ),
@@ -172,8 +172,22 @@ pub(super) fn import_bao(
         Some(how) => {
             let bytes =
                 byok_core::fsutil::read_limited(&dir.join(&mk.package), 1 << 20, "wrapped key")?;
+            // The bytes sent are the bytes the manifest names, checked again here.
+            if byok_core::util::sha256_hex(&bytes) != mk.package_sha256 {
+                bail!(
+                    Integrity,
+                    "{} changed since the ceremony directory was checked: stop; nothing was sent for {name}",
+                    mk.package
+                );
+            }
             let text = std::str::from_utf8(&bytes)
-                .map_err(|_| err!("{} is not base64 text", mk.package))?
+                .map_err(|_| {
+                    err!(
+                        Integrity,
+                        "{} is not base64 text: the file was altered; stop",
+                        mk.package
+                    )
+                })?
                 .trim_end_matches('\n');
             match how {
                 BaoPlan::Import => c.import(name, text, hash.oaep(), key_type.name())?,
@@ -211,8 +225,13 @@ pub(super) fn import_bao(
     if k.key_type != key_type.name() {
         failed.push("its type is not the plan's");
     }
-    if done_before.is_none() && version != k.latest_version {
-        failed.push("the HSM's key is not its latest version");
+    // OpenBao encrypts and signs with the latest version: it must be the HSM's key, and
+    // a new key has no other.
+    if version != k.latest_version {
+        failed.push("the HSM's key is not its latest version (another version was added)");
+    }
+    if matches!(decided.get(name), Some(BaoPlan::Import)) && k.versions.len() != 1 {
+        failed.push("a new key with more than one version");
     }
     if !failed.is_empty() {
         bail!(

@@ -37,11 +37,7 @@ pub(crate) fn check_address(address: &str, rehearsal: bool) -> Result<String> {
         Some(h) if !h.is_empty() => h.to_ascii_lowercase(),
         _ => bail!("OpenBao address {shown} names no host: give https://HOST[:PORT]"),
     };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host == "localhost"
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|a| a.is_loopback());
+    let loopback = byok_core::targets::openbao::is_loopback_host(&host);
     if url.scheme() == "http" && !loopback {
         bail!("OpenBao address {shown} is plain http: the token and the keys would cross the network unprotected; give https://HOST[:PORT]");
     }

@@ -417,10 +417,19 @@ impl<'a> Run<'a> {
                 .detail("method", method)
                 .detail(
                     "attestation",
-                    k.attestation
-                        .as_ref()
-                        .map(|a| format!("{}: {}", a.status, a.summary))
-                        .unwrap_or_default(),
+                    match (&k.attestation, &k.target) {
+                        (Some(a), _) => format!("{}: {}", a.status, a.summary),
+                        // Google's import job: its description's attestation, checked
+                        // when the plan was loaded.
+                        (
+                            None,
+                            super::plan::KeyTarget::Gcp {
+                                attestation: Some(a),
+                                ..
+                            },
+                        ) => format!("{}: {}", a.file, a.summary),
+                        _ => String::new(),
+                    },
                 ),
         )?;
         if kid.is_empty() {

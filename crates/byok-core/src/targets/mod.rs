@@ -86,7 +86,7 @@ pub fn shell_quote_str(s: &str) -> Result<String> {
     if s.is_empty() {
         bail!("an empty path cannot be printed in a shell command");
     }
-    if s.chars().any(char::is_control) {
+    if s.chars().any(char::is_control) || crate::text::has_hidden(s) {
         bail!(
             "the path {:?} holds a control character (a newline, a tab, an escape), so it cannot be printed in a shell command; rename the file",
             crate::text::printable(s)

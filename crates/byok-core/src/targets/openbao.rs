@@ -73,11 +73,7 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
         bail!("OpenBao address {shown:?} is not https://HOST[:PORT]: a host name or address and a port number");
     }
     let host = host.to_ascii_lowercase();
-    let loopback = host == "localhost"
-        || host.ends_with(".localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|a| a.is_loopback());
+    let loopback = is_loopback_host(&host);
     if scheme == "http" && !loopback {
         bail!("OpenBao address {shown:?} is plain http: the token and the key would cross the network unprotected; use https");
     }
@@ -96,6 +92,20 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
         Some(p) => format!("{scheme}://{host}:{p}"),
         None => format!("{scheme}://{host}"),
     })
+}
+
+/// Is `host` (lowercase; an IPv6 address without brackets) this machine: `localhost`
+/// or a name under it, a loopback address (IPv4-mapped IPv6 included), or the
+/// unspecified address (`0.0.0.0`, `::`, which connects here)? The plan's rule and the
+/// OpenBao client use this one test.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|a| {
+            let a = a.to_canonical();
+            a.is_loopback() || a.is_unspecified()
+        })
 }
 
 /// A DNS host name: labels of letters, digits and inner dashes, 1-63 bytes each, at most
@@ -272,6 +282,9 @@ mod tests {
             "https://bao.localhost",
             "https://127.1.2.3",
             "https://[::1]",
+            "https://0.0.0.0:8200",
+            "https://[::]:8200",
+            "https://[::ffff:127.0.0.1]:8200",
         ] {
             assert!(ok(lo, Mode::Ceremony).is_err(), "{lo}");
             assert!(ok(lo, Mode::Rehearsal).is_ok(), "{lo}");

@@ -190,6 +190,10 @@ pub(super) fn check(
                     .ok();
                 let token = relative_file(&a.import_token, "import_token", &kplace, base, add).and_then(|p| {
                     match crate::fsutil::read_limited(&p, IMPORT_TOKEN_LIMIT, "AWS import token") {
+                        Ok(b) if !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || b"+/=\r\n".contains(c)) => {
+                            add("aws-import-token", kplace.clone(), format!("{} is base64 text: the import token is binary; decode it (base64 -d) as the README shows", a.import_token));
+                            None
+                        }
                         Ok(b) if b.is_empty() => {
                             add("aws-import-token", kplace.clone(), format!("{} is empty: save GetParametersForImport's ImportToken (base64-decoded) there", a.import_token));
                             None
@@ -262,7 +266,11 @@ pub(super) fn check(
                             gcp::DESCRIBE_LIMIT as u64,
                             "import job description",
                         )
-                        .and_then(|b| gcp::verify_import_job(&b, &kek, m, roots));
+                        .and_then(|b| {
+                            let r = gcp::verify_import_job(&b, &kek, m, roots)?;
+                            job_is_current(&b, &g.import_job)?;
+                            Ok(r)
+                        });
                         match checked {
                             Ok(r) => {
                                 let summary = match &r.attestation {
@@ -349,6 +357,33 @@ pub(super) fn check(
             wrap_with_trusted: k.wrap_with_trusted.unwrap_or(plan.wrap_with_trusted),
         });
     }
+}
+
+/// The import job's description is of the plan's job (`name`) and not expired
+/// (`expireTime`): a stale description still saying ACTIVE must not stand for a job
+/// Google has closed.
+fn job_is_current(describe: &[u8], job: &str) -> crate::Result<()> {
+    let text = std::str::from_utf8(describe)
+        .map_err(|_| crate::err!("the import job's description is not text"))?;
+    let v = crate::json::parse_unique(text)?;
+    let name = v.get("name").and_then(|n| n.as_str()).unwrap_or("");
+    if name != job {
+        crate::bail!(
+            "the import job's description is of {:?}, not of the plan's import_job {job}: describe the plan's job",
+            printable(name)
+        );
+    }
+    let expires = v.get("expireTime").and_then(|n| n.as_str()).unwrap_or("");
+    let at = crate::util::parse_rfc3339(expires).ok_or_else(|| {
+        crate::err!("the import job's description has no expireTime: describe the job again (gcloud kms import-jobs describe --format=json)")
+    })?;
+    if at <= crate::util::unix_now() {
+        crate::bail!(
+            "the import job expired at {}: Cloud KMS import jobs last 3 days; create a new job, fetch its publicKey.pem and description, and update the plan",
+            printable(expires)
+        );
+    }
+    Ok(())
 }
 
 /// "policy X" or "the plan's keys", as the names map records where a name was taken.

@@ -641,8 +641,16 @@ fn a_gcp_description_without_an_attestation() {
     let dir = tempfile::tempdir().unwrap();
     let t = target_keks();
     let describe = |level: &str, method: &str, pem: &str| {
-        json!({"name": GCP_JOB_NAME, "importMethod": method, "protectionLevel": level,
-               "state": "ACTIVE", "publicKey": {"pem": pem}})
+        json!({"name": testplan::GCP_JOB, "importMethod": method, "protectionLevel": level,
+               "state": "ACTIVE", "publicKey": {"pem": pem},
+               "expireTime": crate::util::rfc3339(crate::util::unix_now() + 86_400)})
+        .to_string()
+    };
+    // A description of another job, or of an expired one, is refused.
+    let stale = |name: &str, expires: i64| {
+        json!({"name": name, "importMethod": "RSA_OAEP_3072_SHA256_AES_256",
+               "protectionLevel": "SOFTWARE", "state": "ACTIVE", "publicKey": {"pem": &t.gcp.0},
+               "expireTime": crate::util::rfc3339(expires)})
         .to_string()
     };
     let mut plan = targets_value();
@@ -663,6 +671,17 @@ fn a_gcp_description_without_an_attestation() {
         (
             describe("SOFTWARE", "RSA_OAEP_3072_SHA256_AES_256", &t.bao.0),
             Some("is not the KEK the wrap uses"),
+        ),
+        (
+            stale(
+                "projects/contoso-p1/locations/us-east1/keyRings/ring1/importJobs/other",
+                crate::util::unix_now() + 86_400,
+            ),
+            Some("not of the plan's import_job"),
+        ),
+        (
+            stale(testplan::GCP_JOB, crate::util::unix_now() - 60),
+            Some("the import job expired at"),
         ),
     ];
     for (json_text, refused) in cases {
@@ -698,8 +717,6 @@ fn a_gcp_description_without_an_attestation() {
         }
     }
 }
-
-const GCP_JOB_NAME: &str = testplan::GCP_JOB;
 
 /// A name used by a policy's key and a stand-alone key is refused (compared without
 /// case); a plan with both, names apart, passes.
