@@ -497,11 +497,11 @@ fn verify_attestation(
         };
         let certs = certs
             .as_array()
-            .ok_or_else(|| err!("{ctx}: certChains.{list} is not a list"))?;
+            .ok_or_else(|| err!("{ctx}: certChains.{list} is not a list; describe the job again (gcloud kms import-jobs describe --format=json)"))?;
         for c in certs {
             let c = c
                 .as_str()
-                .ok_or_else(|| err!("{ctx}: certChains.{list} holds a non-string"))?;
+                .ok_or_else(|| err!("{ctx}: certChains.{list} holds a non-string; describe the job again (gcloud kms import-jobs describe --format=json)"))?;
             chain_pem.push_str(c.trim());
             chain_pem.push('\n');
         }

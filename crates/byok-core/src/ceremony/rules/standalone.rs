@@ -43,6 +43,27 @@ pub(super) fn check(
     out: &mut Vec<KeyPlan>,
 ) {
     let signer = crate::ceremony::plan::signer_label(&plan.ceremony);
+    // AWS: one key per ARN, and an import token belongs to one GetParametersForImport of
+    // one key.
+    let mut arns: BTreeMap<String, String> = BTreeMap::new();
+    let mut tokens: BTreeMap<String, String> = BTreeMap::new();
+    for k in plan.keys.iter().filter(|k| k.target == TargetKind::AwsKms) {
+        let Some(a) = &k.aws else { continue };
+        if let Some(other) = arns.insert(a.key_arn.clone(), k.name.clone()) {
+            add(
+                "aws-one-key-per-arn",
+                place(k),
+                format!("key {:?} also goes to {}: an AWS KMS key imports one key material; give each its own key (--origin EXTERNAL)", printable(&other), printable(&a.key_arn)),
+            );
+        }
+        if let Some(other) = tokens.insert(a.import_token.clone(), k.name.clone()) {
+            add(
+                "aws-one-key-per-arn",
+                place(k),
+                format!("key {:?} uses the same import token {}: each AWS key has its own wrapping key and token (get-parameters-for-import per key)", printable(&other), printable(&a.import_token)),
+            );
+        }
+    }
     for k in &plan.keys {
         let kplace = place(k);
         if !valid_key_name(&k.name) {

@@ -811,3 +811,34 @@ fn every_broken_standalone_rule_at_once() {
         ]
     );
 }
+
+/// Two AWS keys cannot share a KMS key or an import token.
+#[test]
+fn one_aws_key_per_arn_and_per_import_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = targets_value();
+    let aws = plan["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["target"] == "aws-kms")
+        .unwrap()
+        .clone();
+    let mut second = aws.clone();
+    second["name"] = json!("Payments-Second");
+    plan["keys"].as_array_mut().unwrap().push(second);
+    testplan::write_targets(dir.path(), &plan);
+    let (report, checked) = testplan::check_targets(dir.path(), &plan, Mode::Ceremony);
+    assert!(checked.is_none());
+    let rules: Vec<&str> = report.violations.iter().map(|v| v.rule).collect();
+    assert_eq!(
+        rules,
+        ["aws-one-key-per-arn", "aws-one-key-per-arn"],
+        "{:?}",
+        report.violations
+    );
+    assert!(report.violations[0]
+        .message
+        .contains("imports one key material"));
+    assert!(report.violations[1].message.contains("same import token"));
+}
