@@ -1,70 +1,18 @@
 //! What byok accepts as an OpenBao address, mount and key name, checked before any URL
 //! is built from them.
 
-use byok_core::keyid::LOOPBACK_REFUSED;
 use byok_core::text::Printable;
-use byok_core::{bail, err, Result};
+use byok_core::{bail, Mode, Result};
 
-/// Check an OpenBao address: `https://host[:port]` (a trailing `/` allowed), or
-/// `http://` when the host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`: a
-/// dev server) and this is a rehearsal. No user name or password, path, query or
-/// fragment. Returns its origin, `scheme://host[:port]`, lowercase, the port only when
-/// it is not the scheme's default.
+/// Check an OpenBao address: byok-core's rule, the one the plan's check applies
+/// ([`byok_core::targets::openbao::check_address`]). Returns its origin.
 pub(crate) fn check_address(address: &str, rehearsal: bool) -> Result<String> {
-    let shown = Printable(address);
-    let url = reqwest::Url::parse(address.trim()).map_err(|e| {
-        err!("OpenBao address {shown} is not a URL ({e}); give https://HOST[:PORT]")
-    })?;
-    if !matches!(url.scheme(), "https" | "http") {
-        bail!(
-            "OpenBao address {shown} is not https ({}): give https://HOST[:PORT]",
-            Printable(url.scheme())
-        );
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        bail!("OpenBao address {shown} holds a user name or password: give https://HOST[:PORT] and the token apart (--bao-token-file, BAO_TOKEN)");
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        bail!("OpenBao address {shown} has a query or fragment: give https://HOST[:PORT] only");
-    }
-    if url.path() != "/" && !url.path().is_empty() {
-        bail!(
-            "OpenBao address {shown} has a path ({}): give https://HOST[:PORT] only; the mount is given apart",
-            Printable(url.path())
-        );
-    }
-    let host = match url.host_str() {
-        Some(h) if !h.is_empty() => h.to_ascii_lowercase(),
-        _ => bail!("OpenBao address {shown} names no host: give https://HOST[:PORT]"),
-    };
-    let loopback = byok_core::targets::openbao::is_loopback_host(&host);
-    if url.scheme() == "http" && !loopback {
-        bail!("OpenBao address {shown} is plain http: the token and the keys would cross the network unprotected; give https://HOST[:PORT]");
-    }
-    if loopback && !rehearsal {
-        bail!("OpenBao address {shown} {LOOPBACK_REFUSED}");
-    }
-    Ok(match url.port() {
-        Some(p) => format!("{}://{host}:{p}", url.scheme()),
-        None => format!("{}://{host}", url.scheme()),
-    })
+    byok_core::targets::openbao::check_address(address, Mode::rehearsal_if(rehearsal))
 }
 
-/// Check a mount path: segments of letters, digits, `-` and `_`, separated by single
-/// `/` (`transit`, `team-a/transit`), at most 256 bytes.
+/// Check a mount path: byok-core's rule ([`byok_core::targets::openbao::check_mount`]).
 pub(crate) fn check_mount(mount: &str) -> Result<()> {
-    let ok = !mount.is_empty()
-        && mount.len() <= 256
-        && mount
-            .split('/')
-            .all(|s| !s.is_empty() && s.bytes().all(safe_byte));
-    if !ok {
-        bail!(
-            "OpenBao mount {:?} is not a mount path: letters, digits, '-' and '_', segments separated by '/' (e.g. transit)",
-            Printable(mount).to_string()
-        );
-    }
-    Ok(())
+    byok_core::targets::openbao::check_mount(mount)
 }
 
 /// Check a key name: 1 to 128 letters, digits, `-` and `_`.
@@ -149,9 +97,9 @@ mod tests {
             ("ftp://bao.example.com", "not https"),
             ("unix:///run/bao.sock", "not https"),
             ("bao.example.com:8200", "not https"),
-            ("https://", "not a URL"),
-            ("https://bao.example.com:99999", "not a URL"),
-            ("", "not a URL"),
+            ("https://", "names no host"),
+            ("https://bao.example.com:99999", "a port number"),
+            ("", "not https"),
         ] {
             let e = check_address(a, true).unwrap_err();
             assert!(e.message().contains(word), "{a}: {e}");

@@ -26,7 +26,8 @@ pub fn check_wrapping_key(kek: &Kek) -> Result<()> {
 /// Check an OpenBao address offline (the plan's rule; the connected side checks it again
 /// before it connects): `https://HOST[:PORT]` (a trailing `/` allowed), or plain
 /// `http://` on a loopback host (a dev server) in a rehearsal only. No user, path, query
-/// or fragment. Returns the origin, lowercase.
+/// or fragment. Returns the origin, lowercase, the port only when it is not the
+/// scheme's default. The plan's rule and the OpenBao client both use this one check.
 pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> {
     let shown = crate::text::printable(address);
     let (scheme, rest) = match address.split_once("://") {
@@ -35,8 +36,17 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
         _ => bail!("OpenBao address {shown:?} is not https://HOST[:PORT]"),
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
-        bail!("OpenBao address {shown:?} is not https://HOST[:PORT] alone: no user, path, query or fragment (the mount is given apart)");
+    if authority.contains('@') {
+        bail!("OpenBao address {shown:?} holds a user name or password: give https://HOST[:PORT] and the token apart (--bao-token-file, BAO_TOKEN)");
+    }
+    if authority.contains(['?', '#']) {
+        bail!("OpenBao address {shown:?} has a query or fragment: give https://HOST[:PORT] only");
+    }
+    if authority.contains('/') {
+        bail!("OpenBao address {shown:?} has a path: give https://HOST[:PORT] only; the mount is given apart");
+    }
+    if authority.is_empty() {
+        bail!("OpenBao address {shown:?} names no host: give https://HOST[:PORT]");
     }
     let (host, port, v6) = if let Some(v6) = authority.strip_prefix('[') {
         let (h, after) = v6
@@ -88,9 +98,10 @@ pub fn check_address(address: &str, mode: crate::keyid::Mode) -> Result<String> 
     } else {
         host
     };
+    let default = if scheme == "https" { "443" } else { "80" };
     Ok(match port {
-        Some(p) => format!("{scheme}://{host}:{p}"),
-        None => format!("{scheme}://{host}"),
+        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
     })
 }
 

@@ -348,14 +348,14 @@ fn every_standalone_rule_is_checked() {
         ),
         (
             "openbao-address",
-            &["no user, path, query or fragment"],
+            &["has a path"],
             Box::new(|p| {
                 p["keys"][BAO]["openbao"]["address"] = json!("https://bao.example.com:8200/v1/transit")
             }),
         ),
         (
             "openbao-address",
-            &["no user, path, query or fragment"],
+            &["holds a user name or password"],
             Box::new(|p| {
                 p["keys"][BAO]["openbao"]["address"] = json!("https://admin@bao.example.com:8200")
             }),
