@@ -324,61 +324,19 @@ pub(crate) fn apply(
             if let Some(u) = &vault {
                 vaults.push(u.clone());
             }
-            let pin_ok =
-                k.kek_sha256.len() == 64 && k.kek_sha256.bytes().all(|b| b.is_ascii_hexdigit());
-            if !pin_ok {
-                add(
-                    "kek-pin",
-                    kplace.clone(),
-                    format!(
-                        "kek_sha256 {:?} is not 64 hex digits (the SHA-256 `byok kek inspect` prints)",
-                        k.kek_sha256
-                    ),
-                );
-            }
-            let rel = Path::new(&k.kek);
-            if k.kek.is_empty() || rel.is_absolute() || crate::text::has_hidden(&k.kek) {
-                add(
-                    "kek-path",
-                    kplace.clone(),
-                    format!(
-                        "kek {:?} must be a path relative to the plan file (e.g. keks/vaulta1-kek.json)",
-                        k.kek
-                    ),
-                );
-                continue;
-            }
-            let kek_path = base.join(rel);
-            let kek = match keks.get(&kek_path) {
-                Some(k) => k.clone(),
-                None => {
-                    let loaded = match Kek::load(&kek_path, None, mode) {
-                        Ok(k) => Some(k),
-                        Err(e) => {
-                            load_errors.push((kplace.clone(), e));
-                            None
-                        }
-                    };
-                    keks.insert(kek_path.clone(), loaded.clone());
-                    loaded
-                }
-            };
-            let Some(kek) = kek else {
-                // The load error is recorded once per file, below.
+            let Some((kek_path, kek)) = load_pinned_kek(
+                &k.kek,
+                &k.kek_sha256,
+                "the vault",
+                &kplace,
+                base,
+                mode,
+                &mut add,
+                &mut keks,
+                &mut load_errors,
+            ) else {
                 continue;
             };
-            let fp = hex::encode(kek.sha256());
-            if pin_ok && !fp.eq_ignore_ascii_case(&k.kek_sha256) {
-                add(
-                    "kek-pin",
-                    kplace.clone(),
-                    format!(
-                        "the KEK in {} has SHA-256 {fp}, not the pinned {}: this is not the KEK taken from the vault; fetch it again",
-                        k.kek,
-                        k.kek_sha256
-                    ),
-                );
-            }
             match (&kek.kid, &vault) {
                 (None, _) => add(
                     "kek-vault",
@@ -493,6 +451,77 @@ pub(crate) fn apply(
         ));
     }
     out
+}
+
+/// A key's KEK file (`kek`, relative to the plan) loaded, once per file, and checked
+/// against its pin (`pin`, the plan's `kek_sha256`): the rules `kek-pin` and `kek-path`
+/// for every key, a policy's or a stand-alone one. A file that does not load is left in
+/// `load_errors` (reported once per file, `kek-file`); `source` names where the key was
+/// taken from, for the mismatch's message.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn load_pinned_kek(
+    kek: &str,
+    pin: &str,
+    source: &str,
+    kplace: &str,
+    base: &Path,
+    mode: Mode,
+    add: &mut dyn FnMut(&'static str, String, String),
+    keks: &mut BTreeMap<PathBuf, Option<Kek>>,
+    load_errors: &mut Vec<(String, Error)>,
+) -> Option<(PathBuf, Kek)> {
+    let pin_ok = pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit());
+    if !pin_ok {
+        add(
+            "kek-pin",
+            kplace.to_string(),
+            format!(
+                "kek_sha256 {:?} is not 64 hex digits (the SHA-256 `byok kek inspect` prints)",
+                crate::text::printable(pin)
+            ),
+        );
+    }
+    let rel = Path::new(kek);
+    if kek.is_empty() || rel.is_absolute() || crate::text::has_hidden(kek) {
+        add(
+            "kek-path",
+            kplace.to_string(),
+            format!(
+                "kek {:?} must be a path relative to the plan file (e.g. keks/vaulta1-kek.json)",
+                crate::text::printable(kek)
+            ),
+        );
+        return None;
+    }
+    let kek_path = base.join(rel);
+    let loaded = match keks.get(&kek_path) {
+        Some(k) => k.clone(),
+        None => {
+            let loaded = match Kek::load(&kek_path, None, mode) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    load_errors.push((kplace.to_string(), e));
+                    None
+                }
+            };
+            keks.insert(kek_path.clone(), loaded.clone());
+            loaded
+        }
+    };
+    // The load error is recorded once per file, by the caller.
+    let loaded = loaded?;
+    let fp = hex::encode(loaded.sha256());
+    if pin_ok && !fp.eq_ignore_ascii_case(pin) {
+        add(
+            "kek-pin",
+            kplace.to_string(),
+            format!(
+                "the KEK in {} has SHA-256 {fp}, not the pinned {pin}: this is not the KEK taken from {source}; fetch it again",
+                crate::text::printable(kek)
+            ),
+        );
+    }
+    Some((kek_path, loaded))
 }
 
 /// The rules on the people a plan names: officers and witnesses, each with a printable

@@ -39,7 +39,7 @@ pub(super) fn check(
     roots: &crate::attestation::TrustRoots,
     add: &mut dyn FnMut(&'static str, String, String),
     warnings: &mut Vec<String>,
-    mut sh: Shared<'_>,
+    sh: Shared<'_>,
     out: &mut Vec<KeyPlan>,
 ) {
     let signer = crate::ceremony::plan::signer_label(&plan.ceremony);
@@ -138,7 +138,17 @@ pub(super) fn check(
         } else {
             k.name.clone()
         };
-        let Some((kek_path, kek)) = load_kek(k, &kplace, base, mode, add, &mut sh) else {
+        let Some((kek_path, kek)) = super::load_pinned_kek(
+            &k.kek,
+            &k.kek_sha256,
+            &format!("the {} side", k.target.name()),
+            &kplace,
+            base,
+            mode,
+            add,
+            sh.keks,
+            sh.load_errors,
+        ) else {
             continue;
         };
         let bits_ok =
@@ -513,57 +523,6 @@ fn relative_file(
         return None;
     }
     Some(base.join(p))
-}
-
-/// The key's wrapping key, loaded once per file and checked against its pin.
-fn load_kek(
-    k: &StandaloneKey,
-    kplace: &str,
-    base: &Path,
-    mode: Mode,
-    add: &mut dyn FnMut(&'static str, String, String),
-    sh: &mut Shared<'_>,
-) -> Option<(PathBuf, Kek)> {
-    let pin_ok = k.kek_sha256.len() == 64 && k.kek_sha256.bytes().all(|b| b.is_ascii_hexdigit());
-    if !pin_ok {
-        add(
-            "kek-pin",
-            kplace.to_string(),
-            format!(
-                "kek_sha256 {:?} is not 64 hex digits (the SHA-256 `byok kek inspect` prints)",
-                printable(&k.kek_sha256)
-            ),
-        );
-    }
-    let path = relative_file(&k.kek, "kek", kplace, base, add)?;
-    let kek = match sh.keks.get(&path) {
-        Some(loaded) => loaded.clone(),
-        None => {
-            let loaded = match Kek::load(&path, None, mode) {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    sh.load_errors.push((kplace.to_string(), e));
-                    None
-                }
-            };
-            sh.keks.insert(path.clone(), loaded.clone());
-            loaded
-        }
-    };
-    // A file that did not load is reported once, with the policies' load errors.
-    let kek = kek?;
-    let fp = hex::encode(kek.sha256());
-    if pin_ok && !fp.eq_ignore_ascii_case(&k.kek_sha256) {
-        add(
-            "kek-pin",
-            kplace.to_string(),
-            format!(
-                "the key in {} has SHA-256 {fp}, not the pinned {}: this is not the wrapping key taken from the {} side; fetch it again",
-                k.kek, k.kek_sha256, k.target.name()
-            ),
-        );
-    }
-    Some((path, kek))
 }
 
 #[cfg(test)]

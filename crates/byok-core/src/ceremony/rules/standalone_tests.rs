@@ -148,12 +148,12 @@ fn every_standalone_rule_is_checked() {
             Box::new(|p| p["keys"][BAO]["kek"] = json!("keks/missing.pem")),
         ),
         (
-            "file-path",
+            "kek-path",
             &["key \"Signing\"", "kek", "relative to the plan"],
             Box::new(move |p| p["keys"][GCP]["kek"] = json!(abs_kek.clone())),
         ),
         (
-            "file-path",
+            "kek-path",
             &["kek \"keks/", "a.pem\" must be a path relative"],
             Box::new(|p| p["keys"][GCP]["kek"] = json!("keks/\na.pem")),
         ),
